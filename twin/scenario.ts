@@ -1,0 +1,208 @@
+/**
+ * Scenario files are data: how many nodes, how fast blocks come, what state the contract is in,
+ * and — for each node key — which *generation* of key sits in each of the four places a node key
+ * lives. Keys are derived from the scenario seed, so no key is stored or copied anywhere.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { base58 } from '@scure/base';
+
+export const SCENARIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'scenarios');
+
+/** A key generation label ("A", "B", …). `none` = the place holds no key (node: no secrets.json yet). */
+const Generation = z.string().regex(/^([A-Z]|none)$/, 'a generation is one capital letter, or "none"');
+
+const Placement = z.object({
+  chain: Generation,
+  secretsManager: Generation,
+  manifest: Generation,
+  node: Generation,
+});
+
+/** How the Secrets Manager value of the account/p2p keys is written. */
+const SecretShape = z.enum(['plain', 'json-wrapped', 'trailing-newline', 'placeholder', 'progress-text']);
+
+const NodeOverride = z.object({
+  account: Placement.partial().optional(),
+  p2p: Placement.partial().optional(),
+  secretShape: SecretShape.optional(),
+  /** The instance's SSM agent state at start. */
+  ping: z.enum(['Online', 'ConnectionLost']).optional(),
+  /** Account id written in the manifest, e.g. the stale "mpc-node-1.node0". */
+  manifestAccountId: z.string().optional(),
+});
+
+export const ScenarioSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  /** One or two sentences shown by `npm run twin`: what this scenario reproduces. */
+  reproduces: z.string(),
+  seed: z.string().optional(),
+  nodes: z.number().int().min(1).max(100).default(3),
+  threshold: z.number().int().min(2).optional(),
+  blockTimeMs: z.number().int().min(20).max(10_000).default(1000),
+  keyEventTimeoutBlocks: z.number().int().min(2).default(30),
+  /**
+   * `initializing`: domains voted, keygen not done; the nodes run keygen if their keys allow it.
+   * `running`: the twin lets the nodes run keygen at start and returns once the contract is Running.
+   */
+  contract: z.enum(['initializing', 'running']).default('initializing'),
+  accountKeyPermission: z.enum(['FullAccess', 'FunctionCall']).default('FullAccess'),
+  keys: z.object({ account: Placement, p2p: Placement }),
+  secretShape: SecretShape.default('plain'),
+  nodeOverrides: z.record(z.string().regex(/^\d+$/), NodeOverride).default({}),
+  faults: z
+    .object({
+      aws: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
+      rpc: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
+    })
+    .default({}),
+});
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type SecretShapeName = z.infer<typeof SecretShape>;
+export type KeyPlacement = z.infer<typeof Placement>;
+
+export interface GeneratedKey {
+  secretKey: string; // ed25519:<base58 64 bytes seed‖public>
+  publicKey: string; // ed25519:<base58 32 bytes>
+}
+
+export interface ResolvedNode {
+  index: number;
+  accountId: string;
+  manifestAccountId: string;
+  secretShape: SecretShapeName;
+  ping: 'Online' | 'ConnectionLost';
+  /** The key in each place, per role; undefined where the place holds none. */
+  account: Record<keyof KeyPlacement, GeneratedKey | undefined>;
+  p2p: Record<keyof KeyPlacement, GeneratedKey | undefined>;
+  secretStoreKey: string; // 32 hex chars
+}
+
+export interface ResolvedScenario extends Scenario {
+  seed: string;
+  threshold: number;
+  nodeList: ResolvedNode[];
+}
+
+/** Deterministic ed25519 key for (scenario seed, role, node, generation). */
+export function scenarioKey(seed: string, role: 'account' | 'p2p', index: number, generation: string): GeneratedKey {
+  const privateSeed = createHash('sha256').update(`mpc-runbook twin key|${seed}|${role}|${index}|${generation}`).digest();
+  const pub = ed25519.getPublicKey(privateSeed);
+  const pair = new Uint8Array(64);
+  pair.set(privateSeed, 0);
+  pair.set(pub, 32);
+  return { secretKey: `ed25519:${base58.encode(pair)}`, publicKey: `ed25519:${base58.encode(pub)}` };
+}
+
+function secretStoreKeyFor(seed: string, index: number): string {
+  return createHash('sha256').update(`mpc-runbook twin store|${seed}|${index}`).digest('hex').slice(0, 32).toUpperCase();
+}
+
+/** Threshold rules of the contract: 2 ≤ k ≤ n and k ≥ ceil(3n/5). */
+export function defaultThreshold(n: number): number {
+  return Math.min(n, Math.max(2, Math.ceil((3 * n) / 5)));
+}
+
+export function listScenarios(): string[] {
+  return readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
+}
+
+export function loadScenario(nameOrPath: string): Scenario {
+  const path = nameOrPath.endsWith('.json') ? resolve(nameOrPath) : join(SCENARIO_DIR, `${nameOrPath}.json`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const known = listScenarios().join(', ');
+    throw new Error(`scenario "${nameOrPath}" could not be read (${(e as Error).message}); known scenarios: ${known}`);
+  }
+  const parsed = ScenarioSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`scenario "${nameOrPath}" is invalid: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export function resolveScenario(input: Scenario | string, overrides: Partial<Pick<Scenario, 'nodes' | 'blockTimeMs' | 'keyEventTimeoutBlocks'>> = {}): ResolvedScenario {
+  const scenario = { ...(typeof input === 'string' ? loadScenario(input) : ScenarioSchema.parse(input)), ...overrides };
+  const seed = scenario.seed ?? scenario.name;
+  const places = ['chain', 'secretsManager', 'manifest', 'node'] as const;
+  const nodeList: ResolvedNode[] = [];
+  for (let i = 0; i < scenario.nodes; i++) {
+    const o = scenario.nodeOverrides[String(i)] ?? {};
+    const accountId = `mpc-node-${i}.localnet`;
+    const placeKeys = (role: 'account' | 'p2p') => {
+      const placement = { ...scenario.keys[role], ...(o[role] ?? {}) };
+      return Object.fromEntries(
+        places.map((p) => [p, placement[p] === 'none' ? undefined : scenarioKey(seed, role, i, placement[p])]),
+      ) as Record<keyof KeyPlacement, GeneratedKey | undefined>;
+    };
+    nodeList.push({
+      index: i,
+      accountId,
+      manifestAccountId: o.manifestAccountId ?? accountId,
+      secretShape: o.secretShape ?? scenario.secretShape,
+      ping: o.ping ?? 'Online',
+      account: placeKeys('account'),
+      p2p: placeKeys('p2p'),
+      secretStoreKey: secretStoreKeyFor(seed, i),
+    });
+  }
+  return { ...scenario, seed, threshold: scenario.threshold ?? defaultThreshold(scenario.nodes), nodeList };
+}
+
+export const PLACEHOLDER = 'PLACEHOLDER_REPLACE_WITH_REAL_KEY';
+
+/** The Secrets Manager value of a key as the scenario's shape writes it. */
+export function shapeSecretValue(secret: string, shape: SecretShapeName): string {
+  switch (shape) {
+    case 'plain':
+      return secret;
+    case 'json-wrapped':
+      return JSON.stringify({ key: secret });
+    case 'trailing-newline':
+      return `${secret}\n`;
+    case 'placeholder':
+      return PLACEHOLDER;
+    case 'progress-text':
+      return `Waiting for secret to be populated...\n${secret}`;
+  }
+}
+
+/** mpc-node-keys.json as the user's generate-test-keys.sh writes it. */
+export function manifestFor(scenario: ResolvedScenario): Record<string, Record<string, string>> {
+  const manifest: Record<string, Record<string, string>> = {};
+  for (const n of scenario.nodeList) {
+    const account = n.account.manifest;
+    const p2p = n.p2p.manifest;
+    if (!account || !p2p) continue;
+    manifest[`node-${n.index}`] = {
+      MPC_ACCOUNT_ID: n.manifestAccountId,
+      MPC_ACCOUNT_SK: account.secretKey,
+      MPC_ACCOUNT_PK: account.publicKey,
+      MPC_P2P_PRIVATE_KEY: p2p.secretKey,
+      MPC_P2P_PUBLIC_KEY: p2p.publicKey,
+      MPC_SECRET_STORE_KEY: n.secretStoreKey,
+    };
+  }
+  return manifest;
+}
+
+/** Every secret value a scenario puts anywhere (for redaction scans). */
+export function scenarioSecrets(scenario: ResolvedScenario): string[] {
+  const out = new Set<string>();
+  for (const n of scenario.nodeList) {
+    for (const role of [n.account, n.p2p]) for (const k of Object.values(role)) if (k) out.add(k.secretKey);
+    out.add(n.secretStoreKey);
+  }
+  return [...out];
+}
