@@ -1,0 +1,58 @@
+import { describe, expect, test } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { base58 } from '@scure/base';
+import { listScenarios, loadScenario, manifestFor, resolveScenario, scenarioKey, shapeSecretValue } from '../../twin/scenario.ts';
+
+describe('scenario files', () => {
+  test('the scenarios the runbook is proven on are all present and valid', () => {
+    expect(listScenarios()).toEqual(expect.arrayContaining([
+      'healthy', 'incident-key-mismatch', 'stale-node-secrets', 'placeholder-secret', 'json-wrapped-secret', 'secret-with-trailing-newline',
+    ]));
+    for (const name of listScenarios()) expect(() => loadScenario(name)).not.toThrow();
+  });
+
+  test('an invalid scenario names the field that is wrong', () => {
+    expect(() => resolveScenario({ name: 'x', description: '', reproduces: '', keys: { account: { chain: 'A' } } } as never))
+      .toThrow(/keys\.account\.secretsManager|account/);
+  });
+
+  test('keys are 64-byte seed‖public ed25519 keypairs whose public half matches the seed', () => {
+    const k = scenarioKey('seed', 'account', 0, 'A');
+    const bytes = base58.decode(k.secretKey.slice('ed25519:'.length));
+    expect(bytes.length).toBe(64);
+    expect(base58.encode(ed25519.getPublicKey(bytes.slice(0, 32)))).toBe(k.publicKey.slice('ed25519:'.length));
+    expect(base58.encode(bytes.slice(32))).toBe(k.publicKey.slice('ed25519:'.length));
+  });
+
+  test('the incident puts generation A on chain and in the manifest, B in Secrets Manager and on the node', () => {
+    const s = resolveScenario('incident-key-mismatch');
+    expect(s.nodeList).toHaveLength(3);
+    for (const n of s.nodeList) {
+      expect(n.account.chain!.publicKey).toBe(n.account.manifest!.publicKey);
+      expect(n.account.secretsManager!.publicKey).toBe(n.account.node!.publicKey);
+      expect(n.account.chain!.publicKey).not.toBe(n.account.node!.publicKey);
+      expect(n.p2p.chain!.publicKey).toBe(n.p2p.node!.publicKey);
+    }
+    const keys = s.nodeList.map((n) => n.account.chain!.publicKey);
+    expect(new Set(keys).size).toBe(3); // every node has its own key
+  });
+
+  test('node overrides and fleet size', () => {
+    const s = resolveScenario('json-wrapped-secret', { nodes: 100 });
+    expect(s.nodeList).toHaveLength(100);
+    expect(s.threshold).toBe(60);
+    expect(s.nodeList[0]!.secretShape).toBe('json-wrapped');
+    expect(s.nodeList[1]!.secretShape).toBe('plain');
+  });
+
+  test('secret shapes and the manifest', () => {
+    const k = scenarioKey('s', 'account', 1, 'A').secretKey;
+    expect(JSON.parse(shapeSecretValue(k, 'json-wrapped'))).toEqual({ key: k });
+    expect(shapeSecretValue(k, 'trailing-newline')).toBe(`${k}\n`);
+    expect(shapeSecretValue(k, 'placeholder')).toBe('PLACEHOLDER_REPLACE_WITH_REAL_KEY');
+    const m = manifestFor(resolveScenario('healthy'));
+    expect(Object.keys(m)).toEqual(['node-0', 'node-1', 'node-2']);
+    expect(m['node-1']!.MPC_ACCOUNT_ID).toBe('mpc-node-1.localnet');
+    expect(m['node-1']!.MPC_SECRET_STORE_KEY).toMatch(/^[0-9A-F]{32}$/);
+  });
+});
