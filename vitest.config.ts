@@ -10,13 +10,14 @@ class PlanOrder extends BaseSequencer {
 
 export default defineConfig({
   test: {
+    // Vitest takes the sequencer from the root config only; name order is right for both projects.
+    sequence: { sequencer: PlanOrder },
     projects: [
       {
         test: {
           name: 'runbook',
           include: ['specs/**/*.spec.ts'],
           fileParallelism: false,
-          sequence: { sequencer: PlanOrder },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

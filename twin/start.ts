@@ -235,7 +235,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     stoppers.push(() => aws.stop());
     if (scenario.faults.aws?.latencyMs) aws.faults.latencyMs = scenario.faults.aws.latencyMs;
 
-    const fleet = createFleet({
+    const fleet = await createFleet({
       rootDir: join(workDir, 'instances'),
       repoDir: REPO_DIR,
       awsEndpointUrl: aws.url,

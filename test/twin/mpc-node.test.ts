@@ -38,7 +38,7 @@ describe('MPC node processes on the NEAR twin', () => {
     const running = l3.state()!.Running;
     expect(running.keyset.domains).toHaveLength(1);
     expect(running.keyset.domains[0].key.Secp256k1.near_public_key).toMatch(/^secp256k1:/);
-    const pd = await (await fetch(`http://${l3.nodes[0]!.ip}:${l3.port}/public_data`)).json();
+    const pd = (await (await fetch(`http://${l3.nodes[0]!.ip}:${l3.port}/public_data`)).json()) as { near_signer_public_key: string };
     expect(pd.near_signer_public_key).toBe(l3.scenario.nodeList[0]!.account.chain!.publicKey);
   });
 });

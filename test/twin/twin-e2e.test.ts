@@ -1,0 +1,144 @@
+/**
+ * The twin as a whole, seen only through its real boundaries: NEAR JSON-RPC (near-api-js), the
+ * AWS endpoint (unmodified AWS SDK) and shell commands on the instances (SSM Run Command).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { JsonRpcProvider } from 'near-api-js';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha3_256 } from '@noble/hashes/sha3.js';
+import { base58 } from '@scure/base';
+import { startTwin, type Twin } from '../../twin/start.ts';
+
+const BLOCK_MS = 100;
+const TIMEOUT_BLOCKS = 5;
+
+function awsClients(twin: Twin) {
+  const cfg = {
+    endpoint: twin.env.AWS_ENDPOINT_URL!,
+    region: twin.env.AWS_REGION!,
+    credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
+  };
+  return { sm: new SecretsManagerClient(cfg), ssm: new SSMClient(cfg) };
+}
+
+/** SendCommand + poll GetCommandInvocation, as any SSM user would. */
+async function runShell(ssm: SSMClient, instanceId: string, commands: string[], timeoutMs = 60_000) {
+  const sent = await ssm.send(new SendCommandCommand({
+    DocumentName: 'AWS-RunShellScript', InstanceIds: [instanceId], Parameters: { commands }, TimeoutSeconds: 60,
+  }));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId }));
+      if (['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(inv.Status!)) return inv;
+    } catch (e) {
+      if ((e as Error).name !== 'InvocationDoesNotExist') throw e;
+    }
+  }
+  throw new Error(`command on ${instanceId} did not finish within ${timeoutMs} ms`);
+}
+
+async function contractState(provider: JsonRpcProvider, contractId: string): Promise<Record<string, any>> {
+  return (await provider.callFunction({ contractId, method: 'state', args: {} })) as Record<string, any>;
+}
+
+async function waitForState(provider: JsonRpcProvider, contractId: string, name: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    last = await contractState(provider, contractId);
+    if (last && typeof last === 'object' && name in last) return last as Record<string, any>;
+    await new Promise((r) => setTimeout(r, BLOCK_MS));
+  }
+  throw new Error(`contract not ${name} within ${timeoutMs} ms; last state keys: ${Object.keys(last ?? {})}`);
+}
+
+describe('incident-key-mismatch on the twin', () => {
+  let twin: Twin;
+  let provider: JsonRpcProvider;
+  beforeAll(async () => {
+    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: TIMEOUT_BLOCKS });
+    provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
+  });
+  afterAll(async () => twin?.stop());
+
+  test('stays Initializing for three key-event timeouts while every node logs AccessKeyNotFound for its own account', async () => {
+    const start = twin.chain.head.height;
+    while (twin.chain.head.height < start + 3 * TIMEOUT_BLOCKS + 2) await new Promise((r) => setTimeout(r, BLOCK_MS));
+    const state = await contractState(provider, twin.contractId);
+    expect(Object.keys(state)).toEqual(['Initializing']);
+    const { ssm } = awsClients(twin);
+    for (const node of twin.nodes) {
+      const inv = await runShell(ssm, node.instanceId, ['docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ' + node.accountId + '"']);
+      expect(Number(inv.StandardOutputContent!.trim()), `${node.accountId} logs`).toBeGreaterThan(0);
+    }
+  });
+
+  test('healing with only AWS SDK calls and SSM shell commands brings the contract to Running', async () => {
+    const { sm, ssm } = awsClients(twin);
+    const manifest = JSON.parse((await import('node:fs')).readFileSync(twin.manifestPath, 'utf8')) as Record<string, Record<string, string>>;
+    for (const node of twin.nodes) {
+      const entry = manifest[`node-${node.index}`]!;
+      const onChain = await provider.viewAccessKeyList({ accountId: node.accountId });
+      expect(onChain.keys.map((k) => k.public_key)).toContain(entry.MPC_ACCOUNT_PK);
+      await sm.send(new PutSecretValueCommand({ SecretId: `mpc-node-${node.index}-mpc_account_sk`, SecretString: entry.MPC_ACCOUNT_SK }));
+      const inv = await runShell(ssm, node.instanceId, [
+        'set -eu',
+        'D="${MPC_DATA_DIR:-/data}"',
+        `SK=$(aws secretsmanager get-secret-value --secret-id mpc-node-${node.index}-mpc_account_sk --query SecretString --output text | tr -d '\\n')`,
+        'cp "$D/secrets.json" "$D/secrets.json.bak"',
+        'jq --arg sk "$SK" \'.near_signer_key = $sk | .near_responder_keys = [$sk]\' "$D/secrets.json.bak" > "$D/secrets.json"',
+        'docker restart mpc-node >/dev/null',
+        'echo restarted',
+      ]);
+      expect(inv.Status, inv.StandardErrorContent).toBe('Success');
+    }
+    // The secret now holds the manifest key.
+    const v = await sm.send(new GetSecretValueCommand({ SecretId: 'mpc-node-0-mpc_account_sk' }));
+    expect(v.SecretString).toBe(manifest['node-0']!.MPC_ACCOUNT_SK);
+    const running = await waitForState(provider, twin.contractId, 'Running', 60_000);
+    expect(running.Running.keyset.domains[0].key.Secp256k1.near_public_key).toMatch(/^secp256k1:/);
+  });
+});
+
+describe('healthy on the twin', () => {
+  let twin: Twin;
+  let provider: JsonRpcProvider;
+  beforeAll(async () => {
+    twin = await startTwin({ scenario: 'healthy', blockTimeMs: BLOCK_MS });
+    provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
+  });
+  afterAll(async () => twin?.stop());
+
+  test('is Running with a real secp256k1 root key, and derived_public_key = root + tweak·G', async () => {
+    const root = (await provider.callFunction({ contractId: twin.contractId, method: 'public_key', args: { domain_id: 0 } })) as string;
+    expect(root).toMatch(/^secp256k1:/);
+    const xy = base58.decode(root.slice('secp256k1:'.length));
+    const rootPoint = secp256k1.Point.fromBytes(Uint8Array.from([4, ...xy])); // throws unless on the curve
+    const tweak = sha3_256(new TextEncoder().encode('near-mpc-recovery v0.1.0 epsilon derivation:test.localnet,ethereum-test'));
+    const expected = rootPoint.add(secp256k1.Point.BASE.multiply(BigInt('0x' + Buffer.from(tweak).toString('hex'))));
+    const derived = (await provider.callFunction({
+      contractId: twin.contractId, method: 'derived_public_key', args: { path: 'ethereum-test', predecessor: 'test.localnet', domain_id: 0 },
+    })) as string;
+    expect(derived).toBe(`secp256k1:${base58.encode(expected.toBytes(false).slice(1))}`);
+  });
+
+  test('docker restart through SSM gives a new process that keeps the key from /data/secrets.json', async () => {
+    const { ssm } = awsClients(twin);
+    const node = twin.nodes[1]!;
+    const pid = async () => (await runShell(ssm, node.instanceId, ["docker inspect --format '{{.State.Pid}}' mpc-node"])).StandardOutputContent!.trim();
+    const publicData = async () => {
+      const inv = await runShell(ssm, twin.nearBase.instanceId, [`curl -sf --retry 20 --retry-delay 1 --retry-all-errors http://${node.privateIp}:8080/public_data`]);
+      return JSON.parse(inv.StandardOutputContent!) as { near_signer_public_key: string };
+    };
+    const before = await pid();
+    const keyBefore = (await publicData()).near_signer_public_key;
+    expect((await runShell(ssm, node.instanceId, ['docker restart mpc-node'])).Status).toBe('Success');
+    const after = await pid();
+    expect(after).not.toBe(before);
+    expect((await publicData()).near_signer_public_key).toBe(keyBefore);
+  });
+});
