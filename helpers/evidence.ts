@@ -96,6 +96,8 @@ export type Repair =
   | { kind: 'rematerialise-node-secrets'; node: number; instanceId: string; accountPublicKey: string; p2pPublicKey: string };
 
 export interface Finding {
+  /** error: the claim does not hold; warning: worth knowing, not a failure. */
+  severity: 'error' | 'warning';
   node: number;
   role: KeyRole;
   place: Place;

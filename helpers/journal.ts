@@ -1,0 +1,91 @@
+/**
+ * The journal: every write the runbook makes is recorded before it happens (what it will replace)
+ * and after (what it became), one JSON object per line, fsync'd, redacted. Rollback reads it back.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { redactor } from './redact.ts';
+
+export type JournalAction =
+  | { kind: 'put-secret'; secretName: string; replacedVersionId: string | null; token: string; publicKey: string }
+  | { kind: 'rematerialise-node-secrets'; instanceId: string; node: string; backupPath: string; accountPublicKey: string; p2pPublicKey: string }
+  | { kind: 'restore-secret-version'; secretName: string; toVersionId: string; fromVersionId: string }
+  | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string };
+
+export interface JournalEntry {
+  seq: number;
+  at: string;
+  runId: string;
+  step: string;
+  phase: 'intent' | 'done' | 'failed';
+  ref: number; // seq of the intent this entry completes
+  action: JournalAction;
+  result?: Record<string, unknown>;
+  error?: string;
+}
+
+export interface Journal {
+  path: string;
+  intent(step: string, action: JournalAction): number;
+  done(ref: number, result: Record<string, unknown>): void;
+  failed(ref: number, error: unknown): void;
+}
+
+export function openJournal(dir: string, runId: string): Journal {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${runId}.jsonl`);
+  let seq = 0;
+  const intents = new Map<number, JournalEntry>();
+  const append = (e: JournalEntry) => {
+    const fd = openSync(path, 'a', 0o600);
+    try {
+      writeSync(fd, redactor.redact(JSON.stringify(e)) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  return {
+    path,
+    intent(step, action) {
+      const e: JournalEntry = { seq: ++seq, at: new Date().toISOString(), runId, step, phase: 'intent', ref: seq, action };
+      intents.set(e.seq, e);
+      append(e);
+      return e.seq;
+    },
+    done(ref, result) {
+      const i = intents.get(ref)!;
+      append({ ...i, seq: ++seq, at: new Date().toISOString(), phase: 'done', ref, result });
+    },
+    failed(ref, error) {
+      const i = intents.get(ref)!;
+      append({ ...i, seq: ++seq, at: new Date().toISOString(), phase: 'failed', ref, error: redactor.redactError(error).message });
+    },
+  };
+}
+
+export function readJournal(path: string): JournalEntry[] {
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalEntry);
+}
+
+/** The exact inverse of a fix run, newest write first; intents without an outcome are reported, not guessed. */
+export function planRollback(entries: JournalEntry[]): { actions: JournalAction[]; unknown: JournalEntry[] } {
+  const outcome = new Map(entries.filter((e) => e.phase !== 'intent').map((e) => [e.ref, e]));
+  const actions: JournalAction[] = [];
+  const unknown: JournalEntry[] = [];
+  for (const e of entries.filter((x) => x.phase === 'intent').reverse()) {
+    const o = outcome.get(e.seq);
+    if (!o) {
+      unknown.push(e);
+      continue;
+    }
+    if (o.phase !== 'done') continue;
+    const a = e.action;
+    if (a.kind === 'put-secret' && a.replacedVersionId) {
+      actions.push({ kind: 'restore-secret-version', secretName: a.secretName, toVersionId: a.replacedVersionId, fromVersionId: String(o.result?.versionId) });
+    } else if (a.kind === 'rematerialise-node-secrets' && o.result?.backedUp) {
+      actions.push({ kind: 'restore-node-file', instanceId: a.instanceId, node: a.node, backupPath: a.backupPath });
+    }
+  }
+  return { actions, unknown };
+}

@@ -1,0 +1,45 @@
+/**
+ * One fix run at a time, across machines: a lock built on Secrets Manager (already in play and
+ * shared by every operator's laptop and CI). CreateSecret is atomic on the name; the value says who
+ * holds it and until when, so a crashed run does not block forever.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { CreateSecretCommand, DeleteSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+export const LOCK_NAME = 'mpc-runbook/fix-lock';
+
+export interface FixLock { release(): Promise<void> }
+
+interface Holder { runId: string; host: string; pid: number; expiresAt: string }
+
+export async function acquireFixLock(env: Record<string, string | undefined>, runId: string, ttlMs = 30 * 60_000): Promise<FixLock> {
+  const region = env.AWS_REGION;
+  if (!region) throw new Error('AWS_REGION: is not set (needed for the fix lock)');
+  const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
+  const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } : undefined;
+  const sm = new SecretsManagerClient({ region, maxAttempts: 4, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) });
+  const me: Holder = { runId, host: hostname(), pid: process.pid, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await sm.send(new CreateSecretCommand({ Name: LOCK_NAME, SecretString: JSON.stringify(me), ClientRequestToken: randomUUID(), Description: 'mpc-runbook: one fix run at a time' }));
+      return {
+        async release() {
+          const cur = await sm.send(new GetSecretValueCommand({ SecretId: LOCK_NAME })).catch(() => undefined);
+          if (cur?.SecretString && (JSON.parse(cur.SecretString) as Holder).runId === runId) {
+            await sm.send(new DeleteSecretCommand({ SecretId: LOCK_NAME, ForceDeleteWithoutRecovery: true }));
+          }
+        },
+      };
+    } catch (e) {
+      if ((e as Error).name !== 'ResourceExistsException') throw e;
+      const cur = await sm.send(new GetSecretValueCommand({ SecretId: LOCK_NAME }));
+      const holder = JSON.parse(cur.SecretString ?? '{}') as Holder;
+      if (Date.parse(holder.expiresAt) > Date.now()) {
+        throw new Error(`another fix run holds the lock: run ${holder.runId} on ${holder.host} (pid ${holder.pid}) until ${holder.expiresAt}. Wait for it, or if it crashed, the lock expires by itself.`);
+      }
+      await sm.send(new DeleteSecretCommand({ SecretId: LOCK_NAME, ForceDeleteWithoutRecovery: true })); // expired: take over
+    }
+  }
+  throw new Error('could not take the fix lock');
+}

@@ -1,0 +1,46 @@
+/** NEAR RPC through near-api-js: chain status, access keys, the MPC contract's views. */
+import { JsonRpcProvider } from 'near-api-js';
+import type { AccessKeyPermission, OnChainKey } from './evidence.ts';
+import { withRetry } from './retry.ts';
+
+export type ContractState = Record<string, any> | 'NotInitialized';
+export type Participant = [string, number, { url: string; sign_pk: string }];
+
+export function nearClient(url: string, contractId: string) {
+  // near-api-js retries 408/500/503 itself; keep that short and let withRetry own the budget.
+  const provider = new JsonRpcProvider({ url }, { retries: 1, wait: 200, backoff: 1.5 });
+  const view = <T>(contractId: string, method: string, args: Record<string, unknown> = {}) =>
+    withRetry(`view ${method} on ${contractId}`, () => provider.callFunction({ contractId, method, args }) as Promise<T>);
+  return {
+    provider,
+    status: () => withRetry('RPC status', () => provider.viewNodeStatus()),
+    viewAccount: (accountId: string) => withRetry(`view_account ${accountId}`, () => provider.viewAccount({ accountId })),
+    /** One view_access_key_list per account, a few at a time. */
+    async onChainKeys(accountIds: string[]): Promise<Map<string, OnChainKey[] | undefined>> {
+      const out = new Map<string, OnChainKey[] | undefined>();
+      const queue = [...accountIds];
+      await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          const list = await withRetry(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
+          out.set(id, list.keys.map((k) => ({ publicKey: String(k.public_key), permission: k.access_key.permission as AccessKeyPermission })));
+        }
+      }));
+      return out;
+    },
+    contractState: () => view<ContractState>(contractId, 'state'),
+    contractView: <T>(method: string, args: Record<string, unknown> = {}) => view<T>(contractId, method, args),
+    view,
+  };
+}
+export type NearClient = ReturnType<typeof nearClient>;
+
+/** Participants of whatever state the contract is in (the paths differ per state). */
+export function participantsOf(state: ContractState): Participant[] {
+  if (typeof state !== 'object' || !state) return [];
+  if ('Running' in state) return state.Running.parameters.participants.participants;
+  if ('Initializing' in state) return state.Initializing.generating_key.parameters.participants.participants;
+  if ('Resharing' in state) return state.Resharing.resharing_key.parameters.participants.participants;
+  return [];
+}
+
+export const stateName = (s: ContractState) => (typeof s === 'string' ? s : Object.keys(s)[0] ?? 'unknown');

@@ -1,0 +1,39 @@
+/**
+ * Before the first step: pick a run id and, for target `twin`, start the embedded Layer 3 from
+ * RUNBOOK_SCENARIO and hand its endpoints to the steps — the same variables an operator puts in
+ * .env for a real deployment. In fix mode, take the cross-machine fix lock for the whole run.
+ */
+import { randomBytes } from 'node:crypto';
+import { config as loadDotenv } from 'dotenv';
+import type { TestProject } from 'vitest/node';
+import { acquireFixLock, type FixLock } from '../../helpers/lock.ts';
+
+export default async function setup(project: TestProject) {
+  loadDotenv({ quiet: true });
+  const runId = process.env.RUNBOOK_RUN_ID ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  project.provide('runId', runId);
+  const stops: (() => Promise<void>)[] = [];
+  let env: Record<string, string> = {};
+  if ((process.env.RUNBOOK_TARGET ?? 'twin') === 'twin') {
+    const { startTwin } = await import('../../twin/start.ts');
+    const twin = await startTwin({
+      scenario: process.env.RUNBOOK_SCENARIO ?? 'incident-key-mismatch',
+      ...(process.env.RUNBOOK_TWIN_BLOCK_MS ? { blockTimeMs: Number(process.env.RUNBOOK_TWIN_BLOCK_MS) } : {}),
+    });
+    stops.push(() => twin.stop());
+    env = twin.env;
+  }
+  project.provide('runbookEnv', env);
+  let lock: FixLock | undefined;
+  if ((process.env.RUNBOOK_MODE ?? 'gate') === 'fix') {
+    const merged = { ...process.env, ...env };
+    lock = await acquireFixLock(merged, runId).catch(async (e: Error) => {
+      for (const s of stops) await s();
+      throw e;
+    });
+  }
+  return async () => {
+    await lock?.release();
+    for (const s of stops.reverse()) await s();
+  };
+}
