@@ -17,7 +17,9 @@ export default defineConfig({
         test: {
           name: 'runbook',
           include: ['specs/**/*.spec.ts'],
+          globalSetup: ['specs/setup/global-setup.ts'],
           fileParallelism: false,
+          isolate: true,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

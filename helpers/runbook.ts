@@ -166,14 +166,14 @@ function stateFile(): string {
   return join(dir, 'steps.json');
 }
 
-export function readRunState(): Record<string, { ok: boolean; failed: string[] }> {
+export function readRunState(): Record<string, { ok: boolean; failed: string[]; skipped?: string }> {
   const f = stateFile();
   return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : {};
 }
 
-function recordStep(step: string, failed: string[]) {
+function recordStep(step: string, failed: string[], skipped?: string) {
   const all = readRunState();
-  all[step] = { ok: failed.length === 0, failed };
+  all[step] = { ok: failed.length === 0 && !skipped, failed, ...(skipped ? { skipped } : {}) };
   writeFileSync(stateFile(), JSON.stringify(all, null, 2));
 }
 
@@ -198,10 +198,15 @@ export async function openStep(name: string): Promise<Step> {
       failedTests.push(t.task.name);
     });
   });
-  afterAll(() => recordStep(name, failedTests));
   const earlier = readRunState();
   const failedPrereq = (PREREQUISITES[name] ?? []).find((p) => earlier[p] && !earlier[p].ok);
-  if (failedPrereq) return { name, skippedBecause: `${failedPrereq} failed earlier in this run (${earlier[failedPrereq]!.failed.slice(0, 3).join('; ')})` };
+  if (failedPrereq) {
+    const e = earlier[failedPrereq]!;
+    const skippedBecause = e.skipped ? `${failedPrereq} was skipped earlier in this run` : `${failedPrereq} failed earlier in this run (${e.failed.length} claim${e.failed.length === 1 ? '' : 's'} red)`;
+    afterAll(() => recordStep(name, failedTests, skippedBecause));
+    return { name, skippedBecause };
+  }
+  afterAll(() => recordStep(name, failedTests));
   try {
     return { name, ctx: await runbookContext() };
   } catch (e) {

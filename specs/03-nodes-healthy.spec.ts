@@ -83,7 +83,7 @@ describe('03 nodes healthy: every node runs with its on-chain keys and answers i
       if (plan.length) t.annotate(`would run:\n${[...new Set(plan)].join('\n')}`, 'plan');
       if (ctx.mode === 'plan' && plan.length) console.log(`[plan] 03 ${node.accountId}: ${plan[0]}`);
     }
-    expect(found.length, `${node.accountId}:\n${explain(found)}`).toBe(0);
+    if (found.length) expect.fail(`${node.accountId}:\n${explain(found)}`);
     expect(now.node.healthy, `${node.accountId}: /health from the NEAR base`).toBe(true);
   });
 

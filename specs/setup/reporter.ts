@@ -1,0 +1,59 @@
+/**
+ * The runbook's end-of-run report: per step passed / failed / skipped (and why), the evidence and
+ * diagnosis attached to each claim, and the next command to run. Everything printed is redacted.
+ * Also fills the GitHub step summary when GITHUB_STEP_SUMMARY is set.
+ */
+import { appendFileSync } from 'node:fs';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { redactor } from '../../helpers/redact.ts';
+
+interface Line { step: string; name: string; state: string; note?: string; annotations: { type: string; message: string }[]; errors: string[] }
+
+export default class RunbookReporter implements Reporter {
+  private lines: Line[] = [];
+  private started = 0;
+
+  onTestRunStart() {
+    this.started = Date.now();
+    this.lines = [];
+    process.stdout.write(`\nmpc-runbook — mode ${process.env.RUNBOOK_MODE ?? 'gate'}\n`);
+  }
+
+  onTestCaseResult(test: TestCase) {
+    const r = test.result();
+    const step = test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
+    const line: Line = {
+      step, name: test.name, state: r.state, ...('note' in r && r.note ? { note: r.note } : {}),
+      annotations: test.annotations().map((a) => ({ type: a.type, message: redactor.redact(a.message) })),
+      errors: (r.errors ?? []).map((e) => redactor.redact(e.message.split('\n\n')[0] ?? e.message)),
+    };
+    this.lines.push(line);
+    const mark = r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '↓';
+    process.stdout.write(`  ${mark} ${step}  ${test.name}${r.state === 'skipped' && r.note ? `  — ${redactor.redact(r.note)}` : ''}\n`);
+    if (r.state === 'failed') {
+      for (const e of line.errors) process.stdout.write(`      ${e.replace(/\n/g, '\n      ')}\n`);
+      for (const a of line.annotations.filter((x) => ['plan', 'progress', 'fix', 'warning'].includes(x.type))) process.stdout.write(`      [${a.type}] ${a.message.replace(/\n/g, '\n      ')}\n`);
+    }
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>) {
+    const steps = [...new Set(this.lines.map((l) => l.step))];
+    const verdict = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok()) ? 'RED' : 'GREEN';
+    const mode = process.env.RUNBOOK_MODE ?? 'gate';
+    const out: string[] = ['', `Runbook ${mode}: ${verdict} in ${((Date.now() - this.started) / 1000).toFixed(1)} s`];
+    for (const s of steps) {
+      const ls = this.lines.filter((l) => l.step === s);
+      const count = (st: string) => ls.filter((l) => l.state === st).length;
+      out.push(`  ${s.padEnd(22)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped${ls.find((l) => l.state === 'skipped' && l.note) ? ` (${ls.find((l) => l.state === 'skipped' && l.note)!.note})` : ''}`);
+    }
+    const next = verdict === 'GREEN' ? (mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do')
+      : mode === 'gate' ? 'npm run plan      # see exactly what the fix-ups would do' : mode === 'plan' ? 'npm run fix       # apply the fix-ups (journaled)' : 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
+    out.push(`Next: ${next}`, '');
+    process.stdout.write(redactor.redact(out.join('\n')) + '\n');
+    if (process.env.GITHUB_STEP_SUMMARY) {
+      const md = [`## mpc-runbook ${mode}: ${verdict}`, '', '| step | claim | result |', '|---|---|---|',
+        ...this.lines.map((l) => `| ${l.step} | ${l.name.replace(/\|/g, '\\|')} | ${l.state}${l.note ? ` — ${l.note}` : ''}${l.errors[0] ? ` — ${l.errors[0].split('\n')[0]!.replace(/\|/g, '\\|')}` : ''} |`), '', `Next: \`${next}\``, ''];
+      appendFileSync(process.env.GITHUB_STEP_SUMMARY, redactor.redact(md.join('\n')));
+    }
+  }
+}
