@@ -37,7 +37,15 @@ export async function runOn(ssm: SSMClient, instanceIds: string[], commands: str
       let stdout = plugin?.Output ?? '';
       let stderr = '';
       if (o.fullOutput || stdout.length >= 2400 || inv.Status !== 'Success') {
-        const full = await withRetry('GetCommandInvocation', () => ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inv.InstanceId! })));
+        // Run Command is eventually consistent: an invocation may not be readable yet (InvocationDoesNotExist).
+        const full = await waitUntil(`the output of "${o.comment}" on ${inv.InstanceId}`, async () => {
+          try {
+            return await withRetry('GetCommandInvocation', () => ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inv.InstanceId! })));
+          } catch (e) {
+            if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
+            throw e;
+          }
+        }, { timeoutMs: 30_000, intervalMs: 150 });
         stdout = full.StandardOutputContent ?? '';
         stderr = full.StandardErrorContent ?? '';
       }

@@ -48,8 +48,19 @@ export interface Evidence {
   findings: Finding[];
 }
 
-/** Steps in plan order; a step's prerequisites are the steps before it that it names. */
-const PREREQUISITES: Record<string, string[]> = {
+/**
+ * Prerequisites of each step. Gate and plan observe every step independently (so one run shows the
+ * whole picture, and plan lists every action); fix runs a repair only on top of the ones before it.
+ */
+const OBSERVE_PREREQUISITES: Record<string, string[]> = {
+  '00-preflight': [],
+  '01-keys-match': ['00-preflight'],
+  '02-secrets-restored': ['00-preflight'],
+  '03-nodes-healthy': ['00-preflight'],
+  '04-contract-running': ['00-preflight'],
+  '05-parity-views': ['00-preflight', '04-contract-running'],
+};
+const FIX_PREREQUISITES: Record<string, string[]> = {
   '00-preflight': [],
   '01-keys-match': ['00-preflight'],
   '02-secrets-restored': ['00-preflight'],
@@ -199,7 +210,8 @@ export async function openStep(name: string): Promise<Step> {
     });
   });
   const earlier = readRunState();
-  const failedPrereq = (PREREQUISITES[name] ?? []).find((p) => earlier[p] && !earlier[p].ok);
+  const prerequisites = (process.env.RUNBOOK_MODE ?? runEnv().RUNBOOK_MODE) === 'fix' ? FIX_PREREQUISITES : OBSERVE_PREREQUISITES;
+  const failedPrereq = (prerequisites[name] ?? []).find((p) => earlier[p] && !earlier[p].ok);
   if (failedPrereq) {
     const e = earlier[failedPrereq]!;
     const skippedBecause = e.skipped ? `${failedPrereq} was skipped earlier in this run` : `${failedPrereq} failed earlier in this run (${e.failed.length} claim${e.failed.length === 1 ? '' : 's'} red)`;

@@ -9,16 +9,22 @@ export class AwsError extends Error {
   }
 }
 
-const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** The framework-level constraint error (`1 validation error detected: …`) every JSON service sends. */
+export function validationError(field: string, value: string, constraint: string): AwsError {
+  return new AwsError('ValidationException', `1 validation error detected: Value ${value} at '${field}' failed to satisfy constraint: ${constraint}`);
+}
 
-/** Query-protocol XML of a value: arrays as <member>, Dates as ISO 8601. */
+const xmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/** Query-protocol XML of a value: arrays as <member>, Dates as ISO 8601, undefined members left out. */
 export function toXml(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value)) return value.map((v) => `<member>${toXml(v)}</member>`).join('');
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'object') {
     return Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
+      .filter(([, v]) => v !== undefined && v !== null)
       .map(([k, v]) => `<${k}>${toXml(v)}</${k}>`)
       .join('');
   }
@@ -29,6 +35,10 @@ export function queryResponse(action: string, xmlns: string, result: unknown, re
   return `<${action}Response xmlns="${xmlns}"><${action}Result>${toXml(result)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }
 
-export function queryError(code: string, message: string, requestId: string, type = 'Sender'): string {
-  return `<ErrorResponse><Error><Type>${type}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+export function queryError(code: string, message: string, requestId: string, type: 'Sender' | 'Receiver' = 'Sender', xmlns = ''): string {
+  const ns = xmlns ? ` xmlns="${xmlns}"` : '';
+  return `<ErrorResponse${ns}><Error><Type>${type}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
+
+/** Epoch seconds with milliseconds, as the JSON protocols carry timestamps. */
+export const epochSeconds = (ms: number) => Math.round(ms) / 1000;

@@ -1,48 +1,110 @@
 /**
- * Secrets Manager as the runbook depends on it: versions and staging labels (AWSCURRENT /
- * AWSPREVIOUS movement), ClientRequestToken idempotency, batch reads, tags, deletion.
+ * Secrets Manager as the runbook depends on it (aws-facts §3): versions and staging labels
+ * (AWSCURRENT / AWSPREVIOUS movement, deprecated versions), ClientRequestToken idempotency, batch
+ * reads, list filters and pagination, tags, deletion with and without a recovery window.
+ *
+ * Secret values never appear in an error message: errors name secrets, ARNs and version ids only.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { AwsError } from './protocol.ts';
+import { randomInt, randomUUID } from 'node:crypto';
+import { AwsError, epochSeconds, validationError } from './protocol.ts';
 
-interface Version { id: string; value: string; stages: string[]; created: number }
-interface Secret { name: string; arn: string; created: number; changed: number; versions: Version[]; tags: { Key: string; Value: string }[]; deleted?: number; description?: string }
+interface Version { id: string; kind: 'string' | 'binary'; value: string; stages: string[]; created: number }
+interface Tag { Key: string; Value: string }
+interface Secret {
+  name: string;
+  arn: string;
+  created: number;
+  changed: number;
+  accessed?: number;
+  versions: Version[];
+  tags: Tag[];
+  description?: string;
+  /** Set while the secret is scheduled for deletion (ms). */
+  deletionDate?: number;
+}
 
-const notFound = () => new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-const now = () => Date.now() / 1000;
+const NAME_RE = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const MAX_VALUE_BYTES = 65_536;
+const DAY_MS = 86_400_000;
+const ARN_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-export function createSecretsManager(accountId: string, region: string) {
+const secretNotFound = () => new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+const markedForDeletion = () =>
+  new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.");
+const invalidParam = (message: string) => new AwsError('InvalidParameterException', message);
+
+type Input = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strList = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+interface Filter { Key: string; Values: string[] }
+
+export interface SecretStoreOptions {
+  /** Clock for dates (ms); tests may pass a fixed clock. */
+  now?: () => number;
+}
+
+export function createSecretsManager(accountId: string, region: string, opts: SecretStoreOptions = {}) {
+  const clock = opts.now ?? Date.now;
   const secrets = new Map<string, Secret>();
 
-  const find = (id: unknown, allowDeleted = false): Secret => {
-    const s = secrets.get(String(id)) ?? [...secrets.values()].find((x) => x.arn === id);
-    if (!s) throw notFound();
-    if (s.deleted && !allowDeleted) throw new AwsError('InvalidRequestException', 'You can\'t perform this operation on the secret because it was marked for deletion.');
-    return s;
-  };
-  const byStage = (s: Secret, stage: string) => s.versions.find((v) => v.stages.includes(stage));
+  const arnSuffix = () => Array.from({ length: 6 }, () => ARN_SUFFIX_CHARS[randomInt(ARN_SUFFIX_CHARS.length)]).join('');
 
-  function addVersion(s: Secret, value: string, token: string, stages?: string[]): Version {
-    const existing = s.versions.find((v) => v.id === token);
-    if (existing) {
-      if (existing.value !== value) {
-        throw new AwsError('ResourceExistsException', `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${s.arn}.`);
-      }
-      return existing;
+  /** By name, full ARN, or partial ARN (the ARN without its 6-character suffix). */
+  function lookup(id: unknown): Secret | undefined {
+    const key = str(id);
+    if (!key) return undefined;
+    const byName = secrets.get(key);
+    if (byName) return byName;
+    if (!key.startsWith('arn:')) return undefined;
+    for (const s of secrets.values()) {
+      if (s.arn === key) return s;
+      if (s.arn.length === key.length + 7 && s.arn.startsWith(`${key}-`)) return s;
     }
-    const labels = stages ?? ['AWSCURRENT'];
-    const v: Version = { id: token, value, stages: [], created: now() };
-    for (const label of labels) moveLabel(s, label, v);
-    s.versions.push(v);
-    s.changed = now();
-    if (s.versions.length > 100) s.versions = s.versions.filter((x, i) => x.stages.length > 0 || i >= s.versions.length - 100);
+    return undefined;
+  }
+  function find(id: unknown, o: { allowDeleted?: boolean } = {}): Secret {
+    const raw = str(id);
+    if (!raw) throw validationError('secretId', 'null', 'Member must not be null');
+    const s = lookup(raw);
+    if (!s) throw secretNotFound();
+    if (s.deletionDate !== undefined && !o.allowDeleted) throw markedForDeletion();
+    return s;
+  }
+
+  const byStage = (s: Secret, stage: string) => s.versions.find((v) => v.stages.includes(stage));
+  const byId = (s: Secret, id: string) => s.versions.find((v) => v.id === id);
+
+  function valueOf(i: Input): { kind: 'string' | 'binary'; value: string } | undefined {
+    const ss = str(i.SecretString);
+    const sb = str(i.SecretBinary);
+    if (ss !== undefined && sb !== undefined) throw invalidParam('You can\'t specify both a binary secret value and a string secret value in the same secret.');
+    const v = ss !== undefined ? { kind: 'string' as const, value: ss } : sb !== undefined ? { kind: 'binary' as const, value: sb } : undefined;
+    if (v) {
+      const bytes = v.kind === 'string' ? Buffer.byteLength(v.value) : Buffer.from(v.value, 'base64').length;
+      if (bytes > MAX_VALUE_BYTES) {
+        throw validationError(v.kind === 'string' ? 'secretString' : 'secretBinary', "'***'", `Member must have length less than or equal to ${MAX_VALUE_BYTES}`);
+      }
+    }
     return v;
   }
 
+  function checkToken(token: string) {
+    if (token.length < 32 || token.length > 64) {
+      throw validationError('clientRequestToken', `'${token}'`, 'Member must have length ' + (token.length < 32 ? 'greater than or equal to 32' : 'less than or equal to 64'));
+    }
+  }
+
+  /**
+   * Moves `label` onto `to` (or just removes it when `to` is undefined). Moving AWSCURRENT away
+   * from a version gives that version AWSPREVIOUS (taken from whichever version had it).
+   */
   function moveLabel(s: Secret, label: string, to: Version | undefined) {
     const from = byStage(s, label);
+    if (from === to) return;
     if (from) from.stages = from.stages.filter((x) => x !== label);
-    if (label === 'AWSCURRENT' && from && to && from !== to) {
+    if (label === 'AWSCURRENT' && from && to) {
       const prev = byStage(s, 'AWSPREVIOUS');
       if (prev) prev.stages = prev.stages.filter((x) => x !== 'AWSPREVIOUS');
       from.stages.push('AWSPREVIOUS');
@@ -50,175 +112,388 @@ export function createSecretsManager(accountId: string, region: string) {
     if (to && !to.stages.includes(label)) to.stages.push(label);
   }
 
-  const valueOut = (s: Secret, v: Version) => ({ ARN: s.arn, Name: s.name, VersionId: v.id, SecretString: v.value, VersionStages: [...v.stages], CreatedDate: v.created });
-  const stagesMap = (s: Secret) => Object.fromEntries(s.versions.filter((v) => v.stages.length).map((v) => [v.id, [...v.stages]]));
+  function validateStages(stages: string[] | undefined) {
+    if (stages === undefined) return;
+    if (stages.length < 1 || stages.length > 20) throw validationError('versionStages', `'[${stages.join(', ')}]'`, 'Member must have length between 1 and 20');
+    for (const st of stages) if (st.length < 1 || st.length > 256) throw validationError('versionStages', `'${st}'`, 'Member must have length between 1 and 256');
+  }
 
-  function getValue(input: { SecretId?: string; VersionId?: string; VersionStage?: string }) {
-    const s = find(input.SecretId);
+  /** A new version under `token`, or the existing one when the token was used with the same value. */
+  function addVersion(s: Secret, value: { kind: 'string' | 'binary'; value: string }, token: string, stages?: string[]): Version {
+    const existing = byId(s, token);
+    if (existing) {
+      if (existing.kind !== value.kind || existing.value !== value.value) {
+        throw new AwsError('ResourceExistsException', `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${s.arn}.`);
+      }
+      return existing;
+    }
+    const labels = [...new Set(stages ?? ['AWSCURRENT'])];
+    if (s.versions.length === 0 && !labels.includes('AWSCURRENT')) labels.push('AWSCURRENT');
+    const t = clock();
+    const v: Version = { id: token, kind: value.kind, value: value.value, stages: [], created: t };
+    s.versions.push(v);
+    // AWSCURRENT first, so AWSPREVIOUS lands before any other label is re-attached.
+    labels.sort((a, b) => (a === 'AWSCURRENT' ? -1 : b === 'AWSCURRENT' ? 1 : 0));
+    for (const label of labels) moveLabel(s, label, v);
+    s.changed = t;
+    // Secrets Manager keeps the 100 most recent versions plus every version younger than 24 h.
+    if (s.versions.length > 100) {
+      const keepFrom = s.versions.length - 100;
+      s.versions = s.versions.filter((x, idx) => idx >= keepFrom || x.stages.length > 0 || t - x.created < DAY_MS);
+    }
+    return v;
+  }
+
+  const valueOut = (s: Secret, v: Version) => ({
+    ARN: s.arn,
+    Name: s.name,
+    VersionId: v.id,
+    ...(v.kind === 'string' ? { SecretString: v.value } : { SecretBinary: v.value }),
+    VersionStages: [...v.stages],
+    CreatedDate: epochSeconds(v.created),
+  });
+  const stagesMap = (s: Secret) => Object.fromEntries(s.versions.filter((v) => v.stages.length).map((v) => [v.id, [...v.stages]]));
+  const metaOut = (s: Secret) => ({
+    ARN: s.arn,
+    Name: s.name,
+    ...(s.description !== undefined ? { Description: s.description } : {}),
+    LastChangedDate: epochSeconds(s.changed),
+    ...(s.accessed !== undefined ? { LastAccessedDate: epochSeconds(s.accessed) } : {}),
+    ...(s.deletionDate !== undefined ? { DeletedDate: epochSeconds(s.deletionDate) } : {}),
+    ...(s.tags.length ? { Tags: s.tags.map((t) => ({ ...t })) } : {}),
+    CreatedDate: epochSeconds(s.created),
+  });
+
+  function getValue(i: Input) {
+    const s = find(i.SecretId);
+    const versionId = str(i.VersionId);
+    const versionStage = str(i.VersionStage);
     let v: Version | undefined;
-    if (input.VersionId) {
-      v = s.versions.find((x) => x.id === input.VersionId);
-      if (!v) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${input.VersionId}`);
-      if (input.VersionStage && !v.stages.includes(input.VersionStage)) {
+    if (versionId) {
+      v = byId(s, versionId);
+      if (!v) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+      if (versionStage && !v.stages.includes(versionStage)) {
         throw new AwsError('InvalidRequestException', 'You provided a VersionStage that is not associated to the provided VersionId.');
       }
     } else {
-      const stage = input.VersionStage ?? 'AWSCURRENT';
+      const stage = versionStage ?? 'AWSCURRENT';
       v = byStage(s, stage);
       if (!v) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
     }
+    s.accessed = Math.floor(clock() / DAY_MS) * DAY_MS; // AWS records the access date, not the time
     return valueOut(s, v);
   }
 
-  function matches(s: Secret, filters: { Key: string; Values: string[] }[] = []) {
-    return filters.every((f) => f.Values.some((val) => {
-      const neg = val.startsWith('!');
-      const v = neg ? val.slice(1) : val;
-      const hit = f.Key === 'name' ? s.name.startsWith(v)
-        : f.Key === 'tag-key' ? s.tags.some((t) => t.Key.startsWith(v))
-        : f.Key === 'tag-value' ? s.tags.some((t) => t.Value.startsWith(v))
-        : f.Key === 'description' ? (s.description ?? '').toLowerCase().startsWith(v.toLowerCase())
-        : f.Key === 'all' ? [s.name, s.description ?? '', ...s.tags.flatMap((t) => [t.Key, t.Value])].some((x) => x.toLowerCase().includes(v.toLowerCase()))
-        : false;
-      return neg ? !hit : hit;
-    }));
+  const FILTER_KEYS = new Set(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']);
+  function parseFilters(raw: unknown): Filter[] {
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) throw invalidParam('Invalid filter.');
+    if (raw.length > 10) throw validationError('filters', '[…]', 'Member must have length less than or equal to 10');
+    return raw.map((f: { Key?: unknown; Values?: unknown }) => {
+      const key = str(f.Key);
+      if (!key || !FILTER_KEYS.has(key)) {
+        throw validationError('filters.1.member.key', `'${String(f.Key)}'`, `Member must satisfy enum value set: [${[...FILTER_KEYS].join(', ')}]`);
+      }
+      const values = strList(f.Values) ?? [];
+      if (values.length < 1 || values.length > 10) throw invalidParam(`Invalid number of values for the filter ${key}.`);
+      return { Key: key, Values: values };
+    });
+  }
+  /** Filters AND together, values OR; `!` negates; name/tag prefix case-sensitive, description/all case-insensitive. */
+  function matches(s: Secret, filters: Filter[]) {
+    return filters.every((f) => {
+      const positives = f.Values.filter((v) => !v.startsWith('!'));
+      const negatives = f.Values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
+      const hit = (val: string) => {
+        switch (f.Key) {
+          case 'name': return s.name.startsWith(val);
+          case 'tag-key': return s.tags.some((t) => t.Key.startsWith(val));
+          case 'tag-value': return s.tags.some((t) => t.Value.startsWith(val));
+          case 'description': return (s.description ?? '').toLowerCase().startsWith(val.toLowerCase());
+          case 'primary-region': return region.startsWith(val);
+          case 'owning-service': return false;
+          case 'all': {
+            const words = [s.name, s.description ?? '', ...s.tags.flatMap((t) => [t.Key, t.Value])]
+              .flatMap((x) => x.toLowerCase().split(/[^a-z0-9]+/i))
+              .filter(Boolean);
+            const needle = val.toLowerCase();
+            return words.some((w) => w.startsWith(needle)) || s.name.toLowerCase().startsWith(needle);
+          }
+          default: return false;
+        }
+      };
+      const posOk = positives.length === 0 || positives.some(hit);
+      const negOk = negatives.every((v) => !hit(v));
+      return posOk && negOk;
+    });
   }
 
-  const listEntry = (s: Secret) => ({
-    ARN: s.arn, Name: s.name, CreatedDate: s.created, LastChangedDate: s.changed, SecretVersionsToStages: stagesMap(s),
-    ...(s.description ? { Description: s.description } : {}), ...(s.tags.length ? { Tags: s.tags } : {}), ...(s.deleted ? { DeletedDate: s.deleted } : {}),
-  });
-
-  function paginate<T>(items: T[], max: number | undefined, token: string | undefined, cap = 100) {
-    const start = token ? Number(Buffer.from(token, 'base64').toString()) : 0;
-    if (Number.isNaN(start)) throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
-    const size = Math.min(max ?? cap, cap);
+  function paginate<T>(items: T[], max: unknown, token: unknown, o: { cap: number; field: string }) {
+    const maxN = num(max);
+    if (maxN !== undefined && (maxN < 1 || maxN > o.cap || !Number.isInteger(maxN))) {
+      throw validationError(o.field, String(maxN), `Member must have value ${maxN < 1 ? 'greater than or equal to 1' : `less than or equal to ${o.cap}`}`);
+    }
+    let start = 0;
+    const t = str(token);
+    if (t) {
+      const decoded = /^tw1:(\d+)$/.exec(Buffer.from(t, 'base64').toString('utf8'));
+      if (!decoded) throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
+      start = Number(decoded[1]);
+    }
+    const size = maxN ?? o.cap;
     const page = items.slice(start, start + size);
-    const next = start + size < items.length ? Buffer.from(String(start + size)).toString('base64') : undefined;
+    const next = start + size < items.length ? Buffer.from(`tw1:${start + size}`).toString('base64') : undefined;
     return { page, next };
   }
 
-  const ops: Record<string, (i: any) => unknown> = {
+  function newSecret(name: string, description: string | undefined, tags: Tag[]): Secret {
+    const t = clock();
+    return {
+      name,
+      arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${arnSuffix()}`,
+      created: t,
+      changed: t,
+      versions: [],
+      tags,
+      ...(description !== undefined ? { description } : {}),
+    };
+  }
+
+  function parseTags(raw: unknown): Tag[] {
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) throw invalidParam('Invalid tag list.');
+    const tags = raw.map((t: { Key?: unknown; Value?: unknown }) => ({ Key: String(t.Key ?? ''), Value: String(t.Value ?? '') }));
+    for (const t of tags) {
+      if (t.Key.length < 1 || t.Key.length > 128) throw validationError('tags.member.key', `'${t.Key}'`, 'Member must have length between 1 and 128');
+      if (t.Value.length > 256) throw validationError('tags.member.value', "'…'", 'Member must have length less than or equal to 256');
+    }
+    return tags;
+  }
+
+  const ops: Record<string, (i: Input) => unknown> = {
     CreateSecret(i) {
-      if (!i.Name || !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(i.Name)) throw new AwsError('InvalidParameterException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
-      const old = secrets.get(i.Name);
-      if (old?.deleted) throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
-      if (old) {
-        if (i.ClientRequestToken && old.versions.some((v) => v.id === i.ClientRequestToken && v.value === i.SecretString)) return { ARN: old.arn, Name: old.name, VersionId: i.ClientRequestToken };
-        throw new AwsError('ResourceExistsException', `The operation failed because the secret ${i.Name} already exists.`);
+      const name = str(i.Name);
+      if (!name || !NAME_RE.test(name)) {
+        throw invalidParam('Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
       }
-      const s: Secret = { name: i.Name, arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${i.Name}-${randomBytes(4).toString('base64url').slice(0, 6)}`, created: now(), changed: now(), versions: [], tags: i.Tags ?? [], description: i.Description };
-      secrets.set(i.Name, s);
-      if (i.SecretString === undefined) return { ARN: s.arn, Name: s.name };
-      const v = addVersion(s, i.SecretString, i.ClientRequestToken ?? randomUUID());
+      const value = valueOf(i);
+      const token = str(i.ClientRequestToken);
+      if (token) checkToken(token);
+      const old = secrets.get(name);
+      if (old?.deletionDate !== undefined) {
+        throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
+      }
+      if (old) {
+        // A retried CreateSecret (same token, same value) answers as the first call did.
+        const same = token && value && byId(old, token);
+        if (same && same.kind === value.kind && same.value === value.value) return { ARN: old.arn, Name: old.name, VersionId: same.id };
+        throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      }
+      const s = newSecret(name, str(i.Description), parseTags(i.Tags));
+      secrets.set(name, s);
+      if (!value) return { ARN: s.arn, Name: s.name };
+      const v = addVersion(s, value, token ?? randomUUID());
       return { ARN: s.arn, Name: s.name, VersionId: v.id };
     },
+
     DescribeSecret(i) {
-      const s = find(i.SecretId, true);
-      return {
-        ARN: s.arn, Name: s.name, CreatedDate: s.created, LastChangedDate: s.changed, VersionIdsToStages: stagesMap(s),
-        ...(s.description ? { Description: s.description } : {}), ...(s.tags.length ? { Tags: s.tags } : {}), ...(s.deleted ? { DeletedDate: s.deleted } : {}),
-      };
+      const s = find(i.SecretId, { allowDeleted: true });
+      return { ...metaOut(s), VersionIdsToStages: stagesMap(s) };
     },
+
     GetSecretValue: (i) => getValue(i),
+
     BatchGetSecretValue(i) {
-      if ((i.SecretIdList && i.Filters) || (!i.SecretIdList && !i.Filters)) throw new AwsError('InvalidParameterException', 'Either SecretIdList or Filters must be provided, but not both.');
-      if (i.SecretIdList && i.MaxResults !== undefined) throw new AwsError('InvalidParameterException', 'MaxResults is only valid with Filters.');
-      if (i.SecretIdList && (i.SecretIdList.length < 1 || i.SecretIdList.length > 20)) throw new AwsError('InvalidParameterException', 'SecretIdList must contain between 1 and 20 secret ids.');
+      const ids = strList(i.SecretIdList);
+      const hasFilters = i.Filters !== undefined;
+      if ((ids && hasFilters) || (!ids && !hasFilters)) throw invalidParam('Either SecretIdList or Filters must be provided, but not both.');
+      if (ids && i.MaxResults !== undefined) throw invalidParam('MaxResults is only valid when Filters are provided.');
       const SecretValues: unknown[] = [];
       const Errors: unknown[] = [];
-      if (i.SecretIdList) {
-        for (const id of i.SecretIdList as string[]) {
-          try {
-            SecretValues.push(getValue({ SecretId: id }));
-          } catch (e) {
-            const err = e as AwsError;
-            Errors.push({ SecretId: id, ErrorCode: err.code, Message: err.message });
-          }
+      const tryGet = (id: string) => {
+        try {
+          SecretValues.push(getValue({ SecretId: id }));
+        } catch (e) {
+          if (!(e instanceof AwsError)) throw e;
+          Errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
         }
+      };
+      if (ids) {
+        if (ids.length < 1 || ids.length > 20) throw validationError('secretIdList', `'[…${ids.length} ids]'`, 'Member must have length between 1 and 20');
+        for (const id of ids) tryGet(id);
         return { SecretValues, Errors };
       }
-      const all = [...secrets.values()].filter((s) => !s.deleted && matches(s, i.Filters)).sort((a, b) => a.name.localeCompare(b.name));
-      const { page, next } = paginate(all, i.MaxResults, i.NextToken, 20);
-      for (const s of page) {
-        const v = byStage(s, 'AWSCURRENT');
-        if (v) SecretValues.push(valueOut(s, v));
-      }
+      const filters = parseFilters(i.Filters);
+      if (!filters.length) throw invalidParam('Either SecretIdList or Filters must be provided, but not both.');
+      const all = [...secrets.values()].filter((s) => s.deletionDate === undefined && matches(s, filters)).sort((a, b) => a.name.localeCompare(b.name));
+      const { page, next } = paginate(all, i.MaxResults, i.NextToken, { cap: 20, field: 'maxResults' });
+      for (const s of page) tryGet(s.name);
       return { SecretValues, Errors, ...(next ? { NextToken: next } : {}) };
     },
+
     PutSecretValue(i) {
       const s = find(i.SecretId);
-      if (!i.ClientRequestToken) throw new AwsError('InvalidRequestException', 'You must provide a ClientRequestToken value. We recommend a UUID-type value.');
-      if (i.SecretString === undefined && i.SecretBinary === undefined) throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
-      const v = addVersion(s, i.SecretString ?? i.SecretBinary, i.ClientRequestToken, i.VersionStages);
+      const token = str(i.ClientRequestToken);
+      if (!token) throw new AwsError('InvalidRequestException', 'You must provide a ClientRequestToken value. We recommend a UUID-type value.');
+      checkToken(token);
+      const value = valueOf(i);
+      if (!value) throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
+      const stages = strList(i.VersionStages);
+      validateStages(stages);
+      const v = addVersion(s, value, token, stages);
       return { ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: [...v.stages] };
     },
+
+    UpdateSecret(i) {
+      const s = find(i.SecretId);
+      const value = valueOf(i);
+      const description = str(i.Description);
+      if (description !== undefined) {
+        s.description = description;
+        s.changed = clock();
+      }
+      if (!value) return { ARN: s.arn, Name: s.name };
+      const token = str(i.ClientRequestToken) ?? randomUUID();
+      checkToken(token);
+      const v = addVersion(s, value, token);
+      return { ARN: s.arn, Name: s.name, VersionId: v.id };
+    },
+
     ListSecretVersionIds(i) {
-      const s = find(i.SecretId, true);
-      const versions = s.versions.filter((v) => i.IncludeDeprecated || v.stages.length).map((v) => ({
-        VersionId: v.id, ...(v.stages.length ? { VersionStages: [...v.stages] } : {}), CreatedDate: v.created, KmsKeyIds: ['DefaultEncryptionKey'],
-      }));
-      const { page, next } = paginate(versions, i.MaxResults, i.NextToken);
+      const s = find(i.SecretId, { allowDeleted: true });
+      const versions = s.versions
+        .filter((v) => i.IncludeDeprecated === true || v.stages.length > 0)
+        .map((v) => ({
+          VersionId: v.id,
+          ...(v.stages.length ? { VersionStages: [...v.stages] } : {}),
+          CreatedDate: epochSeconds(v.created),
+          KmsKeyIds: ['DefaultEncryptionKey'],
+        }));
+      const { page, next } = paginate(versions, i.MaxResults, i.NextToken, { cap: 100, field: 'maxResults' });
       return { Versions: page, ARN: s.arn, Name: s.name, ...(next ? { NextToken: next } : {}) };
     },
+
     UpdateSecretVersionStage(i) {
       const s = find(i.SecretId);
-      const label = String(i.VersionStage);
-      const current = byStage(s, label);
-      if (i.MoveToVersionId) {
-        const to = s.versions.find((v) => v.id === i.MoveToVersionId);
-        if (!to) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${i.MoveToVersionId}`);
-        if (current && current !== to && current.id !== i.RemoveFromVersionId) {
-          throw new AwsError('InvalidParameterException', `The parameter RemoveFromVersionId can't be empty. Staging label ${label} is currently attached to version ${current.id}, so you must explicitly reference that version in RemoveFromVersionId.`);
+      const label = str(i.VersionStage);
+      if (!label) throw validationError('versionStage', 'null', 'Member must not be null');
+      const moveTo = str(i.MoveToVersionId);
+      const removeFrom = str(i.RemoveFromVersionId);
+      const holder = byStage(s, label);
+      if (removeFrom !== undefined) {
+        if (!byId(s, removeFrom)) throw invalidParam(`The parameter RemoveFromVersionId is not valid: version ${removeFrom} does not exist.`);
+        if (!holder || holder.id !== removeFrom) {
+          throw invalidParam(`The parameter RemoveFromVersionId is not valid: staging label ${label} is not attached to version ${removeFrom}.`);
+        }
+      }
+      if (moveTo !== undefined) {
+        const to = byId(s, moveTo);
+        if (!to) throw invalidParam(`The parameter MoveToVersionId is not valid: version ${moveTo} does not exist.`);
+        if (holder && holder !== to && removeFrom === undefined) {
+          throw invalidParam(
+            `The parameter RemoveFromVersionId can't be empty. Staging label ${label} is currently attached to version ${holder.id}, so you must explicitly reference that version in RemoveFromVersionId.`,
+          );
         }
         moveLabel(s, label, to);
-      } else if (i.RemoveFromVersionId) {
-        if (!current || current.id !== i.RemoveFromVersionId) throw new AwsError('InvalidParameterException', `Staging label ${label} is not attached to version ${i.RemoveFromVersionId}.`);
-        current.stages = current.stages.filter((x) => x !== label);
+      } else if (removeFrom !== undefined) {
+        if (label === 'AWSCURRENT') throw invalidParam('You can only remove the staging label AWSCURRENT by moving it to another version.');
+        moveLabel(s, label, undefined);
+      } else {
+        throw invalidParam('You must specify MoveToVersionId or RemoveFromVersionId.');
       }
-      s.changed = now();
+      s.changed = clock();
       return { ARN: s.arn, Name: s.name };
     },
+
     ListSecrets(i) {
-      const all = [...secrets.values()].filter((s) => (i.IncludePlannedDeletion || !s.deleted) && matches(s, i.Filters)).sort((a, b) => (i.SortOrder === 'desc' ? -1 : 1) * (a.created - b.created || a.name.localeCompare(b.name)));
-      const { page, next } = paginate(all, i.MaxResults, i.NextToken);
-      return { SecretList: page.map(listEntry), ...(next ? { NextToken: next } : {}) };
+      const filters = parseFilters(i.Filters);
+      const desc = i.SortOrder === 'desc';
+      const all = [...secrets.values()]
+        .filter((s) => (i.IncludePlannedDeletion === true || s.deletionDate === undefined) && matches(s, filters))
+        .sort((a, b) => (desc ? -1 : 1) * (a.created - b.created || a.name.localeCompare(b.name)));
+      const { page, next } = paginate(all, i.MaxResults, i.NextToken, { cap: 100, field: 'maxResults' });
+      return { SecretList: page.map((s) => ({ ...metaOut(s), SecretVersionsToStages: stagesMap(s) })), ...(next ? { NextToken: next } : {}) };
     },
+
     TagResource(i) {
       const s = find(i.SecretId);
-      for (const t of i.Tags ?? []) {
+      for (const t of parseTags(i.Tags)) {
         s.tags = s.tags.filter((x) => x.Key !== t.Key);
         s.tags.push(t);
       }
+      s.changed = clock();
       return {};
     },
+
     UntagResource(i) {
       const s = find(i.SecretId);
-      s.tags = s.tags.filter((t) => !(i.TagKeys ?? []).includes(t.Key));
+      const keys = strList(i.TagKeys) ?? [];
+      s.tags = s.tags.filter((t) => !keys.includes(t.Key));
+      s.changed = clock();
       return {};
     },
+
     DeleteSecret(i) {
-      const s = find(i.SecretId, true);
-      if (i.ForceDeleteWithoutRecovery) {
-        secrets.delete(s.name);
-        return { ARN: s.arn, Name: s.name, DeletionDate: now() };
+      const s = find(i.SecretId, { allowDeleted: true });
+      const force = i.ForceDeleteWithoutRecovery === true;
+      const window = num(i.RecoveryWindowInDays);
+      if (force && window !== undefined) {
+        throw invalidParam("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
       }
-      const days = i.RecoveryWindowInDays ?? 30;
-      s.deleted = now() + days * 86400;
-      return { ARN: s.arn, Name: s.name, DeletionDate: s.deleted };
+      if (force) {
+        secrets.delete(s.name);
+        return { ARN: s.arn, Name: s.name, DeletionDate: epochSeconds(clock()) };
+      }
+      if (window !== undefined && (window < 7 || window > 30)) {
+        throw invalidParam('The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
+      }
+      if (s.deletionDate !== undefined) throw markedForDeletion();
+      s.deletionDate = clock() + (window ?? 30) * DAY_MS;
+      return { ARN: s.arn, Name: s.name, DeletionDate: epochSeconds(s.deletionDate) };
+    },
+
+    RestoreSecret(i) {
+      const s = find(i.SecretId, { allowDeleted: true });
+      delete s.deletionDate;
+      return { ARN: s.arn, Name: s.name };
     },
   };
 
   return {
     ops,
-    /** Setup-time access for the twin (not an AWS API). */
-    create: (name: string, value: string) => ops.CreateSecret!({ Name: name, SecretString: value, ClientRequestToken: randomUUID() }),
-    put: (name: string, value: string) => ops.PutSecretValue!({ SecretId: name, SecretString: value, ClientRequestToken: randomUUID() }),
-    current: (name: string) => {
+    /** Setup-time access for the twin (not an AWS API). Errors never carry the value. */
+    create(name: string, value: string, o: { description?: string; tags?: Tag[]; binary?: boolean } = {}) {
+      return ops.CreateSecret!({
+        Name: name,
+        ...(o.binary ? { SecretBinary: value } : { SecretString: value }),
+        ClientRequestToken: randomUUID(),
+        ...(o.description !== undefined ? { Description: o.description } : {}),
+        ...(o.tags ? { Tags: o.tags } : {}),
+      }) as { ARN: string; Name: string; VersionId: string };
+    },
+    /** A new version (AWSCURRENT unless `stages` says otherwise), as PutSecretValue. */
+    put(name: string, value: string, o: { stages?: string[]; token?: string } = {}) {
+      return ops.PutSecretValue!({
+        SecretId: name,
+        SecretString: value,
+        ClientRequestToken: o.token ?? randomUUID(),
+        ...(o.stages ? { VersionStages: o.stages } : {}),
+      }) as { ARN: string; Name: string; VersionId: string; VersionStages: string[] };
+    },
+    /** The AWSCURRENT value (string or base64 binary), or undefined. */
+    current(name: string): string | undefined {
       const s = secrets.get(name);
       return s ? byStage(s, 'AWSCURRENT')?.value : undefined;
     },
-    versions: (name: string) => secrets.get(name)?.versions.map((v) => ({ id: v.id, stages: [...v.stages] })) ?? [],
+    /** Every version, oldest first, including deprecated ones. */
+    versions(name: string): { id: string; stages: string[]; created: Date }[] {
+      return secrets.get(name)?.versions.map((v) => ({ id: v.id, stages: [...v.stages], created: new Date(v.created) })) ?? [];
+    },
+    arn: (name: string): string | undefined => secrets.get(name)?.arn,
+    names: (): string[] => [...secrets.keys()],
+    scheduledForDeletion: (name: string): boolean => secrets.get(name)?.deletionDate !== undefined,
+    /** Removes the secret at once (as ForceDeleteWithoutRecovery). */
+    remove: (name: string): boolean => secrets.delete(name),
   };
 }
 export type SecretStore = ReturnType<typeof createSecretsManager>;

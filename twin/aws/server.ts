@@ -1,115 +1,229 @@
 /**
  * One AWS endpoint on 127.0.0.1 for the unmodified AWS SDK (endpoint override / AWS_ENDPOINT_URL):
  * awsJson1_1 (Secrets Manager, SSM) dispatched on X-Amz-Target, awsQuery (CloudFormation, STS) on
- * the Action form field. SigV4 is not checked. Faults (latency, throttling, 5xx) are run-time knobs.
+ * the Action form field. SigV4 is not checked. Faults (latency, throttling, 5xx, hanging SSM
+ * commands) are run-time knobs on `faults`, settable from scenario data with `configureAwsFaults`.
+ *
+ * Nothing here logs; error bodies never carry secret values.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { InstanceHost } from './instance-host.ts';
 import { AwsError, queryError, queryResponse } from './protocol.ts';
 import { createSecretsManager, type SecretStore } from './secrets-manager.ts';
 import { createSsm, type SsmFaults } from './ssm.ts';
 import { createCloudFormation, type StackDefinition } from './cloudformation.ts';
 
+export type { InstanceHost, InstanceInfo, RunningCommand, CommandResult } from './instance-host.ts';
+export type { SecretStore } from './secrets-manager.ts';
+export type { StackDefinition, StackOutput } from './cloudformation.ts';
+export { cdkOutputKey } from './cloudformation.ts';
+
+/** Service keys used by `stats()` and by throttle rules. */
+export type AwsService = 'secretsmanager' | 'ssm' | 'cloudformation' | 'sts';
+
+export interface ThrottleRule {
+  /** `secretsmanager` | `ssm` | `cloudformation` | `sts`; any service when absent. */
+  service?: string;
+  /** Operation name, e.g. `GetSecretValue`; any operation when absent. */
+  operation?: string;
+  /** How many more matching calls answer the throttling error (decremented as they do). */
+  count: number;
+}
+
 export interface AwsFaults extends SsmFaults {
+  /** Added to every call (ms). */
   latencyMs: number;
   /** The next `count` calls matching service/operation answer the service's throttling error. */
-  throttle: { service?: string; operation?: string; count: number }[];
-  /** The next N calls answer HTTP 500 InternalServiceError / InternalFailure. */
+  throttle: ThrottleRule[];
+  /** Fraction (0..1) of calls answering HTTP 500; deterministic (an accumulator, no randomness). */
+  error5xxRate: number;
+  /** The next N calls answer HTTP 500 (InternalServiceError / InternalServerError / InternalFailure). */
   failNext5xx: number;
+}
+
+/** Fault settings as scenario data may carry them (every field optional). */
+export const AwsFaultsInputSchema = z.object({
+  latencyMs: z.number().min(0).optional(),
+  throttle: z.array(z.object({ service: z.string().optional(), operation: z.string().optional(), count: z.number().int().min(0) })).optional(),
+  error5xxRate: z.number().min(0).max(1).optional(),
+  failNext5xx: z.number().int().min(0).optional(),
+  ssmHang: z.object({ commandPattern: z.string().optional() }).nullable().optional(),
+  invocationHiddenPolls: z.number().int().min(0).optional(),
+  invocationDelayMs: z.number().min(0).optional(),
+  ssmTimeScale: z.number().positive().optional(),
+});
+export type AwsFaultsInput = z.infer<typeof AwsFaultsInputSchema>;
+
+export function defaultAwsFaults(): AwsFaults {
+  return { latencyMs: 0, throttle: [], error5xxRate: 0, failNext5xx: 0, invocationHiddenPolls: 1, invocationDelayMs: 0, ssmTimeScale: 1 };
+}
+
+/** Applies scenario fault data to a live `faults` object (copies; the input is not mutated later). */
+export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
+  const f = AwsFaultsInputSchema.parse(input ?? {});
+  if (f.latencyMs !== undefined) faults.latencyMs = f.latencyMs;
+  if (f.throttle !== undefined) faults.throttle = f.throttle.map((t) => ({ ...t }));
+  if (f.error5xxRate !== undefined) faults.error5xxRate = f.error5xxRate;
+  if (f.failNext5xx !== undefined) faults.failNext5xx = f.failNext5xx;
+  if (f.ssmHang !== undefined) faults.ssmHang = f.ssmHang === null ? undefined : { ...f.ssmHang };
+  if (f.invocationHiddenPolls !== undefined) faults.invocationHiddenPolls = f.invocationHiddenPolls;
+  if (f.invocationDelayMs !== undefined) faults.invocationDelayMs = f.invocationDelayMs;
+  if (f.ssmTimeScale !== undefined) faults.ssmTimeScale = f.ssmTimeScale;
+}
+
+export interface AwsEndpointOptions {
+  accountId: string;
+  region: string;
+  instances: InstanceHost;
+  /** 0/undefined = a free port. */
+  port?: number;
+  stacks?: StackDefinition[];
+  /** Who GetCallerIdentity says the caller is (defaults: an assumed role `mpc-runbook`). */
+  identity?: { arn?: string; userId?: string };
+  faults?: AwsFaultsInput;
 }
 
 export interface AwsEndpoint {
   url: string;
   port: number;
+  /** Direct setup access (not over the wire): create/put/current/versions/… */
   secrets: SecretStore;
+  /** The stacks DescribeStacks answers from; a live array (push/edit/splice at run time). */
+  stacks: StackDefinition[];
   faults: AwsFaults;
-  /** Calls per service and operation (what a benchmark counts). */
+  /** Every SSM invocation's state (for tests and the twin's own checks). */
+  ssmInvocations(): { commandId: string; instanceId: string; status: string; details: string; responseCode: number }[];
+  /** Calls per service and operation, including the ones answered with an injected fault. */
   stats(): Record<string, Record<string, number>>;
+  resetStats(): void;
   stop(): Promise<void>;
 }
 
-const JSON_SERVICES: Record<string, string> = { secretsmanager: 'secretsmanager', AmazonSSM: 'ssm' };
-const QUERY_NS: Record<string, string> = {
-  '2010-05-15': 'http://cloudformation.amazonaws.com/doc/2010-05-15/',
-  '2011-06-15': 'https://sts.amazonaws.com/doc/2011-06-15/',
+const JSON_SERVICES: Record<string, AwsService> = { secretsmanager: 'secretsmanager', AmazonSSM: 'ssm' };
+const QUERY_SERVICES: Record<string, { service: AwsService; xmlns: string }> = {
+  '2010-05-15': { service: 'cloudformation', xmlns: 'http://cloudformation.amazonaws.com/doc/2010-05-15/' },
+  '2011-06-15': { service: 'sts', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' },
 };
+const normaliseService = (s: string) => s.toLowerCase().replace(/[^a-z]/g, '');
 
-export async function startAwsEndpoint(opts: {
-  accountId: string;
-  region: string;
-  instances: InstanceHost;
-  port?: number;
-  stacks?: StackDefinition[];
-}): Promise<AwsEndpoint> {
-  const faults: AwsFaults = { latencyMs: 0, throttle: [], failNext5xx: 0, invocationDelayMs: 100 };
+export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEndpoint> {
+  const faults = defaultAwsFaults();
+  if (opts.faults) configureAwsFaults(faults, opts.faults);
   const sm = createSecretsManager(opts.accountId, opts.region);
   const ssm = createSsm(opts.instances, faults);
-  const cfn = createCloudFormation(opts.accountId, opts.region, opts.stacks ?? []);
-  const sts: Record<string, (i: Record<string, string>) => unknown> = {
-    GetCallerIdentity: () => ({ UserId: 'AROATWINEXAMPLE00000:mpc-runbook', Account: opts.accountId, Arn: `arn:aws:sts::${opts.accountId}:assumed-role/mpc-runbook/mpc-runbook` }),
+  const stacks = opts.stacks ?? [];
+  const cfn = createCloudFormation(opts.accountId, opts.region, stacks);
+  const identity = {
+    UserId: opts.identity?.userId ?? 'AROATWINEXAMPLE0000000:mpc-runbook',
+    Account: opts.accountId,
+    Arn: opts.identity?.arn ?? `arn:aws:sts::${opts.accountId}:assumed-role/mpc-runbook/mpc-runbook`,
   };
-  const stats: Record<string, Record<string, number>> = {};
+  const sts: Record<string, (i: Record<string, string>) => unknown> = {
+    GetCallerIdentity: () => ({ ...identity }),
+  };
+  let stats: Record<string, Record<string, number>> = {};
+  let error5xxAcc = 0;
 
-  function injected(service: string, op: string): AwsError | undefined {
-    const t = faults.throttle.find((x) => x.count > 0 && (!x.service || x.service === service) && (!x.operation || x.operation === op));
+  function injected(service: AwsService, op: string): AwsError | undefined {
+    const t = faults.throttle.find(
+      (x) => x.count > 0 && (!x.service || normaliseService(x.service) === service) && (!x.operation || x.operation === op),
+    );
     if (t) {
       t.count--;
       return new AwsError(service === 'cloudformation' || service === 'sts' ? 'Throttling' : 'ThrottlingException', 'Rate exceeded');
     }
+    let fail = false;
     if (faults.failNext5xx > 0) {
       faults.failNext5xx--;
-      return new AwsError(service === 'secretsmanager' ? 'InternalServiceError' : service === 'ssm' ? 'InternalServerError' : 'InternalFailure', 'We encountered an internal error. Please try again.', 500);
+      fail = true;
+    } else if (faults.error5xxRate > 0) {
+      error5xxAcc += Math.min(1, faults.error5xxRate);
+      if (error5xxAcc >= 1 - 1e-9) {
+        error5xxAcc -= 1;
+        fail = true;
+      }
+    }
+    if (fail) {
+      const code = service === 'secretsmanager' ? 'InternalServiceError' : service === 'ssm' ? 'InternalServerError' : 'InternalFailure';
+      const msg = service === 'cloudformation' || service === 'sts'
+        ? 'The request processing has failed because of an unknown error, exception or failure.'
+        : 'We encountered an internal error. Please try again.';
+      return new AwsError(code, msg, 500);
     }
     return undefined;
   }
 
+  const count = (service: string, op: string) => {
+    const s = (stats[service] ??= {});
+    s[op] = (s[op] ?? 0) + 1;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    let body = '';
-    for await (const chunk of req) body += chunk;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
     const requestId = randomUUID();
     if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
     const target = req.headers['x-amz-target'];
+
     if (typeof target === 'string') {
-      const [prefix, op] = target.split('.') as [string, string];
-      const service = JSON_SERVICES[prefix];
       const send = (status: number, obj: unknown) => {
+        if (res.destroyed) return;
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
         res.end(JSON.stringify(obj));
       };
-      if (!service) return send(400, { __type: 'UnknownOperationException', message: `Unknown target ${target}` });
-      (stats[service] ??= {})[op] = (stats[service][op] ?? 0) + 1;
+      const sendError = (e: AwsError) => send(e.status, { __type: e.code, message: e.message });
+      const dot = target.indexOf('.');
+      const service = JSON_SERVICES[target.slice(0, dot)];
+      const op = target.slice(dot + 1);
+      if (dot < 0 || !service) return sendError(new AwsError('UnknownOperationException', ''));
+      count(service, op);
       const fault = injected(service, op);
-      if (fault) return send(fault.status, { __type: fault.code, message: fault.message });
-      const table = service === 'ssm' ? ssm.ops : sm.ops;
-      const fn = table[op];
-      if (!fn) return send(400, { __type: 'UnknownOperationException', message: `${op} is not supported by the twin` });
+      if (fault) return sendError(fault);
+      const fn = (service === 'ssm' ? ssm.ops : sm.ops)[op];
+      if (!fn) return sendError(new AwsError('UnknownOperationException', ''));
+      let input: unknown;
       try {
-        return send(200, fn(body ? JSON.parse(body) : {}));
+        input = body ? JSON.parse(body) : {};
+      } catch {
+        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
+      }
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
+      }
+      try {
+        return send(200, fn(input as Record<string, unknown>));
       } catch (e) {
-        if (e instanceof AwsError) return send(e.status, { __type: e.code, message: e.message });
-        return send(500, { __type: 'InternalServiceError', message: 'twin internal error' });
+        if (e instanceof AwsError) return sendError(e);
+        // Never echo an internal message: it could carry request data.
+        return sendError(new AwsError(service === 'ssm' ? 'InternalServerError' : 'InternalServiceError', 'An internal error occurred in the twin.', 500));
       }
     }
+
     const form = new URLSearchParams(body);
     const action = form.get('Action') ?? '';
-    const version = form.get('Version') ?? '';
-    const service = version === '2011-06-15' ? 'sts' : 'cloudformation';
+    const q = QUERY_SERVICES[form.get('Version') ?? ''];
     const send = (status: number, xml: string) => {
+      if (res.destroyed) return;
       res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
       res.end(xml);
     };
-    (stats[service] ??= {})[action] = (stats[service][action] ?? 0) + 1;
-    const fault = injected(service, action);
-    if (fault) return send(fault.status, queryError(fault.code, fault.message, requestId, fault.status >= 500 ? 'Receiver' : 'Sender'));
-    const fn = (service === 'sts' ? sts : cfn.ops)[action];
-    if (!fn) return send(400, queryError('InvalidAction', `The action ${action} is not valid for this web service.`, requestId));
+    const sendError = (e: AwsError, xmlns = '') =>
+      send(e.status, queryError(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender', xmlns));
+    if (!q) return sendError(new AwsError('InvalidAction', `Could not find operation ${action} for version ${form.get('Version') ?? '(none)'}`));
+    count(q.service, action);
+    const fault = injected(q.service, action);
+    if (fault) return sendError(fault, q.xmlns);
+    const fn = (q.service === 'sts' ? sts : cfn.ops)[action];
+    if (!fn) return sendError(new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`), q.xmlns);
     try {
-      send(200, queryResponse(action, QUERY_NS[version] ?? '', fn(Object.fromEntries(form)), requestId));
+      send(200, queryResponse(action, q.xmlns, fn(Object.fromEntries(form)), requestId));
     } catch (e) {
-      if (e instanceof AwsError) return send(e.status, queryError(e.code, e.message, requestId));
-      send(500, queryError('InternalFailure', 'twin internal error', requestId, 'Receiver'));
+      if (e instanceof AwsError) return sendError(e, q.xmlns);
+      sendError(new AwsError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500), q.xmlns);
     }
   }
 
@@ -118,18 +232,29 @@ export async function startAwsEndpoint(opts: {
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(opts.port ?? 0, '127.0.0.1', ok);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   const port = (server.address() as AddressInfo).port;
+  let stopping: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     secrets: sm,
+    stacks,
     faults,
+    ssmInvocations: () => ssm.invocations(),
     stats: () => structuredClone(stats),
-    stop: () => new Promise<void>((ok) => {
-      server.closeAllConnections();
-      server.close(() => ok());
-    }),
+    resetStats: () => {
+      stats = {};
+    },
+    stop: () =>
+      (stopping ??= new Promise<void>((ok) => {
+        ssm.stop();
+        server.closeAllConnections();
+        server.close(() => ok());
+      })),
   };
 }

@@ -1,29 +1,39 @@
 /**
- * The twin's EC2 instances. Each is a sandbox folder: `data/` is the node's /data (given to
- * commands as MPC_DATA_DIR), `bin/` puts the `docker` and `aws` stand-ins first on PATH, and the
- * instance has a private 127.x address. SSM commands run there under bash, as AWS-RunShellScript does.
+ * The twin's EC2 instances. Each is a sandbox folder `<rootDir>/<instance-id>/`: `data/` is the
+ * node's /data (given to commands as MPC_DATA_DIR), `bin/` puts the `docker` and `aws` stand-ins
+ * first on PATH (`jq`, `curl`, `bash` are the system's), `home/` is HOME, `run/` holds the command
+ * scripts, `var/log/cloud-init-output.log` the first boot's output. The instance has a private
+ * 127.x address that its containers bind to (TWIN_HOST_IP).
+ *
+ * SSM commands run as AWS-RunShellScript does: the commands, joined by newlines, are written to a
+ * script file that bash runs (no `set -e`/`pipefail` added); the exit code is the script's; the
+ * execution timeout kills the whole process group. Containers started by `docker run` belong to
+ * the container runtime, not to the command, so they outlive it.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { InstanceHost, InstanceInfo, RunningCommand } from '../aws/instance-host.ts';
-import { createContainerRuntime, type ImageTable } from './containers.ts';
+import type { CommandResult, InstanceHost, InstanceInfo, RunningCommand } from '../aws/instance-host.ts';
+import { createContainerRuntime, type ContainerRuntimeOptions, type ImageTable } from './containers.ts';
 
 export interface FleetOptions {
   rootDir: string;
   repoDir: string;
   awsEndpointUrl: string;
   region: string;
+  /** Stand for the instance role: exported to commands as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
   credentials: { accessKeyId: string; secretAccessKey: string };
   images: ImageTable;
-  /** Network facts every container sees (the twin's stand-in for the instance's network). */
+  /** Network facts every container sees besides TWIN_HOST_IP (e.g. TWIN_NEAR_RPC_URL). */
   containerEnv?: Record<string, string>;
+  /** Container runtime tuning (restart backoff, stop timeout). */
+  runtime?: Pick<ContainerRuntimeOptions, 'restartBackoff' | 'defaultStopTimeoutSeconds' | 'maxLogLines'>;
 }
 
-interface Instance {
+export interface Instance {
   instanceId: string;
   privateIp: string;
   role: 'mpc-node' | 'near-base';
@@ -32,7 +42,15 @@ interface Instance {
   dataDir: string;
   binDir: string;
   homeDir: string;
+  runDir: string;
+  /** The first boot's output, as /var/log/cloud-init-output.log holds it. */
+  cloudInitLog: string;
   ping: InstanceInfo['pingStatus'];
+}
+
+export interface BootstrapResult extends CommandResult {
+  /** stdout and stderr interleaved as written (what cloud-init-output.log shows). */
+  output: string;
 }
 
 export type Fleet = Awaited<ReturnType<typeof createFleet>>;
@@ -42,41 +60,72 @@ export async function createFleet(opts: FleetOptions) {
   const runtime = createContainerRuntime({
     images: opts.images,
     hostEnv: (id) => ({ ...(opts.containerEnv ?? {}), TWIN_HOST_IP: instances.get(id)?.privateIp ?? '127.0.0.1' }),
+    ...(opts.runtime ?? {}),
   });
-  const children = new Set<ReturnType<typeof spawn>>();
+  const children = new Set<ChildProcess>();
+  const systemPath = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 
-  // The "docker socket": the docker stand-in on each instance forwards its argv here.
+  // The "docker socket": the docker stand-in on each instance POSTs its argv to /docker.
   const dockerd = createServer(async (req, res) => {
     try {
-      const body = JSON.parse(await readBody(req)) as { instanceId: string; argv: string[]; env: Record<string, string> };
-      const result = await runtime.docker(body.instanceId, body.argv, body.env);
+      if (req.method !== 'POST' || req.url !== '/docker') {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = JSON.parse(await readBody(req)) as { instanceId: string; argv: string[]; env?: Record<string, string> };
+      if (!instances.has(body.instanceId)) throw new Error(`unknown instance ${body.instanceId}`);
+      const result = await runtime.docker(body.instanceId, body.argv, body.env ?? {});
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(result));
     } catch (e) {
-      res.writeHead(500);
-      res.end(JSON.stringify({ exitCode: 1, stdout: '', stderr: `Cannot connect to the Docker daemon: ${(e as Error).message}\n` }));
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ exitCode: 1, chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }] }));
     }
   });
-  await new Promise<void>((ok) => dockerd.listen(0, '127.0.0.1', ok));
+  await new Promise<void>((ok, fail) => {
+    dockerd.once('error', fail);
+    dockerd.listen(0, '127.0.0.1', ok);
+  });
   const dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
 
   function addInstance(o: { instanceId: string; privateIp: string; role: Instance['role']; name: string }): Instance {
+    if (instances.has(o.instanceId)) throw new Error(`instance ${o.instanceId} exists already`);
     const dir = join(opts.rootDir, o.instanceId);
-    const inst: Instance = { ...o, dir, dataDir: join(dir, 'data'), binDir: join(dir, 'bin'), homeDir: join(dir, 'home'), ping: 'Online' };
-    for (const d of [inst.dataDir, inst.binDir, inst.homeDir, join(dir, 'run')]) mkdirSync(d, { recursive: true });
+    const inst: Instance = {
+      ...o, dir, dataDir: join(dir, 'data'), binDir: join(dir, 'bin'), homeDir: join(dir, 'home'), runDir: join(dir, 'run'),
+      cloudInitLog: join(dir, 'var', 'log', 'cloud-init-output.log'), ping: 'Online',
+    };
+    for (const d of [inst.dataDir, inst.binDir, inst.homeDir, inst.runDir, join(dir, 'var', 'log')]) mkdirSync(d, { recursive: true });
     for (const tool of ['docker', 'aws']) {
       const path = join(inst.binDir, tool);
-      writeFileSync(path, `#!/usr/bin/env bash\nexec "${process.execPath}" "${join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`)}" "$@"\n`);
+      writeFileSync(path, `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`))} "$@"\n`);
       chmodSync(path, 0o755);
     }
+    // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
+    writeFileSync(join(inst.binDir, 'sudo'), [
+      '#!/usr/bin/env bash',
+      'while [ $# -gt 0 ]; do',
+      '  case "$1" in',
+      '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
+      '    --) shift; break ;;',
+      '    -*) shift ;;',
+      '    *) break ;;',
+      '  esac',
+      'done',
+      '[ $# -gt 0 ] || { echo "usage: sudo -h | -K | -k | -V" >&2; exit 1; }',
+      'exec "$@"',
+      '',
+    ].join('\n'), { mode: 0o755 });
     instances.set(o.instanceId, inst);
     return inst;
   }
 
   function instanceEnv(inst: Instance, extra: Record<string, string> = {}): Record<string, string> {
     return {
-      PATH: `${inst.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      PATH: `${inst.binDir}:${systemPath}`,
       HOME: inst.homeDir,
+      USER: 'root',
+      SHELL: '/bin/bash',
       LANG: 'C.UTF-8',
       MPC_DATA_DIR: inst.dataDir,
       AWS_ENDPOINT_URL: opts.awsEndpointUrl,
@@ -85,25 +134,53 @@ export async function createFleet(opts: FleetOptions) {
       AWS_ACCESS_KEY_ID: opts.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: opts.credentials.secretAccessKey,
       AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PAGER: '',
       TWIN_DOCKERD_URL: dockerdUrl,
       TWIN_INSTANCE_ID: inst.instanceId,
       ...extra,
     };
   }
 
+  /** The sandbox path for an instance path: `/data…` is the data dir; other absolute paths stay. */
+  function sandboxPath(inst: Instance, p: string): string {
+    if (p === '/data' || p.startsWith('/data/')) return inst.dataDir + p.slice(5);
+    return isAbsolute(p) ? p : resolve(inst.homeDir, p);
+  }
+
   /** Run a script on an instance as AWS-RunShellScript does; the execution timeout kills the process group. */
-  function runScript(instanceId: string, script: string, timeoutSeconds: number, extraEnv: Record<string, string> = {}): RunningCommand {
+  function runScript(
+    instanceId: string, script: string,
+    o: { timeoutSeconds: number; workingDirectory?: string; env?: Record<string, string>; onOutput?: (stream: 'stdout' | 'stderr', text: string) => void },
+  ): RunningCommand {
     const inst = instances.get(instanceId);
     if (!inst) throw new Error(`no instance ${instanceId}`);
-    const file = join(inst.dir, 'run', `${randomUUID()}.sh`);
+    const orchestration = join(inst.runDir, randomUUID());
+    mkdirSync(orchestration, { recursive: true });
+    let cwd = orchestration;
+    if (o.workingDirectory) {
+      cwd = sandboxPath(inst, o.workingDirectory);
+      if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+        return {
+          done: Promise.resolve({ exitCode: 1, stdout: '', stderr: `Invalid workingDirectory ${o.workingDirectory}, directory doesn't exist.\nfailed to run commands: exit status 1`, timedOut: false }),
+          cancel: () => {},
+        };
+      }
+    }
+    const file = join(orchestration, '_script.sh');
     writeFileSync(file, script, { mode: 0o700 });
-    const child = spawn('bash', [file], { cwd: inst.homeDir, env: instanceEnv(inst, extraEnv), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [file], { cwd, env: instanceEnv(inst, o.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      o.onOutput?.('stdout', d);
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      o.onOutput?.('stderr', d);
+    });
     const kill = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
@@ -114,42 +191,75 @@ export async function createFleet(opts: FleetOptions) {
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
-    }, timeoutSeconds * 1000);
-    const done = new Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean }>((ok) => {
-      child.on('close', (code, signal) => {
+    }, o.timeoutSeconds * 1000);
+    const done = new Promise<CommandResult>((ok) => {
+      let settled = false;
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         children.delete(child);
-        ok({ exitCode: code ?? (signal ? 137 : 1), stdout, stderr, timedOut });
+        // The agent reports the script's exit status; a killed script reads as 128 + signal (SIGKILL: 137).
+        ok({ exitCode: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1), stdout, stderr, timedOut });
+      };
+      child.on('error', (e) => {
+        stderr += `failed to run commands: ${e.message}\n`;
+        finish(1, null);
       });
+      child.on('close', finish);
+      // A background process that keeps the output pipes open must not hold the result forever.
+      child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 500).unref());
     });
     return { done, cancel: kill };
   }
 
+  const describe = (): InstanceInfo[] =>
+    [...instances.values()].map((i) => ({
+      instanceId: i.instanceId, pingStatus: i.ping, ipAddress: i.privateIp, computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
+      platformName: 'Amazon Linux', platformVersion: '2023',
+    }));
+
   const host: InstanceHost = {
-    describe: () =>
-      [...instances.values()].map((i) => ({
-        instanceId: i.instanceId, pingStatus: i.ping, ipAddress: i.privateIp, computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
-        platformName: 'Amazon Linux', platformVersion: '2023',
-      })),
-    run: (id, commands, o) => runScript(id, commands.join('\n') + '\n', o.executionTimeoutSeconds),
+    describe,
+    run: (id, commands, o) =>
+      runScript(id, commands.join('\n') + '\n', { timeoutSeconds: o.executionTimeoutSeconds, ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}) }),
   };
 
   return {
     ...host,
     dockerdUrl,
     addInstance,
-    instance: (id: string) => instances.get(id),
+    instance: (id: string): Instance | undefined => instances.get(id),
+    instances: (): Instance[] => [...instances.values()],
     setPing(id: string, ping: InstanceInfo['pingStatus']) {
       const i = instances.get(id);
-      if (i) i.ping = ping;
+      if (!i) throw new Error(`no instance ${id}`);
+      i.ping = ping;
     },
-    /** First boot, like EC2 UserData: runs bootstrap.sh with the given parameters. */
-    async bootstrap(id: string, env: Record<string, string>, timeoutSeconds = 900) {
-      const script = `exec bash "${join(opts.repoDir, 'twin', 'instances', 'bootstrap.sh')}"\n`;
-      return runScript(id, script, timeoutSeconds, env).done;
+    /**
+     * First boot, like EC2 UserData: runs bootstrap.sh with the given parameters (NODE_INDEX, REGION,
+     * MPC_ACCOUNT_ID, MPC_CONTRACT_ID, IMAGE, SECRET_POLL_COUNT, SECRET_POLL_SECONDS). The output is
+     * appended to the instance's cloud-init-output.log and returned with the exit code.
+     */
+    async bootstrap(id: string, env: Record<string, string>, timeoutSeconds = 900): Promise<BootstrapResult> {
+      const inst = instances.get(id);
+      if (!inst) throw new Error(`no instance ${id}`);
+      let output = '';
+      const script = `exec bash ${shq(join(opts.repoDir, 'twin', 'instances', 'bootstrap.sh'))}\n`;
+      const r = await runScript(id, script, {
+        timeoutSeconds, env, onOutput: (_s, text) => {
+          output += text;
+          appendFileSync(inst.cloudInitLog, text);
+        },
+      }).done;
+      return { ...r, output };
     },
-    docker: runtime.docker,
+    /** Run one `docker …` command line on an instance directly (tests, twin internals). */
+    docker: (instanceId: string, argv: string[], env: Record<string, string> = {}) => runtime.docker(instanceId, argv, env),
     container: runtime.container,
+    containers: runtime.list,
+    containerLogs: runtime.logs,
+    /** Kill every running command and every container process; close the docker socket. */
     async stopAll() {
       for (const c of children) {
         try {
@@ -163,6 +273,11 @@ export async function createFleet(opts: FleetOptions) {
       await new Promise<void>((ok) => dockerd.close(() => ok()));
     },
   };
+}
+
+/** Single-quote for bash. */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -1,20 +1,52 @@
-/** `docker` on a twin instance: forwards argv (and the env it may need for `-e NAME`) to the twin's container runtime. */
+/**
+ * `docker` on a twin instance: forwards its argv to the twin's container runtime over the instance's
+ * "docker socket" (TWIN_DOCKERD_URL, an HTTP endpoint on 127.0.0.1) and writes the answer back in
+ * the order it was produced (so `docker logs x 2>&1` keeps stdout/stderr interleaving).
+ * Only the variables named by a bare `-e NAME` are sent along (docker takes their value from the caller).
+ */
+import { writeSync } from 'node:fs';
+
+const NO_DAEMON = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n';
 const url = process.env.TWIN_DOCKERD_URL;
 const instanceId = process.env.TWIN_INSTANCE_ID;
+const argv = process.argv.slice(2);
+
+function write(fd: number, text: string) {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // `docker logs x | head`
+      throw e;
+    }
+  }
+}
+
 if (!url || !instanceId) {
-  process.stderr.write('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n');
+  write(2, NO_DAEMON);
   process.exit(1);
 }
+
+const env: Record<string, string> = {};
+argv.forEach((a, i) => {
+  const name = a === '-e' || a === '--env' ? argv[i + 1] : a.startsWith('--env=') ? a.slice(6) : undefined;
+  if (name && !name.includes('=') && process.env[name] !== undefined) env[name] = process.env[name]!;
+});
+
+let result: { exitCode: number; chunks: { stream: 'stdout' | 'stderr'; text: string }[] };
 try {
   const res = await fetch(`${url}/docker`, {
     method: 'POST',
-    body: JSON.stringify({ instanceId, argv: process.argv.slice(2), env: process.env }),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ instanceId, argv, env }),
   });
-  const r = (await res.json()) as { exitCode: number; stdout: string; stderr: string };
-  process.stdout.write(r.stdout);
-  process.stderr.write(r.stderr);
-  process.exitCode = r.exitCode;
+  result = (await res.json()) as typeof result;
 } catch {
-  process.stderr.write('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n');
-  process.exitCode = 1;
+  write(2, NO_DAEMON);
+  process.exit(1);
 }
+for (const c of result.chunks) write(c.stream === 'stdout' ? 1 : 2, c.text);
+process.exit(result.exitCode);
