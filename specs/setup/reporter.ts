@@ -4,6 +4,7 @@
  * Also fills the GitHub step summary when GITHUB_STEP_SUMMARY is set.
  */
 import { appendFileSync } from 'node:fs';
+import type { TestAnnotation, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { redactor } from '../../helpers/redact.ts';
 
@@ -32,8 +33,17 @@ export default class RunbookReporter implements Reporter {
     process.stdout.write(`  ${mark} ${step}  ${test.name}${r.state === 'skipped' && r.note ? `  — ${redactor.redact(r.note)}` : ''}\n`);
     if (r.state === 'failed') {
       for (const e of line.errors) process.stdout.write(`      ${e.replace(/\n/g, '\n      ')}\n`);
-      for (const a of line.annotations.filter((x) => ['plan', 'progress', 'fix', 'warning'].includes(x.type))) process.stdout.write(`      [${a.type}] ${a.message.replace(/\n/g, '\n      ')}\n`);
     }
+  }
+
+  /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), as it happens. */
+  onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
+    if (!['plan', 'fix', 'progress', 'warning'].includes(a.type)) return;
+    process.stdout.write(`      [${a.type}] ${test.name.split(':')[0]}: ${redactor.redact(a.message).replace(/\n/g, '\n        ')}\n`);
+  }
+
+  onUserConsoleLog(log: UserConsoleLog) {
+    process.stdout.write(redactor.redact(log.content));
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {

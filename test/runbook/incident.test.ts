@@ -1,0 +1,78 @@
+/**
+ * The reported incident, end to end: the gate is red and names every node and the place that
+ * disagrees; plan lists the actions and writes nothing; fix heals it; the gate goes green; the
+ * journal holds every write; rollback returns the secrets and node files to the incident exactly.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { planRollback, readJournal } from '../../helpers/journal.ts';
+import { startTwin, type Twin } from '../../twin/start.ts';
+import { leakedSecrets, runbook, runScript, snapshot, workspace } from './support.ts';
+
+describe('runbook on incident-key-mismatch', () => {
+  let twin: Twin;
+  const ws = workspace();
+  let incident: ReturnType<typeof snapshot>;
+  const outputs: string[] = [];
+  beforeAll(async () => {
+    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
+    incident = snapshot(twin);
+  });
+  afterAll(async () => twin?.stop());
+
+  test('gate is red and names every node and the place that disagrees', async () => {
+    const r = await runbook(twin, 'gate', ws);
+    outputs.push(r.output);
+    expect(r.code).not.toBe(0);
+    for (const n of twin.nodes) {
+      expect(r.output).toContain(`${n.accountId}: Secrets Manager mpc-node-${n.index}-mpc_account_sk derives`);
+      expect(r.output).toContain(`${n.accountId}: the node signs with`);
+    }
+    expect(r.output).toContain('Runbook gate: RED');
+    expect(ws.journals()).toEqual([]); // read-only
+  });
+
+  test('plan prints the exact actions and writes nothing', async () => {
+    const r = await runbook(twin, 'plan', ws);
+    outputs.push(r.output);
+    expect(r.code).not.toBe(0);
+    for (const n of twin.nodes) {
+      expect(r.output).toContain(`PutSecretValue mpc-node-${n.index}-mpc_account_sk ← manifest node-${n.index} account key`);
+      expect(r.output).toMatch(new RegExp(`\\[plan\\] 03 ${n.accountId.replace(/\./g, '\\.')}: SSM on ${n.instanceId}: rewrite`));
+    }
+    expect(snapshot(twin)).toEqual(incident);
+    expect(ws.journals()).toEqual([]);
+  });
+
+  test('fix heals it and the gate goes green', async () => {
+    const fix = await runbook(twin, 'fix', ws);
+    outputs.push(fix.output);
+    expect(fix.code, fix.output.slice(-3000)).toBe(0);
+    const gate = await runbook(twin, 'gate', ws);
+    outputs.push(gate.output);
+    expect(gate.code, gate.output.slice(-3000)).toBe(0);
+    expect(gate.output).toContain('Runbook gate: GREEN');
+  });
+
+  test('the journal holds every write, before and after it happened', () => {
+    const [journal] = ws.journals();
+    const entries = readJournal(journal!);
+    const done = entries.filter((e) => e.phase === 'done');
+    expect(entries.filter((e) => e.phase === 'intent')).toHaveLength(done.length);
+    expect(done.filter((e) => e.action.kind === 'put-secret').map((e) => (e.action as { secretName: string }).secretName).sort())
+      .toEqual(twin.nodes.map((n) => `mpc-node-${n.index}-mpc_account_sk`).sort());
+    expect(done.filter((e) => e.action.kind === 'rematerialise-node-secrets')).toHaveLength(twin.nodes.length);
+    expect(planRollback(entries).actions).toHaveLength(2 * twin.nodes.length);
+  });
+
+  test('rollback returns every secret and node file to exactly the incident state', async () => {
+    const [journal] = ws.journals();
+    const r = await runScript('rollback.ts', [journal!], { ...twin.env, ...ws.env });
+    outputs.push(r.output);
+    expect(r.code, r.output).toBe(0);
+    expect(snapshot(twin)).toEqual(incident);
+  });
+
+  test('no secret appears in any output, JUnit report or journal', () => {
+    expect(leakedSecrets(twin, outputs.join('\n') + ws.artifacts())).toEqual([]);
+  });
+});

@@ -1,0 +1,60 @@
+/** Running the runbook as an operator would (a child process with ordinary configuration) against a twin. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Twin } from '../../twin/start.ts';
+import { scenarioSecrets } from '../../twin/scenario.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+
+export interface RunResult { code: number | null; output: string }
+
+/** A workspace per test file: its own journal, run state and JUnit file. */
+export function workspace() {
+  const dir = mkdtempSync(join(tmpdir(), 'runbook-ws-'));
+  return {
+    dir,
+    env: { RUNBOOK_JOURNAL_DIR: join(dir, 'journal'), RUNBOOK_STATE_DIR: join(dir, 'runs'), RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml') },
+    journals: () => (existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).map((f) => join(dir, 'journal', f)) : []),
+    /** Everything the runbook wrote that a person or CI could read. */
+    artifacts: () => [join(dir, 'junit.xml'), ...(existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).map((f) => join(dir, 'journal', f)) : [])]
+      .filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('\n'),
+  };
+}
+
+export function runScript(script: string, args: string[], env: Record<string, string>): Promise<RunResult> {
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], {
+      cwd: root, env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => ok({ code, output }));
+  });
+}
+
+export const runbook = (twin: Twin, mode: 'gate' | 'plan' | 'fix', ws: ReturnType<typeof workspace>, extra: Record<string, string> = {}) =>
+  runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
+
+/** Every form a scenario secret could leak in: raw, JSON-escaped, base64. */
+export function leakedSecrets(twin: Twin, text: string): string[] {
+  const leaks: string[] = [];
+  for (const s of scenarioSecrets(twin.scenario)) {
+    for (const form of [s, JSON.stringify(s).slice(1, -1), Buffer.from(s).toString('base64')]) {
+      if (text.includes(form)) leaks.push(`${form.slice(0, 12)}…`);
+    }
+  }
+  return leaks;
+}
+
+/** What a rollback must restore byte for byte: every secret's AWSCURRENT and every node's secrets.json. */
+export function snapshot(twin: Twin) {
+  const secrets = Object.fromEntries(twin.nodes.flatMap((n) => ['mpc_account_sk', 'mpc_p2p_private_key', 'mpc_secret_store_key'].map((k) => {
+    const name = `mpc-node-${n.index}-${k}`;
+    return [name, twin.aws.secrets.current(name)];
+  })));
+  const files = Object.fromEntries(twin.nodes.map((n) => [n.accountId, readFileSync(join(n.dataDir, 'secrets.json')).toString('base64')]));
+  return { secrets, files };
+}
