@@ -38,7 +38,9 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
     loadDotenv({ quiet: true });
     env = process.env;
   }
-  const parsed = ConfigSchema.safeParse(env);
+  // An empty value in .env means "not set", as operators write it.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ConfigSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0]);
