@@ -55,8 +55,8 @@ process.stdout.write(
     ...twin.nodes.map((n) => `# ${n.accountId.padEnd(22)} ${n.instanceId}  http://${n.privateIp}:8080`),
     `# NEAR base       ${twin.nearBase.instanceId}  ${twin.nearBase.privateIp}`,
     '#',
-    '# In another shell: eval "$(npm run -s twin -- --scenario …)" is not needed — copy the export lines above,',
-    '# then `npm run runbook` (gate), `npm run plan`, `npm run fix`. Ctrl-C stops the twin.',
+    '# In another shell, paste the export lines above, then `npm run runbook` (gate), `npm run plan` or',
+    '# `npm run fix`; the AWS CLI and near-api-js reach the twin the same way. Ctrl-C stops the twin.',
     '',
   ].join('\n'),
 );
