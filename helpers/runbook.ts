@@ -94,7 +94,12 @@ export function runbookContext(): Promise<RunbookContext> {
     const config = loadConfig();
     const id = runId();
     const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID);
-    const deployment = await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME);
+    // The deployment does not change during a run: discover it once per run, not once per step.
+    const cached = join(runDir(), 'deployment.json');
+    const deployment: Deployment = existsSync(cached)
+      ? (JSON.parse(readFileSync(cached, 'utf8')) as Deployment)
+      : await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME);
+    writeFileSync(cached, JSON.stringify(deployment));
     let manifest: Manifest | undefined;
     let manifestError: string | undefined;
     try {
@@ -115,6 +120,16 @@ export function runbookContext(): Promise<RunbookContext> {
 
 /** Everything the four places say about every node, in batches: one call per kind of evidence. */
 export async function collectEvidence(ctx: RunbookContext): Promise<Evidence> {
+  // Gate and plan write nothing, so every step of the run can share one observation (public keys
+  // only, safe on disk); fix mode observes afresh, since each step may have changed what it sees.
+  const cache = join(runDir(), 'evidence.json');
+  if (ctx.mode !== 'fix' && existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8')) as Evidence;
+  const evidence = await observe(ctx);
+  if (ctx.mode !== 'fix') writeFileSync(cache, JSON.stringify(evidence));
+  return evidence;
+}
+
+async function observe(ctx: RunbookContext): Promise<Evidence> {
   const { deployment } = ctx;
   const accounts = deployment.nodes.map((n) => n.accountId);
   const names = deployment.nodes.flatMap((n) => [secretNames(n.index).account, secretNames(n.index).p2p]);
@@ -171,11 +186,13 @@ export async function nodeSelfReports(ctx: RunbookContext) {
 
 // --- run state: what earlier steps of this run concluded ------------------------------------------
 
-function stateFile(): string {
+function runDir(): string {
   const dir = join(process.env.RUNBOOK_STATE_DIR ?? '.runbook/runs', runId());
   mkdirSync(dir, { recursive: true });
-  return join(dir, 'steps.json');
+  return dir;
 }
+
+const stateFile = () => join(runDir(), 'steps.json');
 
 export function readRunState(): Record<string, { ok: boolean; failed: string[]; skipped?: string }> {
   const f = stateFile();

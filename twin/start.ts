@@ -185,6 +185,10 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     stoppers.push(() => chain.stop());
     const rpc = await startNearRpc({ chain, port: opts.rpcPort ?? 0 });
     stoppers.push(() => rpc.stop());
+    // The nodes' own view of the chain (their embedded nearcore) is a separate endpoint, so the
+    // operator-facing RPC counts only what the runbook and other clients ask.
+    const nodeRpc = await startNearRpc({ chain });
+    stoppers.push(() => nodeRpc.stop());
     if (scenario.faults.rpc?.latencyMs) rpc.faults.latencyMs = scenario.faults.rpc.latencyMs;
 
     // --- AWS: instances, secrets, stacks ---------------------------------------------------------
@@ -243,7 +247,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
       credentials,
       images: { [NODE_IMAGE]: { command: [process.execPath, join(REPO_DIR, 'twin', 'node', 'main.ts')] } },
       containerEnv: {
-        TWIN_NEAR_RPC_URL: rpc.url,
+        TWIN_NEAR_RPC_URL: nodeRpc.url,
         TWIN_POLL_MS: String(Math.max(50, Math.min(500, scenario.blockTimeMs))),
         TWIN_ATTESTATION_BACKOFF_MAX_MS: String(Math.max(1000, 2 * scenario.blockTimeMs)),
       },
