@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { callerIdentity } from '../helpers/discovery.ts';
 import { pingStatus } from '../helpers/fleet.ts';
+import { waitUntil } from '../helpers/retry.ts';
 import { openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
 
 const step = await openStep('00-preflight');
@@ -18,12 +19,15 @@ describe('00 preflight: the runbook can see the whole Layer 3', () => {
   test('the NEAR RPC answers: the expected chain, synced, blocks advancing', async (t) => {
     const { near, config } = use(step, t);
     const first = await near.status();
-    await new Promise((r) => setTimeout(r, 1500));
-    const second = await near.status();
+    // Poll until the head moves (no fixed sleep): a stalled chain fails after 15 s.
+    const second = await waitUntil('the NEAR head to advance', async () => {
+      const s = await near.status();
+      return s.sync_info.latest_block_height > first.sync_info.latest_block_height ? s : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 100 }).catch(() => near.status());
     t.annotate(`chain ${first.chain_id}, height ${first.sync_info.latest_block_height} → ${second.sync_info.latest_block_height}, syncing ${second.sync_info.syncing}`, 'evidence');
     if (config.NEAR_EXPECTED_CHAIN_ID) expect(first.chain_id, 'chain id').toBe(config.NEAR_EXPECTED_CHAIN_ID);
     expect(second.sync_info.syncing, 'the RPC node is still syncing').toBe(false);
-    expect(second.sync_info.latest_block_height, 'block height did not advance in 1.5 s').toBeGreaterThan(first.sync_info.latest_block_height);
+    expect(second.sync_info.latest_block_height, 'block height did not advance in 15 s').toBeGreaterThan(first.sync_info.latest_block_height);
   });
 
   test('the MPC contract is deployed and answers version()', async (t) => {

@@ -57,7 +57,8 @@ export const ScenarioSchema = z.object({
   nodeOverrides: z.record(z.string().regex(/^\d+$/), NodeOverride).default({}),
   faults: z
     .object({
-      aws: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
+      /** AWS endpoint faults (see AwsFaultsInputSchema in twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang, … */
+      aws: z.record(z.string(), z.unknown()).optional(),
       rpc: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
     })
     .default({}),

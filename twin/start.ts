@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { createChain, type Chain } from './near/chain.ts';
 import { startNearRpc, type NearRpcServer } from './near/rpc.ts';
 import { createMpcContract, type MpcContract } from './contract/mpc-contract.ts';
-import { startAwsEndpoint, type AwsEndpoint } from './aws/server.ts';
+import { configureAwsFaults, startAwsEndpoint, type AwsEndpoint } from './aws/server.ts';
 import { cdkOutputKey } from './aws/cloudformation.ts';
 import { createFleet, type Fleet } from './instances/fleet.ts';
 import {
@@ -237,7 +237,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
       ],
     });
     stoppers.push(() => aws.stop());
-    if (scenario.faults.aws?.latencyMs) aws.faults.latencyMs = scenario.faults.aws.latencyMs;
+    if (scenario.faults.aws) configureAwsFaults(aws.faults, scenario.faults.aws);
 
     const fleet = await createFleet({
       rootDir: join(workDir, 'instances'),

@@ -1,0 +1,15 @@
+/** Target twin (the default): the runbook starts the twin itself and reaches the same verdicts as against the twin's endpoints. */
+import { describe, expect, test } from 'vitest';
+import { runScript, workspace } from './support.ts';
+
+describe('RUNBOOK_TARGET=twin', () => {
+  test.for([
+    ['healthy', 0],
+    ['incident-key-mismatch', 1],
+  ] as const)('gate on %s exits %i', async ([scenario, code]) => {
+    const ws = workspace();
+    const r = await runScript('runbook.ts', ['gate'], { ...ws.env, RUNBOOK_TARGET: 'twin', RUNBOOK_SCENARIO: scenario, RUNBOOK_TWIN_BLOCK_MS: '150' });
+    expect(r.code, r.output.slice(-2000)).toBe(code);
+    expect(r.output).toContain(`Runbook gate: ${code === 0 ? 'GREEN' : 'RED'}`);
+  });
+});
