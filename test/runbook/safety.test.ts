@@ -1,0 +1,64 @@
+/** Guard rails and faults: refuse the wrong account and write nothing; one fix at a time; bursts of 5xx and throttles are absorbed. */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { acquireFixLock } from '../../helpers/lock.ts';
+import { ConfigError, loadConfig } from '../../helpers/config.ts';
+import { startTwin, type Twin } from '../../twin/start.ts';
+import { runbook, snapshot, workspace } from './support.ts';
+
+describe('configuration errors name the variable and what to do', () => {
+  const base = { NEAR_RPC_URL: 'http://localhost:3030', MPC_KEYS_FILE: 'k.json', AWS_REGION: 'us-east-1' };
+  test.for([
+    [{ RUNBOOK_TARGET: 'cloud' }, /RUNBOOK_TARGET: "cloud"/],
+    [{ RUNBOOK_MODE: 'yolo' }, /RUNBOOK_MODE: "yolo"/],
+    [{ NEAR_RPC_URL: 'localhost' }, /NEAR_RPC_URL: "localhost" must be a URL/],
+    [{ RUNBOOK_MODE: 'fix' }, /EXPECTED_AWS_ACCOUNT_ID: is required in fix mode/],
+    [{ EXPECTED_AWS_ACCOUNT_ID: '12' }, /EXPECTED_AWS_ACCOUNT_ID: "12" must be a 12-digit/],
+  ] as const)('%j', ([env, message]) => {
+    expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, ...env })).toThrow(message);
+  });
+  test('a missing variable says it is not set', () => expect(() => loadConfig({ AWS_REGION: 'us-east-1' })).toThrow(/NEAR_RPC_URL: is not set/));
+});
+
+describe('on the incident twin', () => {
+  let twin: Twin;
+  beforeAll(async () => {
+    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
+  });
+  afterAll(async () => twin?.stop());
+
+  test('fix refuses another AWS account than the expected one, and writes nothing', async () => {
+    const ws = workspace();
+    const before = snapshot(twin);
+    const r = await runbook(twin, 'fix', ws, { EXPECTED_AWS_ACCOUNT_ID: '999999999999' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/refusing to write: AWS account is 111122223333, the configuration expects 999999999999|AWS account/);
+    expect(snapshot(twin)).toEqual(before);
+    expect(ws.journals().flatMap((j) => j)).toEqual([]);
+  });
+
+  test('a second fix run while one holds the lock refuses and names the holder; an expired lock is taken over', async () => {
+    const env = { ...twin.env };
+    const first = await acquireFixLock(env, 'run-one');
+    await expect(acquireFixLock(env, 'run-two')).rejects.toThrow(/another fix run holds the lock: run run-one/);
+    const ws = workspace();
+    const r = await runbook(twin, 'fix', ws);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/another fix run holds the lock/);
+    await first.release();
+    const stale = await acquireFixLock(env, 'crashed-run', -1); // already expired
+    void stale;
+    const taken = await acquireFixLock(env, 'run-three');
+    await taken.release();
+  });
+
+  test('bursts of RPC 5xx and AWS throttling are retried, and the gate still reaches its verdict', async () => {
+    const ws = workspace();
+    twin.rpc.faults.failNext5xx = 3;
+    twin.aws.faults.throttle.push({ service: 'secretsmanager', count: 2 }, { service: 'ssm', count: 2 });
+    const r = await runbook(twin, 'gate', ws);
+    expect(r.code).toBe(1); // red, for the incident's reasons — not because of the faults
+    expect(r.output).toMatch(/01-keys-match +1 passed, 3 failed/);
+    expect(r.output).not.toMatch(/Rate exceeded|Internal server error/);
+  });
+});
