@@ -12,7 +12,15 @@ export function ssmClient(region: string) {
   return new SSMClient({ region, maxAttempts: 4, retryMode: 'standard' });
 }
 
-export interface InvocationResult { instanceId: string; status: string; exitCode: number; stdout: string; stderr: string }
+export interface InvocationResult { instanceId: string; status: string; details: string; exitCode: number; stdout: string; stderr: string }
+
+/** An invocation's outcome as an operator needs it: did the command run at all, and what is the state of the instance? */
+export function describeOutcome(r: InvocationResult | undefined): string {
+  if (!r) return 'no result from SSM';
+  if (r.details === 'DeliveryTimedOut' || r.details === 'Undeliverable') return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); nothing ran there`;
+  if (r.details === 'ExecutionTimedOut' || r.status === 'TimedOut') return `${r.status}/${r.details || 'ExecutionTimedOut'}: the command started but did not finish in time; check the instance before running again${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
+  return `${r.status}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`;
+}
 
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
@@ -49,7 +57,7 @@ export async function runOn(ssm: SSMClient, instanceIds: string[], commands: str
         stdout = full.StandardOutputContent ?? '';
         stderr = full.StandardErrorContent ?? '';
       }
-      results.set(inv.InstanceId!, { instanceId: inv.InstanceId!, status: inv.Status!, exitCode: plugin?.ResponseCode ?? -1, stdout: redactor.redact(stdout), stderr: redactor.redact(stderr) });
+      results.set(inv.InstanceId!, { instanceId: inv.InstanceId!, status: inv.Status!, details: inv.StatusDetails ?? '', exitCode: plugin?.ResponseCode ?? -1, stdout: redactor.redact(stdout), stderr: redactor.redact(stderr) });
     }));
   }));
   return results;
@@ -96,6 +104,12 @@ export const containerStatusScript = [
   'n=0',
   'if [ "$1" != missing ]; then n=$(docker logs --since "$2" mpc-node 2>&1 | grep -c "AccessKeyNotFound" || true); fi',
   'echo "container=$1 started=$2 restarts=$3 accesskeynotfound=$n"',
+];
+
+/** On a node instance whose container does not come back: its state and its last log lines (why it exits). */
+export const containerLastWordsScript = [
+  ...containerStatusScript,
+  'docker logs --tail 3 mpc-node 2>&1 | sed "s/^/last-log: /" || true',
 ];
 
 export function parseContainerStatus(stdout: string) {

@@ -13,12 +13,16 @@ export interface FixLock { release(): Promise<void> }
 
 interface Holder { runId: string; host: string; pid: number; expiresAt: string }
 
-export async function acquireFixLock(env: Record<string, string | undefined>, runId: string, ttlMs = 30 * 60_000): Promise<FixLock> {
+function lockClient(env: Record<string, string | undefined>): SecretsManagerClient {
   const region = env.AWS_REGION;
   if (!region) throw new Error('AWS_REGION: is not set (needed for the fix lock)');
   const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
   const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } : undefined;
-  const sm = new SecretsManagerClient({ region, maxAttempts: 4, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) });
+  return new SecretsManagerClient({ region, maxAttempts: 4, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) });
+}
+
+export async function acquireFixLock(env: Record<string, string | undefined>, runId: string, ttlMs = 30 * 60_000): Promise<FixLock> {
+  const sm = lockClient(env);
   const me: Holder = { runId, host: hostname(), pid: process.pid, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -36,10 +40,24 @@ export async function acquireFixLock(env: Record<string, string | undefined>, ru
       const cur = await sm.send(new GetSecretValueCommand({ SecretId: LOCK_NAME }));
       const holder = JSON.parse(cur.SecretString ?? '{}') as Holder;
       if (Date.parse(holder.expiresAt) > Date.now()) {
-        throw new Error(`another fix run holds the lock: run ${holder.runId} on ${holder.host} (pid ${holder.pid}) until ${holder.expiresAt}. Wait for it, or if it crashed, the lock expires by itself.`);
+        throw new Error(`another fix run holds the lock: run ${holder.runId} on ${holder.host} (pid ${holder.pid}) until ${holder.expiresAt}. Wait for it. If that run is dead (killed, crashed), the lock expires by itself, or release it now with \`npm run unlock -- ${holder.runId}\` and run fix again: the journal of run ${holder.runId} lists what it wrote.`);
       }
       await sm.send(new DeleteSecretCommand({ SecretId: LOCK_NAME, ForceDeleteWithoutRecovery: true })); // expired: take over
     }
   }
   throw new Error('could not take the fix lock');
+}
+
+/** Release the lock of a run that is known to be dead; only the named run's lock is removed. */
+export async function breakFixLock(env: Record<string, string | undefined>, runId: string): Promise<'released' | 'not-held' | { heldBy: string }> {
+  const sm = lockClient(env);
+  const cur = await sm.send(new GetSecretValueCommand({ SecretId: LOCK_NAME })).catch((e: Error) => {
+    if (e.name === 'ResourceNotFoundException') return undefined;
+    throw e;
+  });
+  if (!cur?.SecretString) return 'not-held';
+  const holder = JSON.parse(cur.SecretString) as Holder;
+  if (holder.runId !== runId) return { heldBy: holder.runId };
+  await sm.send(new DeleteSecretCommand({ SecretId: LOCK_NAME, ForceDeleteWithoutRecovery: true }));
+  return 'released';
 }

@@ -12,6 +12,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadConfig, type RunbookConfig } from './config.ts';
 import { callerIdentity, discover, type Deployment } from './discovery.ts';
 import { diagnose } from './diagnosis.ts';
+import { classified } from './errors.ts';
 import type { Finding, NodeEvidence } from './evidence.ts';
 import { nodePublicDataScript, parsePublicData, runOn, ssmClient } from './fleet.ts';
 import { openJournal, type Journal } from './journal.ts';
@@ -24,6 +25,8 @@ declare module 'vitest' {
   interface ProvidedContext {
     runbookEnv: Record<string, string>;
     runId: string;
+    /** Why this fix run could not take the fix lock ('' when it holds it, or in gate/plan). */
+    fixLockRefused: string;
   }
 }
 
@@ -85,6 +88,15 @@ function runId(): string {
   }
 }
 
+/** In fix mode: why the run could not take the fix lock, if it could not. */
+export function fixLockRefused(): string {
+  try {
+    return inject('fixLockRefused') ?? '';
+  } catch {
+    return '';
+  }
+}
+
 let contextPromise: Promise<RunbookContext> | undefined;
 
 /** The shared context, built from configuration only (never from an earlier step). */
@@ -98,7 +110,9 @@ export function runbookContext(): Promise<RunbookContext> {
     const cached = join(runDir(), 'deployment.json');
     const deployment: Deployment = existsSync(cached)
       ? (JSON.parse(readFileSync(cached, 'utf8')) as Deployment)
-      : await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME);
+      : await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME).catch((e: unknown) => {
+        throw classified(e, awsOrigin('CloudFormation', config.AWS_REGION));
+      });
     writeFileSync(cached, JSON.stringify(deployment));
     let manifest: Manifest | undefined;
     let manifestError: string | undefined;
@@ -116,6 +130,12 @@ export function runbookContext(): Promise<RunbookContext> {
     };
   })();
   return contextPromise;
+}
+
+/** Where an AWS call went, for classified errors (AWS_ENDPOINT_URL is set for LocalStack-style endpoints). */
+export function awsOrigin(service: string, region: string) {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  return { system: `AWS ${service} in ${region}`, ...(endpoint ? { endpoint } : {}), setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL' };
 }
 
 /** Everything the four places say about every node, in batches: one call per kind of evidence. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { errors } from '../helpers/diagnosis.ts';
 import type { Repair } from '../helpers/evidence.ts';
-import { containerStatusScript, parseContainerStatus, parseRematerialise, rematerialiseScript, runOn } from '../helpers/fleet.ts';
+import { containerLastWordsScript, containerStatusScript, describeOutcome, parseContainerStatus, parseRematerialise, rematerialiseScript, runOn, type InvocationResult } from '../helpers/fleet.ts';
 import { normaliseSecretValue } from '../helpers/keys.ts';
 import { waitUntil } from '../helpers/retry.ts';
 import { assertWritable, collectEvidence, explain, nodeSelfReports, openStep, prerequisitesHold, use, type Evidence, type RunbookContext } from '../helpers/runbook.ts';
@@ -46,14 +46,32 @@ async function rematerialiseNodeSecrets(ctx: RunbookContext, repairs: Rematerial
     const res = results.get(r.instanceId);
     const parsed = res && parseRematerialise(res.stdout);
     if (res?.status === 'Success' && parsed) journal.done(refs.get(r.instanceId)!, { ...parsed });
-    else journal.failed(refs.get(r.instanceId)!, new Error(`${res?.status ?? 'no result'}: ${res?.stderr ?? ''}`));
+    else journal.failed(refs.get(r.instanceId)!, new Error(describeOutcome(res)));
   }
   const failed = repairs.filter((r) => results.get(r.instanceId)?.status !== 'Success');
-  if (failed.length) throw new Error(`re-materialising failed on ${failed.map((r) => `mpc-node-${r.node} (${results.get(r.instanceId)?.status}: ${results.get(r.instanceId)?.stderr.trim()})`).join('; ')}`);
+  if (failed.length) {
+    const done = repairs.filter((r) => !failed.includes(r)).map((r) => `mpc-node-${r.node}`);
+    throw new Error(`re-materialising failed on ${failed.map((r) => `mpc-node-${r.node} (${r.instanceId}): ${describeOutcome(results.get(r.instanceId))}`).join('; ')}${done.length ? `. Done and restarted: ${done.join(', ')}` : ''}. Run fix again once the instance is reachable; the journal has every outcome`);
+  }
+  const healthy = (reports: Awaited<ReturnType<typeof nodeSelfReports>>, r: Rematerialise) =>
+    reports.get(r.node)?.health === '200' && reports.get(r.node)?.signer === r.accountPublicKey && reports.get(r.node)?.p2p === r.p2pPublicKey;
+  let last: Awaited<ReturnType<typeof nodeSelfReports>> | undefined;
   await waitUntil('the restarted nodes to report their on-chain keys and answer /health', async () => {
-    const reports = await nodeSelfReports(ctx);
-    return repairs.every((r) => reports.get(r.node)?.health === '200' && reports.get(r.node)?.signer === r.accountPublicKey && reports.get(r.node)?.p2p === r.p2pPublicKey) ? true : undefined;
-  }, { timeoutMs: ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 });
+    last = await nodeSelfReports(ctx);
+    return repairs.every((r) => healthy(last!, r)) ? true : undefined;
+  }, { timeoutMs: ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 }).catch(async (e: Error) => {
+    // Say why: a node that crash-loops after its restart shows it in its container state and last log lines.
+    const stuck = repairs.filter((r) => !last || !healthy(last, r));
+    const words = await runOn(ctx.ssm, stuck.map((r) => r.instanceId), containerLastWordsScript, { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' }).catch(() => new Map<string, InvocationResult>());
+    const why = stuck.map((r) => {
+      const out = (words.get(r.instanceId)?.stdout ?? '').trim();
+      const st = parseContainerStatus(out);
+      const state = st ? `container ${st.state}, ${st.restarts} restart${st.restarts === 1 ? '' : 's'} since ${st.startedAt}` : 'container state unknown';
+      const logs = out.split('\n').filter((l) => l.startsWith('last-log: ')).map((l) => l.slice(10)).join(' | ');
+      return `mpc-node-${r.node} (${r.instanceId}): ${state}${st?.state === 'restarting' || (st?.restarts ?? 0) > 0 ? ' — crash-looping' : ''}${logs ? `; last log: ${logs}` : ''}`;
+    });
+    throw new Error(`${e.message}\n${why.join('\n')}\nThe new secrets.json is in place (journaled, backup kept); fix what the node reports, or roll back with npm run rollback`);
+  });
 }
 
 describe('03 nodes healthy: every node runs with its on-chain keys and answers inside the VPC', () => {

@@ -213,6 +213,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
           if (!fleetRef) throw new Error('instances are not up yet');
           return fleetRef.run(id, commands, o);
         },
+        setPing: (id, ping) => fleetRef?.setPing(id, ping),
       },
       stacks: [
         {

@@ -1,11 +1,12 @@
 /**
  * Before the first step: pick a run id and, for target `twin`, start the embedded Layer 3 from
  * RUNBOOK_SCENARIO and hand its endpoints to the steps — the same variables an operator puts in
- * .env for a real deployment. In fix mode, take the cross-machine fix lock for the whole run.
+ * .env for a real deployment. In fix mode, take the cross-machine fix lock for the whole run (00-preflight reports a refusal).
  */
 import { randomBytes } from 'node:crypto';
 import { config as loadDotenv } from 'dotenv';
 import type { TestProject } from 'vitest/node';
+import { classified } from '../../helpers/errors.ts';
 import { acquireFixLock, type FixLock } from '../../helpers/lock.ts';
 
 export default async function setup(project: TestProject) {
@@ -25,13 +26,19 @@ export default async function setup(project: TestProject) {
   }
   project.provide('runbookEnv', env);
   let lock: FixLock | undefined;
+  let fixLockRefused = '';
   if ((process.env.RUNBOOK_MODE ?? 'gate') === 'fix') {
     const merged = { ...process.env, ...env };
-    lock = await acquireFixLock(merged, runId).catch(async (e: Error) => {
-      for (const s of stops) await s();
-      throw e;
-    });
+    // A refused lock is a red preflight claim (so every repair step is skipped), not a crash.
+    try {
+      lock = await acquireFixLock(merged, runId);
+    } catch (e) {
+      const region = merged.AWS_REGION ?? '?';
+      const reason = /holds the lock/.test((e as Error).message) ? (e as Error) : classified(e, { system: `the fix lock (AWS Secrets Manager in ${region})`, setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL' });
+      fixLockRefused = reason.message;
+    }
   }
+  project.provide('fixLockRefused', fixLockRefused);
   return async () => {
     await lock?.release();
     for (const s of stops.reverse()) await s();

@@ -56,7 +56,9 @@ export default class RunbookReporter implements Reporter {
       const count = (st: string) => ls.filter((l) => l.state === st).length;
       out.push(`  ${s.padEnd(22)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped${ls.find((l) => l.state === 'skipped' && l.note) ? ` (${ls.find((l) => l.state === 'skipped' && l.note)!.note})` : ''}`);
     }
-    const next = verdict === 'GREEN' ? (mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do')
+    const preflightRed = this.lines.some((l) => l.step === '00-preflight' && l.state === 'failed');
+    const next = preflightRed ? 'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); no repair step ran, nothing was written'
+      : verdict === 'GREEN' ? (mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do')
       : mode === 'gate' ? 'npm run plan      # see exactly what the fix-ups would do' : mode === 'plan' ? 'npm run fix       # apply the fix-ups (journaled)' : 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
     out.push(`Next: ${next}`, '');
     process.stdout.write(redactor.redact(out.join('\n')) + '\n');

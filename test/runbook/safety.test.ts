@@ -32,7 +32,8 @@ describe('on the incident twin', () => {
     const before = snapshot(twin);
     const r = await runbook(twin, 'fix', ws, { EXPECTED_AWS_ACCOUNT_ID: '999999999999' });
     expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/refusing to write: AWS account is 111122223333, the configuration expects 999999999999|AWS account/);
+    expect(r.output).toMatch(/the AWS credentials are for account 111122223333 \(arn:aws:[^)]+\), but EXPECTED_AWS_ACCOUNT_ID is 999999999999: switch AWS_PROFILE/);
+    expect(r.output).toContain('Next: make 00-preflight pass first');
     expect(snapshot(twin)).toEqual(before);
     expect(ws.journals().flatMap((j) => j)).toEqual([]);
   });
@@ -44,7 +45,8 @@ describe('on the incident twin', () => {
     const ws = workspace();
     const r = await runbook(twin, 'fix', ws);
     expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/another fix run holds the lock/);
+    expect(r.output).toMatch(/fix refused: another fix run holds the lock: run run-one on .* until .*npm run unlock -- run-one/);
+    expect(ws.journals()).toEqual([]);
     await first.release();
     const stale = await acquireFixLock(env, 'crashed-run', -1); // already expired
     void stale;

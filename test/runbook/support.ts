@@ -23,17 +23,19 @@ export function workspace() {
   };
 }
 
-export function runScript(script: string, args: string[], env: Record<string, string>): Promise<RunResult> {
-  return new Promise((ok) => {
-    const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], {
-      cwd: root, env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('exit', (code) => ok({ code, output }));
+/** Start a script as its own process group (so a test can kill it, and every worker it started, at once). */
+export function startScript(script: string, args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], {
+    cwd: root, env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const result = new Promise<RunResult>((ok) => child.on('close', (code) => ok({ code, output })));
+  return { result, output: () => output, kill: () => process.kill(-child.pid!, 'SIGKILL') };
 }
+
+export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> => startScript(script, args, env).result;
 
 export const runbook = (twin: Twin, mode: 'gate' | 'plan' | 'fix', ws: ReturnType<typeof workspace>, extra: Record<string, string> = {}) =>
   runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });

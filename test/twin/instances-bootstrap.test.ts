@@ -28,6 +28,7 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
       instances: {
         describe: () => ref?.describe() ?? [],
         run: (id, c, o) => ref!.run(id, c, o),
+        setPing: (id, ping) => ref!.setPing(id, ping),
       },
     });
     env = await dummyFleet({ awsEndpointUrl: aws.url, instances: 5 });

@@ -54,6 +54,7 @@ export const AwsFaultsInputSchema = z.object({
   invocationHiddenPolls: z.number().int().min(0).optional(),
   invocationDelayMs: z.number().min(0).optional(),
   ssmTimeScale: z.number().positive().optional(),
+  ssmDropOffline: z.object({ instanceIds: z.array(z.string()), commandPattern: z.string().optional() }).nullable().optional(),
 });
 export type AwsFaultsInput = z.infer<typeof AwsFaultsInputSchema>;
 
@@ -72,6 +73,7 @@ export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
   if (f.invocationHiddenPolls !== undefined) faults.invocationHiddenPolls = f.invocationHiddenPolls;
   if (f.invocationDelayMs !== undefined) faults.invocationDelayMs = f.invocationDelayMs;
   if (f.ssmTimeScale !== undefined) faults.ssmTimeScale = f.ssmTimeScale;
+  if (f.ssmDropOffline !== undefined) faults.ssmDropOffline = f.ssmDropOffline === null ? undefined : { ...f.ssmDropOffline, instanceIds: [...f.ssmDropOffline.instanceIds] };
 }
 
 export interface AwsEndpointOptions {

@@ -53,6 +53,11 @@ export interface SsmFaults {
   invocationHiddenPolls: number;
   /** And for how long at least (ms, default 0). */
   invocationDelayMs: number;
+  /**
+   * When a matching command is sent, these instances' SSM agents lose their connection first (the
+   * instance drops offline mid-run: the command stays undelivered). One-shot: cleared once used.
+   */
+  ssmDropOffline?: { instanceIds: string[]; commandPattern?: string } | undefined;
   /** Multiplies the delivery and execution timeouts (e.g. 0.01 makes a 30 s delivery timeout 300 ms); 1 = real time. */
   ssmTimeScale: number;
 }
@@ -305,6 +310,11 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
           stdout: '', stderr: '', requested: now, hiddenPolls: 0, timers: [],
         };
         invocations.set(key(cmd.id, id), inv);
+      }
+      const drop = faults.ssmDropOffline;
+      if (drop && (!drop.commandPattern || new RegExp(drop.commandPattern).test(cmds.join('\n')))) {
+        faults.ssmDropOffline = undefined;
+        for (const id of drop.instanceIds.filter((x) => ids.includes(x))) host.setPing(id, 'ConnectionLost');
       }
       const view = commandView(cmd);
       for (const id of ids) deliver(invocations.get(key(cmd.id, id))!, cmd);

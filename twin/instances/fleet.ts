@@ -223,6 +223,11 @@ export async function createFleet(opts: FleetOptions) {
     describe,
     run: (id, commands, o) =>
       runScript(id, commands.join('\n') + '\n', { timeoutSeconds: o.executionTimeoutSeconds, ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}) }),
+    setPing(id, ping) {
+      const i = instances.get(id);
+      if (!i) throw new Error(`no instance ${id}`);
+      i.ping = ping;
+    },
   };
 
   return {
@@ -231,11 +236,6 @@ export async function createFleet(opts: FleetOptions) {
     addInstance,
     instance: (id: string): Instance | undefined => instances.get(id),
     instances: (): Instance[] => [...instances.values()],
-    setPing(id: string, ping: InstanceInfo['pingStatus']) {
-      const i = instances.get(id);
-      if (!i) throw new Error(`no instance ${id}`);
-      i.ping = ping;
-    },
     /**
      * First boot, like EC2 UserData: runs bootstrap.sh with the given parameters (NODE_INDEX, REGION,
      * MPC_ACCOUNT_ID, MPC_CONTRACT_ID, IMAGE, SECRET_POLL_COUNT, SECRET_POLL_SECONDS). The output is

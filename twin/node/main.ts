@@ -32,14 +32,17 @@ if (!/^[0-9a-fA-F]{32}$/.test(env.MPC_SECRET_STORE_KEY ?? '')) fatal('invalid lo
 // --- config.yaml and secrets.json -------------------------------------------------------------
 const configPath = join(home, 'config.yaml');
 if (!existsSync(configPath)) fatal(`failed to read config file ${configPath}: No such file or directory (os error 2)`);
-const config = parseYaml(readFileSync(configPath, 'utf8')) as {
-  my_near_account_id: string;
-  web_ui?: { host?: string; port?: number };
-  indexer?: { mpc_contract_id?: string };
-};
-const accountId = config.my_near_account_id;
-const contractId = config.indexer?.mpc_contract_id ?? 'v1.signer.localnet';
-const webPort = config.web_ui?.port ?? 8080;
+type NodeConfig = { my_near_account_id: string; web_ui?: { host?: string; port?: number }; indexer?: { mpc_contract_id?: string } };
+let config: NodeConfig;
+try {
+  config = parseYaml(readFileSync(configPath, 'utf8')) as NodeConfig;
+  if (typeof config?.my_near_account_id !== 'string') throw new Error('missing field `my_near_account_id`');
+} catch (e) {
+  fatal(`failed to parse config file ${configPath}: ${(e as Error).message.split('\n')[0]}`);
+}
+const accountId = config!.my_near_account_id;
+const contractId = config!.indexer?.mpc_contract_id ?? 'v1.signer.localnet';
+const webPort = config!.web_ui?.port ?? 8080;
 
 const secretsPath = join(home, 'secrets.json');
 function generateKey(): string {
