@@ -23,6 +23,8 @@ export const ConfigSchema = z.object({
   RUNBOOK_RUNNING_TIMEOUT_S: seconds(600),
   RUNBOOK_HEALTH_TIMEOUT_S: seconds(120),
   RUNBOOK_SSM_TIMEOUT_S: seconds(120),
+  /** One NEAR RPC request (retried within the budget when it does not answer). */
+  RUNBOOK_RPC_TIMEOUT_S: seconds(10),
   RUNBOOK_JOURNAL_DIR: z.string().default('.runbook/journal'),
   RUNBOOK_STATE_DIR: z.string().default('.runbook/runs'),
   /** Extra parity cases: "predecessor:path,predecessor:path". */

@@ -5,7 +5,7 @@
  */
 import { networkCode } from './retry.ts';
 
-export type FailureKind = 'credentials-missing' | 'credentials-rejected' | 'access-denied' | 'unreachable' | 'throttled' | 'unknown';
+export type FailureKind = 'credentials-missing' | 'credentials-rejected' | 'access-denied' | 'unreachable' | 'throttled' | 'server-error' | 'unknown';
 
 /** Where the call went: the system, its endpoint, and the setting that points at it. */
 export interface Origin { system: string; endpoint?: string; setting?: string }
@@ -36,6 +36,10 @@ export function classifyFailure(e: unknown, origin: Origin): ClassifiedFailure {
   if (/Throttl|Rate exceeded|TooManyRequests/i.test(text)) {
     return { kind: 'throttled', message: `${where}: still throttled after the retry budget (${firstLine(err.message)}). Run again later or with fewer concurrent runs.` };
   }
+  const status = httpStatus(err);
+  if (status !== undefined && status >= 500) {
+    return { kind: 'server-error', message: `${where} kept answering HTTP ${status} through the retry budget (${firstLine(err.message)}). Check the service's health and logs, then run again.` };
+  }
   return { kind: 'unknown', message: `${where}: ${err.message}` };
 }
 
@@ -43,6 +47,15 @@ export function classifyFailure(e: unknown, origin: Origin): ClassifiedFailure {
 export function classified(e: unknown, origin: Origin): Error {
   const c = classifyFailure(e, origin);
   return Object.assign(new Error(c.message, { cause: e }), { kind: c.kind });
+}
+
+/** The HTTP status anywhere on the cause chain: AWS SDK `$metadata`, or near-api-js's numeric `cause`. */
+function httpStatus(e: unknown): number | undefined {
+  for (let c = e as { cause?: unknown; $metadata?: { httpStatusCode?: number } } | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as typeof c, depth++) {
+    if (c.$metadata?.httpStatusCode) return c.$metadata.httpStatusCode;
+    if (typeof c.cause === 'number' && c.cause > 0) return c.cause;
+  }
+  return undefined;
 }
 
 function innermost(e: Error): Error {

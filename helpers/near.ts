@@ -6,22 +6,37 @@ import { withRetry } from './retry.ts';
 export type ContractState = Record<string, any> | 'NotInitialized';
 export type Participant = [string, number, { url: string; sign_pk: string }];
 
-export function nearClient(url: string, contractId: string) {
+/**
+ * Each request is bounded: near-api-js's fetch has no timeout, so an RPC that accepts the
+ * connection and never answers would hang the step. A request that does not answer in time counts
+ * as transient (ETIMEDOUT) and is retried within the budget.
+ */
+function answerWithin<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+export function nearClient(url: string, contractId: string, o: { requestTimeoutMs?: number } = {}) {
   // near-api-js retries 408/500/503 itself; keep that short and let withRetry own the budget.
   const provider = new JsonRpcProvider({ url }, { retries: 1, wait: 200, backoff: 1.5 });
+  const timeoutMs = o.requestTimeoutMs ?? 10_000;
+  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, () => answerWithin(what, timeoutMs, fn()));
   const view = <T>(contractId: string, method: string, args: Record<string, unknown> = {}) =>
-    withRetry(`view ${method} on ${contractId}`, () => provider.callFunction({ contractId, method, args }) as Promise<T>);
+    call(`view ${method} on ${contractId}`, () => provider.callFunction({ contractId, method, args }) as Promise<T>);
   return {
     provider,
-    status: () => withRetry('RPC status', () => provider.viewNodeStatus()),
-    viewAccount: (accountId: string) => withRetry(`view_account ${accountId}`, () => provider.viewAccount({ accountId })),
+    status: () => call('RPC status', () => provider.viewNodeStatus()),
+    viewAccount: (accountId: string) => call(`view_account ${accountId}`, () => provider.viewAccount({ accountId })),
     /** One view_access_key_list per account, a few at a time. */
     async onChainKeys(accountIds: string[]): Promise<Map<string, OnChainKey[] | undefined>> {
       const out = new Map<string, OnChainKey[] | undefined>();
       const queue = [...accountIds];
       await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
         for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          const list = await withRetry(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
+          const list = await call(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
           out.set(id, list.keys.map((k) => ({ publicKey: String(k.public_key), permission: k.access_key.permission as AccessKeyPermission })));
         }
       }));

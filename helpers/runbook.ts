@@ -105,7 +105,7 @@ export function runbookContext(): Promise<RunbookContext> {
     Object.assign(process.env, runEnv());
     const config = loadConfig();
     const id = runId();
-    const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID);
+    const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID, { requestTimeoutMs: config.RUNBOOK_RPC_TIMEOUT_S * 1000 });
     // The deployment does not change during a run: discover it once per run, not once per step.
     const cached = join(runDir(), 'deployment.json');
     const deployment: Deployment = existsSync(cached)

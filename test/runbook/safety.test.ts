@@ -54,13 +54,26 @@ describe('on the incident twin', () => {
     await taken.release();
   });
 
-  test('bursts of RPC 5xx and AWS throttling are retried, and the gate still reaches its verdict', async () => {
+  test('bursts of RPC 5xx and timeouts and AWS throttling are retried, and the gate still reaches its verdict', async () => {
     const ws = workspace();
-    twin.rpc.faults.failNext5xx = 3;
+    // Within the budget of 5 attempts per call: 2 × HTTP 500 and 2 requests that never get an answer.
+    twin.rpc.faults.failNext5xx = 2;
+    twin.rpc.faults.hangNext = 2;
     twin.aws.faults.throttle.push({ service: 'secretsmanager', count: 2 }, { service: 'ssm', count: 2 });
-    const r = await runbook(twin, 'gate', ws);
+    const r = await runbook(twin, 'gate', ws, { RUNBOOK_RPC_TIMEOUT_S: '1' });
     expect(r.code).toBe(1); // red, for the incident's reasons — not because of the faults
     expect(r.output).toMatch(/01-keys-match +1 passed, 3 failed/);
-    expect(r.output).not.toMatch(/Rate exceeded|Internal server error/);
+    expect(r.output).not.toMatch(/Rate exceeded|Internal server error|no answer within/i);
+    expect(twin.rpc.faults).toMatchObject({ failNext5xx: 0, hangNext: 0 }); // the faults did happen
+  });
+
+  test('a burst longer than the retry budget is a red preflight with the classified reason, not a hang', async () => {
+    const ws = workspace();
+    twin.rpc.faults.failNext5xx = 20;
+    const r = await runbook(twin, 'gate', ws);
+    twin.rpc.faults.failNext5xx = 0;
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/NEAR RPC at http:\/\/127\.0\.0\.1:\d+ kept answering HTTP 500 through the retry budget \(RPC status: Internal server error\)/);
+    expect(r.output).toContain('Next: make 00-preflight pass first');
   });
 });

@@ -17,6 +17,8 @@ describe('classifyFailure', () => {
     [fetchFailed('ENOTFOUND'), 'unreachable', /unreachable \(ENOTFOUND\)/],
     [new TypeError('fetch failed', { cause: new Error('bad port') }), 'unreachable', /unreachable \(bad port\)/],
     [named('ThrottlingException', 'Rate exceeded'), 'throttled', /still throttled after the retry budget/],
+    [named('ProviderError', 'RPC status: Internal server error', { cause: 500 }), 'server-error', /kept answering HTTP 500 through the retry budget/],
+    [named('InternalServerError', 'boom', { $metadata: { httpStatusCode: 503 } }), 'server-error', /HTTP 503/],
     [named('ValidationException', 'Stack with id X does not exist'), 'unknown', /^NEAR RPC at http:\/\/10\.0\.0\.5:3030: Stack with id X does not exist$/],
   ] as const)('%s → %s', ([error, kind, message]) => {
     const c = classifyFailure(error, rpc);

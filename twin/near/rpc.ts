@@ -16,6 +16,8 @@ export interface NearRpcFaults {
   failNext5xx: number;
   /** The next N send_tx/broadcast_tx_commit calls answer TIMEOUT_ERROR (HTTP 408) without applying. */
   timeoutNext: number;
+  /** The next N requests get no answer at all (an overloaded node or a dropped route): the client must give up by itself. */
+  hangNext?: number;
 }
 
 export interface NearRpcStats {
@@ -536,6 +538,10 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
       res.end(text);
     };
     if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+    if ((faults.hangNext ?? 0) > 0) {
+      faults.hangNext!--;
+      return; // never answered; closed when the client gives up or the server stops
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/status') return send(200, status());
     if (req.method === 'GET' && path === '/health') return send(200, null);
