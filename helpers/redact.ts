@@ -4,6 +4,8 @@
  */
 import { keyFingerprint } from './keys.ts';
 
+const ED25519_SECRET_SHAPE = /ed25519:[1-9A-HJ-NP-Za-km-z]{80,90}(?![1-9A-HJ-NP-Za-km-z])/g;
+
 export class Redactor {
   private readonly forms = new Map<string, string>(); // form -> replacement
 
@@ -20,7 +22,9 @@ export class Redactor {
     let out = text;
     // Longest first, so a secret's base58 body does not break its prefixed form.
     for (const [form, tag] of [...this.forms].sort((a, b) => b[0].length - a[0].length)) out = out.split(form).join(tag);
-    return out;
+    // Second line of defence for a process that never saw the value (the reporter runs apart from
+    // the steps): anything shaped like an ed25519 secret key (64 bytes; public keys are 32).
+    return out.replace(ED25519_SECRET_SHAPE, '[REDACTED:ed25519-secret-shape]');
   }
 
   containsSecret(text: string): boolean {

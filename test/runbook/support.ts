@@ -10,15 +10,19 @@ const root = join(import.meta.dirname, '..', '..');
 
 export interface RunResult { code: number | null; output: string }
 
-/** A workspace per test file: its own journal, run state and JUnit file. */
+/** A workspace per run: its own journal, run state, JUnit file and GitHub step summary. */
 export function workspace() {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-ws-'));
+  const files = (sub: string): string[] => {
+    const d = join(dir, sub);
+    return existsSync(d) ? readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)) : [];
+  };
   return {
     dir,
-    env: { RUNBOOK_JOURNAL_DIR: join(dir, 'journal'), RUNBOOK_STATE_DIR: join(dir, 'runs'), RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml') },
-    journals: () => (existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).map((f) => join(dir, 'journal', f)) : []),
-    /** Everything the runbook wrote that a person or CI could read. */
-    artifacts: () => [join(dir, 'junit.xml'), ...(existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).map((f) => join(dir, 'journal', f)) : [])]
+    env: { RUNBOOK_JOURNAL_DIR: join(dir, 'journal'), RUNBOOK_STATE_DIR: join(dir, 'runs'), RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml'), GITHUB_STEP_SUMMARY: join(dir, 'summary.md') },
+    journals: () => files('journal'),
+    /** Everything the runbook wrote that a person or CI could read: JUnit, step summary, journals, run state. */
+    artifacts: () => [join(dir, 'junit.xml'), join(dir, 'summary.md'), ...files('journal'), ...files('runs')]
       .filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('\n'),
   };
 }

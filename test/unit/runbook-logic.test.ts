@@ -180,6 +180,13 @@ describe('redaction by value', () => {
     expect(r.redact(text)).not.toContain(secret.slice(8, 40));
     expect(r.redact(text)).toContain('[REDACTED:');
   });
+  test('a process that never saw a secret still scrubs anything shaped like an ed25519 secret key, and keeps public keys', () => {
+    const stranger = new Redactor();
+    const other = key(6);
+    const out = stranger.redact(`sk ${other.secretKey} pk ${other.publicKey}`);
+    expect(out).not.toContain(other.secretKey.slice(8, 40));
+    expect(out).toContain(other.publicKey);
+  });
   test('errors thrown by libraries are scrubbed, causes included', () => {
     const e = r.redactError(new Error(`bad key ${secret}`, { cause: new Error(`inner ${secret}`) }));
     expect(`${e.message} ${e.stack} ${(e.cause as Error).message}`).not.toContain(secret.slice(8));
