@@ -65,6 +65,21 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
         m['node-2']!.MPC_ACCOUNT_SK = `ed25519:${base58.encode(base58.decode(sk.slice(8)).slice(0, 32))}`;
       }),
     }), /node-2\.MPC_ACCOUNT_SK: holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form/],
+    ['the manifest file is missing', async () => ({ MPC_KEYS_FILE: '/nonexistent/mpc-node-keys.json' }),
+      /keys manifest \/nonexistent\/mpc-node-keys\.json is not usable:\n\s+- file not found \(set MPC_KEYS_FILE/],
+    ['the manifest is not JSON', async () => {
+      const path = join(workspace().dir, 'mpc-node-keys.json');
+      writeFileSync(path, '{"node-0": {');
+      return { MPC_KEYS_FILE: path };
+    }, /- file is not valid JSON/],
+    ['two nodes share a key', async () => ({ MPC_KEYS_FILE: manifestWith((m) => Object.assign(m['node-1']!, { MPC_ACCOUNT_SK: m['node-0']!.MPC_ACCOUNT_SK, MPC_ACCOUNT_PK: m['node-0']!.MPC_ACCOUNT_PK })) }),
+      /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/],
+    ['a p2p key is malformed', async () => ({ MPC_KEYS_FILE: manifestWith((m) => void (m['node-0']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl')) }),
+      /node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/],
+    ['a secret store key is not 32 hex characters', async () => ({ MPC_KEYS_FILE: manifestWith((m) => void (m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef')) }),
+      /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/],
+    ['the target is unknown', async () => ({ RUNBOOK_TARGET: 'cloud' }),
+      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" Invalid option: expected one of "twin"\|"aws"/],
   ];
 
   test.for(cases)('%s', async ([, env, message]) => {
