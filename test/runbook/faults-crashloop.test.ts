@@ -6,19 +6,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, workspace } from './support.ts';
+import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
 
 describe('a node crash-loops after its restart', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('03 is red with the crash evidence; after the cause is fixed the re-run converges', async () => {
+    const twin = startedTwin();
     const broken = twin.nodes[2]!;
     const configPath = join(broken.dataDir, 'config.yaml');
     const config = readFileSync(configPath, 'utf8');

@@ -5,20 +5,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { planRollback, readJournal } from '../../helpers/journal.ts';
 import { waitUntil } from '../../helpers/retry.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, runScript, startScript, workspace } from './support.ts';
+import { leakedSecrets, runbook, runScript, startScript, twinFor, workspace } from './support.ts';
 
 describe('fix killed between two nodes, then run again', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('the journal keeps what was done, the lock names the dead run, and the re-run finishes without writing anything twice', async () => {
+    const twin = startedTwin();
     const secretNames = twin.nodes.map((n) => `mpc-node-${n.index}-mpc_account_sk`);
     const versionsBefore = Object.fromEntries(secretNames.map((s) => [s, twin.aws.secrets.versions(s).length]));
 

@@ -3,18 +3,14 @@
  * also the runbook's vantage point inside the VPC). Fix stops at 00-preflight naming both, writes
  * nothing; once the base is back the same configuration reaches the incident's own verdict.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './support.ts';
+import { describe, expect, test } from 'vitest';
+import { leakedSecrets, runbook, snapshot, twinFor, workspace } from './support.ts';
 
 describe('the NEAR base is unreachable', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('fix stops at preflight naming the RPC and the instance, writes nothing; when it is back the gate sees the incident', async () => {
+    const twin = startedTwin();
     const base = twin.nearBase.instanceId;
     const before = snapshot(twin);
     twin.fleet.setPing(base, 'ConnectionLost');

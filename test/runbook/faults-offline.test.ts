@@ -5,19 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, workspace } from './support.ts';
+import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
 
 describe('an instance drops offline mid-fix, then comes back', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('the run stops red naming the node; the re-run repairs only that node', async () => {
+    const twin = startedTwin();
     const lost = twin.nodes[1]!;
     const nodeFile = (n: typeof lost) => readFileSync(join(n.dataDir, 'secrets.json'), 'utf8');
     const before = twin.nodes.map(nodeFile);

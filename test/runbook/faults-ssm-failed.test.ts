@@ -6,21 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
 import { waitUntil } from '../../helpers/retry.ts';
 import { scenarioKey } from '../../twin/scenario.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, startScript, workspace } from './support.ts';
+import { leakedSecrets, runbook, startScript, twinFor, workspace } from './support.ts';
 
 describe('the re-materialise command fails on one instance', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('a secret changed behind the runbook is refused on the instance; the re-run converges', async () => {
+    const twin = startedTwin();
     const node0 = twin.nodes[0]!;
     const fileBefore = readFileSync(join(node0.dataDir, 'secrets.json'), 'utf8');
     const intruder = scenarioKey('someone else', 'account', 0, 'concurrent-writer').secretKey;

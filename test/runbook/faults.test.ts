@@ -3,19 +3,15 @@
  * nodes hangs past its timeout; the run stops red with its journal complete; run again, it finishes
  * the job without repeating the writes that had already happened.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, workspace } from './support.ts';
+import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
 
 describe('fix interrupted by an SSM command that times out, then run again', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('stops red with a complete journal, and the second run converges without repeating writes', async () => {
+    const twin = startedTwin();
     twin.aws.faults.ssmHang = { commandPattern: 'secrets\\.json\\.runbook' };
     const first = workspace();
     const r1 = await runbook(twin, 'fix', first, { RUNBOOK_SSM_TIMEOUT_S: '3' });

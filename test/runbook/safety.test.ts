@@ -1,9 +1,8 @@
 /** Guard rails and faults: refuse the wrong account and write nothing; one fix at a time; bursts of 5xx and throttles are absorbed. */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { acquireFixLock } from '../../helpers/lock.ts';
 import { ConfigError, loadConfig } from '../../helpers/config.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { runbook, snapshot, workspace } from './support.ts';
+import { runbook, snapshot, twinFor, workspace } from './support.ts';
 
 describe('configuration errors name the variable and what to do', () => {
   const base = { NEAR_RPC_URL: 'http://localhost:3030', MPC_KEYS_FILE: 'k.json', AWS_REGION: 'us-east-1' };
@@ -21,13 +20,10 @@ describe('configuration errors name the variable and what to do', () => {
 });
 
 describe('on the incident twin', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
+  const startedTwin = twinFor('incident-key-mismatch');
 
   test('fix refuses another AWS account than the expected one, and writes nothing', async () => {
+    const twin = startedTwin();
     const ws = workspace();
     const before = snapshot(twin);
     const r = await runbook(twin, 'fix', ws, { EXPECTED_AWS_ACCOUNT_ID: '999999999999' });
@@ -39,6 +35,7 @@ describe('on the incident twin', () => {
   });
 
   test('a second fix run while one holds the lock refuses and names the holder; an expired lock is taken over', async () => {
+    const twin = startedTwin();
     const env = { ...twin.env };
     const first = await acquireFixLock(env, 'run-one');
     await expect(acquireFixLock(env, 'run-two')).rejects.toThrow(/another fix run holds the lock: run run-one/);
@@ -55,6 +52,7 @@ describe('on the incident twin', () => {
   });
 
   test('bursts of RPC 5xx and timeouts and AWS throttling are retried, and the gate still reaches its verdict', async () => {
+    const twin = startedTwin();
     const ws = workspace();
     // Within the budget of 5 attempts per call: 2 × HTTP 500 and 2 requests that never get an answer.
     twin.rpc.faults.failNext5xx = 2;
@@ -68,6 +66,7 @@ describe('on the incident twin', () => {
   });
 
   test('a burst longer than the retry budget is a red preflight with the classified reason, not a hang', async () => {
+    const twin = startedTwin();
     const ws = workspace();
     twin.rpc.faults.failNext5xx = 20;
     const r = await runbook(twin, 'gate', ws);

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Twin } from '../../twin/start.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { startTwin, type StartTwinOptions, type Twin } from '../../twin/start.ts';
 import { scenarioSecrets } from '../../twin/scenario.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -63,4 +64,17 @@ export function snapshot(twin: Twin) {
   })));
   const files = Object.fromEntries(twin.nodes.map((n) => [n.accountId, readFileSync(join(n.dataDir, 'secrets.json')).toString('base64')]));
   return { secrets, files };
+}
+
+/** A twin of `scenario` for the enclosing describe (fast blocks), stopped after it; call the result inside a test. */
+export function twinFor(scenario: string, opts: Partial<StartTwinOptions> = {}): () => Twin {
+  let twin: Twin | undefined;
+  beforeAll(async () => {
+    twin = await startTwin({ scenario, blockTimeMs: 150, ...opts });
+  });
+  afterAll(async () => twin?.stop());
+  return () => {
+    if (!twin) throw new Error(`the ${scenario} twin did not start`);
+    return twin;
+  };
 }
