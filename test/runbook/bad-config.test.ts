@@ -78,6 +78,8 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
       /node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/],
     ['a secret store key is not 32 hex characters', async () => ({ MPC_KEYS_FILE: manifestWith((m) => void (m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef')) }),
       /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/],
+    ['the MPC stack is not the configured one', async () => ({ MPC_STACK_NAME: 'MpcStandaloneStackOld' }),
+      /CloudFormation stack MpcStandaloneStackOld does not exist in us-east-1 \(set MPC_STACK_NAME \/ NEAR_STACK_NAME\)/],
     ['the target is unknown', async () => ({ RUNBOOK_TARGET: 'cloud' }),
       /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" Invalid option: expected one of "twin"\|"aws"/],
   ];
