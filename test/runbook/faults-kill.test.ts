@@ -19,6 +19,8 @@ describe('fix killed between two nodes, then run again', () => {
     const versionsBefore = Object.fromEntries(secretNames.map((s) => [s, twin.aws.secrets.versions(s).length]));
 
     const killed = workspace();
+    // 300 ms per AWS call keeps ≥ 600 ms between one node's write and the next, so the kill lands between them.
+    twin.aws.faults.latencyMs = 300;
     const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...killed.env });
     // Kill the whole process group the moment the first node's secret is written.
     const journalPath = await waitUntil('the first secret write in the journal', async () => {
@@ -27,6 +29,7 @@ describe('fix killed between two nodes, then run again', () => {
     }, { timeoutMs: 120_000, intervalMs: 5 });
     run.kill();
     await run.result;
+    twin.aws.faults.latencyMs = 0;
     const deadRun = basename(journalPath, '.jsonl');
     const j1 = readJournal(journalPath);
     const done1 = j1.filter((e) => e.phase === 'done' && e.action.kind === 'put-secret').map((e) => e.action.kind === 'put-secret' && e.action.secretName);
