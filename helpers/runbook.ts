@@ -300,7 +300,11 @@ export function use(step: Step, t: { skip: (note?: string) => void }): RunbookCo
     t.skip(`skipped: ${step.skippedBecause}`);
     throw new Error('unreachable');
   }
-  if (!step.ctx) throw new Error(step.blockedBecause ?? 'no context');
+  if (!step.ctx || step.blockedBecause) {
+    // The reason is the one red claim ("prerequisites hold"); the rest say they were not checked.
+    t.skip(`not checked: ${step.name} could not start (see "prerequisites hold")`);
+    throw new Error('unreachable');
+  }
   return step.ctx;
 }
 
