@@ -3,7 +3,7 @@
  * Pure logic (no I/O), so every class is unit-tested. Unknown errors keep their own message as the
  * evidence; nothing here ever quotes a secret (callers redact by value as well).
  */
-import { networkCode } from './retry.ts';
+import { httpStatus, networkCode } from './retry.ts';
 
 export type FailureKind = 'credentials-missing' | 'credentials-rejected' | 'access-denied' | 'unreachable' | 'throttled' | 'server-error' | 'unknown';
 
@@ -47,15 +47,6 @@ export function classifyFailure(e: unknown, origin: Origin): ClassifiedFailure {
 export function classified(e: unknown, origin: Origin): Error {
   const c = classifyFailure(e, origin);
   return Object.assign(new Error(c.message, { cause: e }), { kind: c.kind });
-}
-
-/** The HTTP status anywhere on the cause chain: AWS SDK `$metadata`, or near-api-js's numeric `cause`. */
-function httpStatus(e: unknown): number | undefined {
-  for (let c = e as { cause?: unknown; $metadata?: { httpStatusCode?: number } } | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as typeof c, depth++) {
-    if (c.$metadata?.httpStatusCode) return c.$metadata.httpStatusCode;
-    if (typeof c.cause === 'number' && c.cause > 0) return c.cause;
-  }
-  return undefined;
 }
 
 function innermost(e: Error): Error {

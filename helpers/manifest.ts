@@ -11,6 +11,8 @@ export interface ManifestNode {
   nodeKey: string;
   index: number;
   accountId: string;
+  /** MPC_ACCOUNT_ID as the manifest writes it (may be a stale suffix such as .node0). */
+  declaredAccountId: string;
   accountSecretKey: string;
   accountPublicKey: string;
   p2pSecretKey: string;
@@ -89,7 +91,7 @@ export function loadManifest(path: string, expect: { nodeCount: number; accountI
       warnings.push(`${nodeKey}.MPC_ACCOUNT_ID: says ${accountId}, the deployment's account is ${expected}; the runbook uses ${expected}`);
     }
     if (sk && p2p && store && accountPublicKey && p2pPublicKey) {
-      nodes.push({ nodeKey, index: i, accountId: expected, accountSecretKey: sk, accountPublicKey, p2pSecretKey: p2p, p2pPublicKey, secretStoreKey: store });
+      nodes.push({ nodeKey, index: i, accountId: expected, declaredAccountId: accountId ?? expected, accountSecretKey: sk, accountPublicKey, p2pSecretKey: p2p, p2pPublicKey, secretStoreKey: store });
     }
   }
   const seen = new Map<string, string>();

@@ -11,7 +11,7 @@ export type Participant = [string, number, { url: string; sign_pk: string }];
  * connection and never answers would hang the step. A request that does not answer in time counts
  * as transient (ETIMEDOUT) and is retried within the budget.
  */
-function answerWithin<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+function answerWithin<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, fail) => {
     timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })), ms);
@@ -23,7 +23,7 @@ export function nearClient(url: string, contractId: string, o: { requestTimeoutM
   // near-api-js retries 408/500/503 itself; keep that short and let withRetry own the budget.
   const provider = new JsonRpcProvider({ url }, { retries: 1, wait: 200, backoff: 1.5 });
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
-  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, () => answerWithin(what, timeoutMs, fn()));
+  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, () => answerWithin(timeoutMs, fn()));
   const view = <T>(contractId: string, method: string, args: Record<string, unknown> = {}) =>
     call(`view ${method} on ${contractId}`, () => provider.callFunction({ contractId, method, args }) as Promise<T>);
   return {

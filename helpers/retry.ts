@@ -4,23 +4,32 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 
-const TRANSIENT = /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
+const TRANSIENT = /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
 
-/** The network error code of a failed fetch / socket (undici puts it on `cause`). */
+type Chained = { code?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } };
+
+/** The network error code of a failed fetch / socket, anywhere on the cause chain (undici puts it on `cause`). */
 export function networkCode(e: unknown): string | undefined {
-  for (let c = e as { code?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 4; c = c.cause as typeof c, depth++) {
+  for (let c = e as Chained | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as Chained, depth++) {
     if (typeof c.code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(c.code)) return c.code;
   }
   return undefined;
 }
 
+/** The HTTP status anywhere on the cause chain: AWS SDK `$metadata`, or near-api-js's numeric `cause`. */
+export function httpStatus(e: unknown): number | undefined {
+  for (let c = e as Chained | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as Chained, depth++) {
+    if (c.$metadata?.httpStatusCode) return c.$metadata.httpStatusCode;
+    if (typeof c.cause === 'number' && c.cause > 0) return c.cause;
+  }
+  return undefined;
+}
+
 export function isTransient(e: unknown): boolean {
-  const err = e as { name?: string; message?: string; type?: string; cause?: unknown; $metadata?: { httpStatusCode?: number } };
-  const status = err?.$metadata?.httpStatusCode ?? (typeof err?.cause === 'number' ? err.cause : undefined);
-  if (status !== undefined && [429, 500, 502, 503, 504, 408].includes(status)) return true;
-  const code = networkCode(e);
-  if (code && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT/.test(code)) return true;
-  return TRANSIENT.test(`${err?.name ?? ''} ${err?.type ?? ''} ${err?.message ?? ''}`);
+  const status = httpStatus(e);
+  if (status !== undefined && [408, 429, 500, 502, 503, 504].includes(status)) return true;
+  const err = e as { name?: string; message?: string; type?: string };
+  return TRANSIENT.test(`${err?.name ?? ''} ${err?.type ?? ''} ${err?.message ?? ''} ${networkCode(e) ?? ''}`);
 }
 
 /**

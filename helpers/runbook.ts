@@ -108,12 +108,14 @@ export function runbookContext(): Promise<RunbookContext> {
     const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID, { requestTimeoutMs: config.RUNBOOK_RPC_TIMEOUT_S * 1000 });
     // The deployment does not change during a run: discover it once per run, not once per step.
     const cached = join(runDir(), 'deployment.json');
-    const deployment: Deployment = existsSync(cached)
-      ? (JSON.parse(readFileSync(cached, 'utf8')) as Deployment)
-      : await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME).catch((e: unknown) => {
+    let deployment: Deployment;
+    if (existsSync(cached)) deployment = JSON.parse(readFileSync(cached, 'utf8')) as Deployment;
+    else {
+      deployment = await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME).catch((e: unknown) => {
         throw classified(e, awsOrigin('CloudFormation', config.AWS_REGION));
       });
-    writeFileSync(cached, JSON.stringify(deployment));
+      writeFileSync(cached, JSON.stringify(deployment));
+    }
     let manifest: Manifest | undefined;
     let manifestError: string | undefined;
     try {
@@ -137,6 +139,9 @@ export function awsOrigin(service: string, region: string) {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   return { system: `AWS ${service} in ${region}`, ...(endpoint ? { endpoint } : {}), setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL' };
 }
+
+/** Where a NEAR RPC call went, for classified errors. */
+export const nearOrigin = (config: RunbookConfig) => ({ system: 'NEAR RPC', endpoint: config.NEAR_RPC_URL, setting: 'NEAR_RPC_URL (the NEAR base must be running)' });
 
 /** Everything the four places say about every node, in batches: one call per kind of evidence. */
 export async function collectEvidence(ctx: RunbookContext): Promise<Evidence> {
@@ -176,22 +181,13 @@ async function observe(ctx: RunbookContext): Promise<Evidence> {
         account: observeKeySecret(secrets.get(secretNames(n.index).account)!, where(secretNames(n.index).account)),
         p2p: observeKeySecret(secrets.get(secretNames(n.index).p2p)!, where(secretNames(n.index).p2p)),
       },
-      ...(m ? { manifest: { nodeKey: m.nodeKey, accountId: manifestAccountId(ctx, n.index) ?? n.accountId, accountPublicKey: m.accountPublicKey, p2pPublicKey: m.p2pPublicKey, problems: [] } } : {}),
+      ...(m ? { manifest: { nodeKey: m.nodeKey, accountId: m.declaredAccountId, accountPublicKey: m.accountPublicKey, p2pPublicKey: m.p2pPublicKey, problems: [] } } : {}),
       node: self?.signer
         ? { reachable: true, healthy: self.health === '200', signerPublicKey: self.signer, ...(self.p2p ? { p2pPublicKey: self.p2p } : {}) }
         : { reachable: false, error: self ? `HTTP ${self.health}` : 'no answer' },
     };
   });
   return { state, nodes, findings: diagnose(nodes, { contractId: ctx.config.MPC_CONTRACT_ID }) };
-}
-
-function manifestAccountId(ctx: RunbookContext, index: number): string | undefined {
-  try {
-    const raw = JSON.parse(readFileSync(resolve(ctx.config.MPC_KEYS_FILE), 'utf8')) as Record<string, { MPC_ACCOUNT_ID?: string }>;
-    return raw[`node-${index}`]?.MPC_ACCOUNT_ID;
-  } catch {
-    return undefined;
-  }
 }
 
 /** /health and /public_data of every node, asked from inside the VPC (the NEAR base) in one SSM command. */

@@ -3,7 +3,7 @@ import { callerIdentity } from '../helpers/discovery.ts';
 import { pingStatus } from '../helpers/fleet.ts';
 import { waitUntil } from '../helpers/retry.ts';
 import { classified } from '../helpers/errors.ts';
-import { awsOrigin, fixLockRefused, openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
+import { awsOrigin, fixLockRefused, nearOrigin, openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
 
 const step = await openStep('00-preflight');
 
@@ -26,8 +26,7 @@ describe('00 preflight: the runbook can see the whole Layer 3', () => {
 
   test('the NEAR RPC answers: the expected chain, synced, blocks advancing', async (t) => {
     const { near, config } = use(step, t);
-    const rpc = { system: 'NEAR RPC', endpoint: config.NEAR_RPC_URL, setting: 'NEAR_RPC_URL (the NEAR base must be running)' };
-    const first = await near.status().catch((e: unknown) => { throw classified(e, rpc); });
+    const first = await near.status().catch((e: unknown) => { throw classified(e, nearOrigin(config)); });
     // Poll until the head moves (no fixed sleep): a stalled chain fails after 15 s.
     const second = await waitUntil('the NEAR head to advance', async () => {
       const s = await near.status();
@@ -47,7 +46,7 @@ describe('00 preflight: the runbook can see the whole Layer 3', () => {
       if (/does not exist|UNKNOWN_ACCOUNT/.test(e.message)) {
         throw new Error(`the contract account ${config.MPC_CONTRACT_ID} does not exist on the chain behind ${config.NEAR_RPC_URL}: set MPC_CONTRACT_ID to the account v1.signer is deployed to (e.g. v1.signer.localnet)`);
       }
-      throw classified(e, { system: 'NEAR RPC', endpoint: config.NEAR_RPC_URL, setting: 'NEAR_RPC_URL' });
+      throw classified(e, nearOrigin(config));
     });
     if (account.code_hash === '11111111111111111111111111111111') expect.fail(`${config.MPC_CONTRACT_ID} exists but has no contract code deployed (code_hash 1111…): deploy the MPC contract or set MPC_CONTRACT_ID`);
     const version = await near.contractView<string>('version');

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { planRollback, readJournal } from '../../helpers/journal.ts';
 import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, runScript, snapshot, workspace } from './support.ts';
+import { fixThenGate, leakedSecrets, runbook, runScript, snapshot, workspace } from './support.ts';
 
 describe('runbook on incident-key-mismatch', () => {
   let twin: Twin;
@@ -44,12 +44,8 @@ describe('runbook on incident-key-mismatch', () => {
   });
 
   test('fix heals it and the gate goes green', async () => {
-    const fix = await runbook(twin, 'fix', ws);
-    outputs.push(fix.output);
-    expect(fix.code, fix.output.slice(-3000)).toBe(0);
-    const gate = await runbook(twin, 'gate', ws);
-    outputs.push(gate.output);
-    expect(gate.code, gate.output.slice(-3000)).toBe(0);
+    const { fix, gate } = await fixThenGate(twin, ws);
+    outputs.push(fix.output, gate.output);
     expect(gate.output).toContain('Runbook gate: GREEN');
   });
 

@@ -1,7 +1,7 @@
 /** Secrets in the shapes seen in the user's deployment history: each diagnosed by name, then fixed. */
 import { afterAll, describe, expect, test } from 'vitest';
 import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, workspace } from './support.ts';
+import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';
 
 const cases = [
   { scenario: 'placeholder-secret', node: 1, says: 'is placeholder: the secret still holds the CDK placeholder PLACEHOLDER_REPLACE_WITH_REAL_KEY' },
@@ -20,10 +20,7 @@ describe.for(cases)('runbook on $scenario', ({ scenario, node, says }) => {
     expect(gate.code).not.toBe(0);
     expect(gate.output).toContain(`mpc-node-${node}.localnet: Secrets Manager mpc-node-${node}-mpc_account_sk ${says}`);
     expect(gate.output).toMatch(/03-nodes-healthy +\d+ passed, 0 failed/); // the running node itself is fine
-    const fix = await runbook(twin, 'fix', ws);
-    expect(fix.code, fix.output.slice(-3000)).toBe(0);
-    const again = await runbook(twin, 'gate', ws);
-    expect(again.code, again.output.slice(-3000)).toBe(0);
+    const { fix, gate: again } = await fixThenGate(twin, ws);
     expect(twin.aws.secrets.current(`mpc-node-${node}-mpc_account_sk`)).toMatch(/^ed25519:[1-9A-HJ-NP-Za-km-z]+$/);
     expect(leakedSecrets(twin, gate.output + fix.output + again.output + ws.artifacts())).toEqual([]);
   });

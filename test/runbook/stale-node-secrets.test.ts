@@ -4,9 +4,11 @@
  * every node signing with its stale key.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { runOn } from '../../helpers/fleet.ts';
+import { waitUntil } from '../../helpers/retry.ts';
 import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, workspace } from './support.ts';
+import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';
 
 describe('runbook on stale-node-secrets', () => {
   let twin: Twin;
@@ -28,8 +30,12 @@ describe('runbook on stale-node-secrets', () => {
 
   test('restarting the containers alone (the written plan) leaves it red', async () => {
     const ssm = new SSMClient({ endpoint: twin.env.AWS_ENDPOINT_URL!, region: twin.env.AWS_REGION!, credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! } });
-    await ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: twin.nodes.map((n) => n.instanceId), Parameters: { commands: ['docker restart mpc-node'] } }));
-    await new Promise((r) => setTimeout(r, 3000));
+    const restarted = await runOn(ssm, twin.nodes.map((n) => n.instanceId), ['docker restart mpc-node'], { timeoutS: 60, comment: 'restart as the written plan says' });
+    expect([...restarted.values()].map((r) => r.status)).toEqual(twin.nodes.map(() => 'Success'));
+    await waitUntil('the restarted nodes to answer /health', async () => {
+      const answers = await Promise.all(twin.nodes.map((n) => fetch(`http://${n.privateIp}:8080/health`).then((r) => r.ok, () => false)));
+      return answers.every(Boolean) || undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
     const r = await runbook(twin, 'gate', ws);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
@@ -38,12 +44,8 @@ describe('runbook on stale-node-secrets', () => {
   });
 
   test('fix re-materialises the nodes and the gate goes green', async () => {
-    const fix = await runbook(twin, 'fix', ws);
-    outputs.push(fix.output);
-    expect(fix.code, fix.output.slice(-3000)).toBe(0);
-    const gate = await runbook(twin, 'gate', ws);
-    outputs.push(gate.output);
-    expect(gate.code, gate.output.slice(-3000)).toBe(0);
+    const { fix, gate } = await fixThenGate(twin, ws);
+    outputs.push(fix.output, gate.output);
     expect(leakedSecrets(twin, outputs.join('\n') + ws.artifacts())).toEqual([]);
   });
 });

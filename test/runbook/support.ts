@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startTwin, type StartTwinOptions, type Twin } from '../../twin/start.ts';
 import { scenarioSecrets } from '../../twin/scenario.ts';
 
@@ -44,6 +44,15 @@ export const runScript = (script: string, args: string[], env: Record<string, st
 
 export const runbook = (twin: Twin, mode: 'gate' | 'plan' | 'fix', ws: ReturnType<typeof workspace>, extra: Record<string, string> = {}) =>
   runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
+
+/** Fix, then the read-only gate that proves it: both must exit 0 (the output is in the failure message). */
+export async function fixThenGate(twin: Twin, ws: ReturnType<typeof workspace>): Promise<{ fix: RunResult; gate: RunResult }> {
+  const fix = await runbook(twin, 'fix', ws);
+  expect(fix.code, fix.output.slice(-3000)).toBe(0);
+  const gate = await runbook(twin, 'gate', ws);
+  expect(gate.code, gate.output.slice(-3000)).toBe(0);
+  return { fix, gate };
+}
 
 /** Every form a scenario secret could leak in: raw, JSON-escaped, base64. */
 export function leakedSecrets(twin: Twin, text: string): string[] {

@@ -3,23 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { KeyPair, actions, baseEncode } from 'near-api-js';
 import { createChain, InvalidTx, NONCE_MULTIPLIER, type Chain, type TxRecord } from '../../twin/near/chain.ts';
-import { counterContract, nextNonce, signTx, thrown, NEAR, TGAS } from './near-support.ts';
+import { counterContract, nextNonce, seedAccounts, signTx, thrown, NEAR, TGAS } from './near-support.ts';
 
 function setup(o: { transactionValidityPeriod?: number } = {}) {
   const chain = createChain({ chainId: 'localnet', ...o });
-  const alice = KeyPair.fromRandom('ed25519');
-  const fcKey = KeyPair.fromRandom('ed25519');
-  const counter = counterContract();
-  chain.createAccount('localnet', { balance: 1000n * NEAR });
-  chain.createAccount('alice.localnet', {
-    balance: 10n * NEAR,
-    keys: [
-      { publicKey: alice.getPublicKey().toString(), permission: 'FullAccess' },
-      { publicKey: fcKey.getPublicKey().toString(), permission: { FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: null } } },
-    ],
-  });
-  chain.createAccount('counter.localnet', { balance: NEAR });
-  chain.deployContract('counter.localnet', counter);
+  const { alice, fcKey, counter } = seedAccounts(chain);
   for (let i = 0; i < 3; i++) chain.produceBlock();
   return { chain, alice, fcKey, counter };
 }

@@ -8,29 +8,19 @@ import { AccessKeyDoesNotExistError, AccessKeyNotFoundActionError, AccountDoesNo
 import * as T from '@near-js/jsonrpc-types';
 import { createChain, type Chain } from '../../twin/near/chain.ts';
 import { startNearRpc, type NearRpcServer } from '../../twin/near/rpc.ts';
-import { camel, counterContract, signTx, NEAR, TGAS } from './near-support.ts';
+import { camel, seedAccounts, signTx, NEAR, TGAS } from './near-support.ts';
 
 const BLOCK_MS = 50;
 let chain: Chain;
 let rpc: NearRpcServer;
 let provider: JsonRpcProvider;
-const alice = KeyPair.fromRandom('ed25519');
-const fcKey = KeyPair.fromRandom('ed25519');
-const counter = counterContract();
+let alice: KeyPair;
+let fcKey: KeyPair;
+let counter: ReturnType<typeof seedAccounts>['counter'];
 
 beforeAll(async () => {
   chain = createChain({ chainId: 'localnet', blockTimeMs: BLOCK_MS, transactionValidityPeriod: 20 });
-  chain.createAccount('localnet', { balance: 1000n * NEAR });
-  chain.createAccount('alice.localnet', {
-    balance: 10n * NEAR,
-    keys: [
-      { publicKey: alice.getPublicKey().toString(), permission: 'FullAccess' },
-      { publicKey: fcKey.getPublicKey().toString(), permission: { FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: null } } },
-    ],
-  });
-  chain.createAccount('bob.localnet', { balance: NEAR });
-  chain.createAccount('counter.localnet', { balance: NEAR });
-  chain.deployContract('counter.localnet', counter);
+  ({ alice, fcKey, counter } = seedAccounts(chain, (c) => c.createAccount('bob.localnet', { balance: NEAR })));
   chain.start();
   rpc = await startNearRpc({ chain, txPollingTimeoutMs: 1500 });
   provider = new JsonRpcProvider({ url: rpc.url }, { retries: 1, wait: 20 });

@@ -71,3 +71,25 @@ export function camel(o: unknown): unknown {
 
 export const NEAR = 10n ** 24n;
 export const TGAS = 10n ** 12n;
+
+/**
+ * The accounts both chain and RPC tests start from: localnet (funded), alice.localnet with a
+ * FullAccess key and a FunctionCall key for counter.localnet's `increment`, and the counter contract.
+ */
+export function seedAccounts(chain: Chain, extra: (chain: Chain) => void = () => {}) {
+  const alice = KeyPair.fromRandom('ed25519');
+  const fcKey = KeyPair.fromRandom('ed25519');
+  const counter = counterContract();
+  chain.createAccount('localnet', { balance: 1000n * NEAR });
+  chain.createAccount('alice.localnet', {
+    balance: 10n * NEAR,
+    keys: [
+      { publicKey: alice.getPublicKey().toString(), permission: 'FullAccess' },
+      { publicKey: fcKey.getPublicKey().toString(), permission: { FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: null } } },
+    ],
+  });
+  extra(chain);
+  chain.createAccount('counter.localnet', { balance: NEAR });
+  chain.deployContract('counter.localnet', counter);
+  return { alice, fcKey, counter };
+}

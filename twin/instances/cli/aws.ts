@@ -9,9 +9,9 @@
  *  - usage errors exit 252; missing region/credentials exit 253; connection failures exit 255.
  * Commands: secretsmanager get-secret-value | describe-secret | put-secret-value, sts get-caller-identity.
  */
-import { writeSync } from 'node:fs';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { writeAll } from './write-all.ts';
 
 const USAGE = `usage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]
 To see help text, you can run:
@@ -23,20 +23,8 @@ To see help text, you can run:
 const BOOLEAN_FLAGS = new Set(['--no-cli-pager', '--debug', '--no-verify-ssl', '--no-paginate', '--no-sign-request', '--cli-auto-prompt', '--no-cli-auto-prompt']);
 const GLOBAL_OPTS = new Set(['region', 'output', 'query', 'endpoint-url', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'color', 'cli-binary-format']);
 
-function out(fd: number, text: string) {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      return;
-    }
-  }
-}
 function die(code: number, text: string): never {
-  out(2, text);
+  writeAll(2, text);
   process.exit(code);
 }
 
@@ -59,7 +47,7 @@ for (let i = 0; i < argv.length; i++) {
   } else positionals.push(a);
 }
 if (positionals[0] === '--version' || argv[0] === '--version') {
-  out(1, 'aws-cli/2.22.35 Python/3.12.6 Linux/6.1 exe/x86_64.amzn.2023\n');
+  writeAll(1, 'aws-cli/2.22.35 Python/3.12.6 Linux/6.1 exe/x86_64.amzn.2023\n');
   process.exit(0);
 }
 const [service, op, ...extra] = positionals;
@@ -131,8 +119,8 @@ function text(v: unknown): string {
 }
 function print(result: unknown) {
   const value = query ? jmes(query, plain(result)) : plain(result);
-  if (output === 'text') out(1, `${text(value)}\n`);
-  else out(1, `${JSON.stringify(value, null, 4)}\n`);
+  if (output === 'text') writeAll(1, `${text(value)}\n`);
+  else writeAll(1, `${JSON.stringify(value, null, 4)}\n`);
 }
 
 // --- calls --------------------------------------------------------------------------------------

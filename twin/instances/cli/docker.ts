@@ -4,29 +4,15 @@
  * the order it was produced (so `docker logs x 2>&1` keeps stdout/stderr interleaving).
  * Only the variables named by a bare `-e NAME` are sent along (docker takes their value from the caller).
  */
-import { writeSync } from 'node:fs';
+import { writeAll } from './write-all.ts';
 
 const NO_DAEMON = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n';
 const url = process.env.TWIN_DOCKERD_URL;
 const instanceId = process.env.TWIN_INSTANCE_ID;
 const argv = process.argv.slice(2);
 
-function write(fd: number, text: string) {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // `docker logs x | head`
-      throw e;
-    }
-  }
-}
-
 if (!url || !instanceId) {
-  write(2, NO_DAEMON);
+  writeAll(2, NO_DAEMON);
   process.exit(1);
 }
 
@@ -45,8 +31,8 @@ try {
   });
   result = (await res.json()) as typeof result;
 } catch {
-  write(2, NO_DAEMON);
+  writeAll(2, NO_DAEMON);
   process.exit(1);
 }
-for (const c of result.chunks) write(c.stream === 'stdout' ? 1 : 2, c.text);
+for (const c of result.chunks) writeAll(c.stream === 'stdout' ? 1 : 2, c.text);
 process.exit(result.exitCode);

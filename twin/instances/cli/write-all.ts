@@ -1,0 +1,20 @@
+/**
+ * Write all of `text` to a file descriptor synchronously, as a CLI about to exit must: stdout may be
+ * a non-blocking pipe (EAGAIN: try again), and a reader that went away (`… | head`, EPIPE) ends it.
+ */
+import { writeSync } from 'node:fs';
+
+export function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') return;
+      throw e;
+    }
+  }
+}
