@@ -23,8 +23,11 @@ const CRITICAL_PATH_DEPTH = 12;
 const gate = (env: Record<string, string>) =>
   new Promise<{ code: number | null; ms: number }>((ok) => {
     const t0 = performance.now();
-    spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), 'gate'], { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' })
-      .on('exit', (code) => ok({ code, ms: performance.now() - t0 }));
+    spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), 'gate'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    }).on('exit', (code) => ok({ code, ms: performance.now() - t0 }));
   });
 
 const sum = (o: Record<string, number> = {}) => Object.values(o).reduce((a, b) => a + b, 0);
@@ -34,7 +37,12 @@ for (const n of sizes) {
   const twin = await startTwin({ scenario: 'healthy', nodes: n, blockTimeMs: 500, runningTimeoutMs: 600_000 });
   const startS = (performance.now() - t0) / 1000;
   const ws = mkdtempSync(join(tmpdir(), 'bench-'));
-  const env = { ...twin.env, RUNBOOK_JOURNAL_DIR: join(ws, 'j'), RUNBOOK_STATE_DIR: join(ws, 'r'), RUNBOOK_JUNIT_FILE: join(ws, 'junit.xml') };
+  const env = {
+    ...twin.env,
+    RUNBOOK_JOURNAL_DIR: join(ws, 'j'),
+    RUNBOOK_STATE_DIR: join(ws, 'r'),
+    RUNBOOK_JUNIT_FILE: join(ws, 'junit.xml'),
+  };
   twin.rpc.faults.latencyMs = L;
   twin.aws.faults.latencyMs = L;
   const walls: number[] = [];
@@ -64,18 +72,29 @@ for (const n of sizes) {
     cloudformation: 2,
     sts: 1,
   };
-  const row = { nodes: n, twin_start_s: Number(startS.toFixed(1)), wall_ms_median: Math.round(median), calls, calls_lower_bound: lower, critical_path_ratio: Number((median / (CRITICAL_PATH_DEPTH * L)).toFixed(1)) };
+  const row = {
+    nodes: n,
+    twin_start_s: Number(startS.toFixed(1)),
+    wall_ms_median: Math.round(median),
+    calls,
+    calls_lower_bound: lower,
+    critical_path_ratio: Number((median / (CRITICAL_PATH_DEPTH * L)).toFixed(1)),
+  };
   rows.push(row);
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 const md = [
   `| nodes | gate wall (median of ${runs}) | RPC calls (bound) | Secrets Manager (bound) | SSM (bound) | CFN (bound) | STS (bound) | wall / (depth × L) | twin start |`,
   '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r: any) => `| ${r.nodes} | ${(r.wall_ms_median / 1000).toFixed(1)} s | ${r.calls.rpc} (${r.calls_lower_bound.rpc}) | ${r.calls.secretsmanager} (${r.calls_lower_bound.secretsmanager}) | ${r.calls.ssm} (${r.calls_lower_bound.ssm}) | ${r.calls.cloudformation} (${r.calls_lower_bound.cloudformation}) | ${r.calls.sts} (${r.calls_lower_bound.sts}) | ${r.critical_path_ratio} | ${r.twin_start_s} s |`),
+  ...rows.map(
+    // biome-ignore lint/suspicious/noExplicitAny: rows are the JSON written above
+    (r: any) =>
+      `| ${r.nodes} | ${(r.wall_ms_median / 1000).toFixed(1)} s | ${r.calls.rpc} (${r.calls_lower_bound.rpc}) | ${r.calls.secretsmanager} (${r.calls_lower_bound.secretsmanager}) | ${r.calls.ssm} (${r.calls_lower_bound.ssm}) | ${r.calls.cloudformation} (${r.calls_lower_bound.cloudformation}) | ${r.calls.sts} (${r.calls_lower_bound.sts}) | ${r.critical_path_ratio} | ${r.twin_start_s} s |`,
+  ),
   '',
   `L = ${L} ms injected per RPC and AWS call; depth = ${CRITICAL_PATH_DEPTH} sequential round trips.`,
 ].join('\n');
-writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(rows, null, 2) + '\n');
-writeFileSync(join(root, 'bench', 'results.md'), md + '\n');
+writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
+writeFileSync(join(root, 'bench', 'results.md'), `${md}\n`);
 process.stdout.write(`\n${md}\n`);
 process.exit(0);

@@ -18,7 +18,10 @@ export const ConfigSchema = z.object({
   MPC_STACK_NAME: z.string().default('MpcStandaloneStack'),
   NEAR_STACK_NAME: z.string().default('near-localnet-infrastructure'),
   AWS_REGION: z.string().min(1, 'is required (the region of the stacks)'),
-  EXPECTED_AWS_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+  EXPECTED_AWS_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .optional(),
   EXPECTED_AWS_REGION: z.string().optional(),
   RUNBOOK_RUNNING_TIMEOUT_S: seconds(600),
   RUNBOOK_HEALTH_TIMEOUT_S: seconds(120),
@@ -49,11 +52,15 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
       const found = env![name];
       return `${name}: ${found === undefined ? 'is not set' : `"${name.includes('SECRET') ? '…' : found}" ${i.message}`}`;
     });
-    throw new ConfigError(`configuration is not valid:\n  - ${lines.join('\n  - ')}\nSet these in .env (see .env.example) or the environment.`);
+    throw new ConfigError(
+      `configuration is not valid:\n  - ${lines.join('\n  - ')}\nSet these in .env (see .env.example) or the environment.`,
+    );
   }
   const c = parsed.data;
   if (c.RUNBOOK_MODE === 'fix' && !c.EXPECTED_AWS_ACCOUNT_ID) {
-    throw new ConfigError('configuration is not valid:\n  - EXPECTED_AWS_ACCOUNT_ID: is required in fix mode (the runbook refuses to write to an account it was not told to expect)');
+    throw new ConfigError(
+      'configuration is not valid:\n  - EXPECTED_AWS_ACCOUNT_ID: is required in fix mode (the runbook refuses to write to an account it was not told to expect)',
+    );
   }
   return c;
 }

@@ -21,7 +21,8 @@ export function parseSecp256k1PublicKey(key: string) {
   return secp256k1.Point.fromBytes(Uint8Array.from([4, ...xy]));
 }
 
-const toNear = (p: ReturnType<typeof parseSecp256k1PublicKey>) => `secp256k1:${base58.encode(p.toBytes(false).slice(1))}`;
+const toNear = (p: ReturnType<typeof parseSecp256k1PublicKey>) =>
+  `secp256k1:${base58.encode(p.toBytes(false).slice(1))}`;
 
 export function deriveChildPublicKey(root: string, predecessor: string, path: string): string {
   const eps = BigInt(`0x${hex(deriveTweak(predecessor, path))}`);

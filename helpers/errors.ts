@@ -5,40 +5,80 @@
  */
 import { httpStatus, networkCode } from './retry.ts';
 
-export type FailureKind = 'credentials-missing' | 'credentials-rejected' | 'access-denied' | 'unreachable' | 'throttled' | 'server-error' | 'unknown';
+export type FailureKind =
+  | 'credentials-missing'
+  | 'credentials-rejected'
+  | 'access-denied'
+  | 'unreachable'
+  | 'throttled'
+  | 'server-error'
+  | 'unknown';
 
 /** Where the call went: the system, its endpoint, and the setting that points at it. */
-export interface Origin { system: string; endpoint?: string; setting?: string }
+export interface Origin {
+  system: string;
+  endpoint?: string;
+  setting?: string;
+}
 
-export interface ClassifiedFailure { kind: FailureKind; message: string }
+export interface ClassifiedFailure {
+  kind: FailureKind;
+  message: string;
+}
 
-const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/;
+const UNREACHABLE =
+  /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/;
 
 export function classifyFailure(e: unknown, origin: Origin): ClassifiedFailure {
   const err = (e instanceof Error ? e : new Error(String(e))) as Error & { Code?: string; code?: string };
   const name = err.name ?? '';
   const text = `${name} ${err.Code ?? ''} ${err.message}`;
   const where = `${origin.system}${origin.endpoint ? ` at ${origin.endpoint}` : ''}`;
-  if (name === 'CredentialsProviderError' || /Could not load credentials|Unable to find (a )?credentials|no credentials/i.test(text)) {
-    return { kind: 'credentials-missing', message: `${where}: no AWS credentials were found (${firstLine(err.message)}). Set AWS_PROFILE (after \`aws sso login\`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the account the stacks are in, then run again.` };
+  if (
+    name === 'CredentialsProviderError' ||
+    /Could not load credentials|Unable to find (a )?credentials|no credentials/i.test(text)
+  ) {
+    return {
+      kind: 'credentials-missing',
+      message: `${where}: no AWS credentials were found (${firstLine(err.message)}). Set AWS_PROFILE (after \`aws sso login\`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the account the stacks are in, then run again.`,
+    };
   }
-  if (/ExpiredToken|InvalidClientTokenId|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|security token included in the request is (invalid|expired)/i.test(text)) {
-    return { kind: 'credentials-rejected', message: `${where}: AWS rejected the credentials (${name}: ${firstLine(err.message)}). Refresh them (\`aws sso login\`, or new access keys) and run again.` };
+  if (
+    /ExpiredToken|InvalidClientTokenId|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|security token included in the request is (invalid|expired)/i.test(
+      text,
+    )
+  ) {
+    return {
+      kind: 'credentials-rejected',
+      message: `${where}: AWS rejected the credentials (${name}: ${firstLine(err.message)}). Refresh them (\`aws sso login\`, or new access keys) and run again.`,
+    };
   }
   if (/AccessDenied|UnauthorizedOperation|not authorized to perform/i.test(text)) {
-    return { kind: 'access-denied', message: `${where}: access denied (${firstLine(err.message)}). The role the runbook runs as needs this permission (see README "Permissions").` };
+    return {
+      kind: 'access-denied',
+      message: `${where}: access denied (${firstLine(err.message)}). The role the runbook runs as needs this permission (see README "Permissions").`,
+    };
   }
   const code = networkCode(e);
   const fetchFailed = !code && /fetch failed/.test(text) ? innermost(err).message : undefined;
   if ((code && UNREACHABLE.test(code)) || fetchFailed) {
-    return { kind: 'unreachable', message: `${where} is unreachable (${code ?? fetchFailed}). Check ${origin.setting ?? 'its address'} and that the service is up and reachable from here.` };
+    return {
+      kind: 'unreachable',
+      message: `${where} is unreachable (${code ?? fetchFailed}). Check ${origin.setting ?? 'its address'} and that the service is up and reachable from here.`,
+    };
   }
   if (/Throttl|Rate exceeded|TooManyRequests/i.test(text)) {
-    return { kind: 'throttled', message: `${where}: still throttled after the retry budget (${firstLine(err.message)}). Run again later or with fewer concurrent runs.` };
+    return {
+      kind: 'throttled',
+      message: `${where}: still throttled after the retry budget (${firstLine(err.message)}). Run again later or with fewer concurrent runs.`,
+    };
   }
   const status = httpStatus(err);
   if (status !== undefined && status >= 500) {
-    return { kind: 'server-error', message: `${where} kept answering HTTP ${status} through the retry budget (${firstLine(err.message)}). Check the service's health and logs, then run again.` };
+    return {
+      kind: 'server-error',
+      message: `${where} kept answering HTTP ${status} through the retry budget (${firstLine(err.message)}). Check the service's health and logs, then run again.`,
+    };
   }
   return { kind: 'unknown', message: `${where}: ${err.message}` };
 }

@@ -93,7 +93,13 @@ export type FindingCode =
 /** A repair the runbook can make safely. Values travel by reference (secret name, manifest entry), never inline. */
 export type Repair =
   | { kind: 'restore-secret'; node: number; role: KeyRole; secretName: string; publicKey: string }
-  | { kind: 'rematerialise-node-secrets'; node: number; instanceId: string; accountPublicKey: string; p2pPublicKey: string };
+  | {
+      kind: 'rematerialise-node-secrets';
+      node: number;
+      instanceId: string;
+      accountPublicKey: string;
+      p2pPublicKey: string;
+    };
 
 export interface Finding {
   /** error: the claim does not hold; warning: worth knowing, not a failure. */

@@ -4,7 +4,13 @@
  * ${MPC_DATA_DIR:-/data} so the same script runs on EC2 and in the twin, and never carries a secret
  * (SSM keeps command history): scripts fetch secrets on the instance themselves.
  */
-import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { redactor } from './redact.ts';
 import { waitUntil, withRetry } from './retry.ts';
 
@@ -12,61 +18,112 @@ export function ssmClient(region: string) {
   return new SSMClient({ region, maxAttempts: 4, retryMode: 'standard' });
 }
 
-export interface InvocationResult { instanceId: string; status: string; details: string; exitCode: number; stdout: string; stderr: string }
+export interface InvocationResult {
+  instanceId: string;
+  status: string;
+  details: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** An invocation's outcome as an operator needs it: did the command run at all, and what is the state of the instance? */
 export function describeOutcome(r: InvocationResult | undefined): string {
   if (!r) return 'no result from SSM';
-  if (r.details === 'DeliveryTimedOut' || r.details === 'Undeliverable') return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); nothing ran there`;
-  if (r.details === 'ExecutionTimedOut' || r.status === 'TimedOut') return `${r.status}/${r.details || 'ExecutionTimedOut'}: the command started but did not finish in time; check the instance before running again${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
+  if (r.details === 'DeliveryTimedOut' || r.details === 'Undeliverable')
+    return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); nothing ran there`;
+  if (r.details === 'ExecutionTimedOut' || r.status === 'TimedOut')
+    return `${r.status}/${r.details || 'ExecutionTimedOut'}: the command started but did not finish in time; check the instance before running again${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
   return `${r.status}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`;
 }
 
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
 /** Run one script on many instances; resolves with every instance's outcome (never throws for a failed script). */
-export async function runOn(ssm: SSMClient, instanceIds: string[], commands: string[], o: { timeoutS: number; comment: string; fullOutput?: boolean }): Promise<Map<string, InvocationResult>> {
+export async function runOn(
+  ssm: SSMClient,
+  instanceIds: string[],
+  commands: string[],
+  o: { timeoutS: number; comment: string; fullOutput?: boolean },
+): Promise<Map<string, InvocationResult>> {
   const results = new Map<string, InvocationResult>();
   const batches: string[][] = [];
   for (let i = 0; i < instanceIds.length; i += 50) batches.push(instanceIds.slice(i, i + 50));
-  await Promise.all(batches.map(async (batch) => {
-    const sent = await withRetry(`SendCommand (${o.comment})`, () => ssm.send(new SendCommandCommand({
-      DocumentName: 'AWS-RunShellScript', InstanceIds: batch, Comment: o.comment.slice(0, 100), TimeoutSeconds: Math.max(30, Math.ceil(o.timeoutS)),
-      Parameters: { commands, executionTimeout: [String(Math.ceil(o.timeoutS))] },
-    })));
-    const commandId = sent.Command!.CommandId!;
-    const invocations = await waitUntil(`SSM command "${o.comment}" on ${batch.length} instance(s)`, async () => {
-      const r = await withRetry('ListCommandInvocations', () => ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true })));
-      const list = r.CommandInvocations ?? [];
-      return list.length === batch.length && list.every((i) => TERMINAL.has(i.Status!)) ? list : undefined;
-    }, { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: 150 });
-    await Promise.all(invocations.map(async (inv) => {
-      const plugin = inv.CommandPlugins?.[0];
-      let stdout = plugin?.Output ?? '';
-      let stderr = '';
-      if (o.fullOutput || stdout.length >= 2400 || inv.Status !== 'Success') {
-        // Run Command is eventually consistent: an invocation may not be readable yet (InvocationDoesNotExist).
-        const full = await waitUntil(`the output of "${o.comment}" on ${inv.InstanceId}`, async () => {
-          try {
-            return await withRetry('GetCommandInvocation', () => ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inv.InstanceId! })));
-          } catch (e) {
-            if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
-            throw e;
+  await Promise.all(
+    batches.map(async (batch) => {
+      const sent = await withRetry(`SendCommand (${o.comment})`, () =>
+        ssm.send(
+          new SendCommandCommand({
+            DocumentName: 'AWS-RunShellScript',
+            InstanceIds: batch,
+            Comment: o.comment.slice(0, 100),
+            TimeoutSeconds: Math.max(30, Math.ceil(o.timeoutS)),
+            Parameters: { commands, executionTimeout: [String(Math.ceil(o.timeoutS))] },
+          }),
+        ),
+      );
+      const commandId = sent.Command!.CommandId!;
+      const invocations = await waitUntil(
+        `SSM command "${o.comment}" on ${batch.length} instance(s)`,
+        async () => {
+          const r = await withRetry('ListCommandInvocations', () =>
+            ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true })),
+          );
+          const list = r.CommandInvocations ?? [];
+          return list.length === batch.length && list.every((i) => TERMINAL.has(i.Status!)) ? list : undefined;
+        },
+        { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: 150 },
+      );
+      await Promise.all(
+        invocations.map(async (inv) => {
+          const plugin = inv.CommandPlugins?.[0];
+          let stdout = plugin?.Output ?? '';
+          let stderr = '';
+          if (o.fullOutput || stdout.length >= 2400 || inv.Status !== 'Success') {
+            // Run Command is eventually consistent: an invocation may not be readable yet (InvocationDoesNotExist).
+            const full = await waitUntil(
+              `the output of "${o.comment}" on ${inv.InstanceId}`,
+              async () => {
+                try {
+                  return await withRetry('GetCommandInvocation', () =>
+                    ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inv.InstanceId! })),
+                  );
+                } catch (e) {
+                  if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
+                  throw e;
+                }
+              },
+              { timeoutMs: 30_000, intervalMs: 150 },
+            );
+            stdout = full.StandardOutputContent ?? '';
+            stderr = full.StandardErrorContent ?? '';
           }
-        }, { timeoutMs: 30_000, intervalMs: 150 });
-        stdout = full.StandardOutputContent ?? '';
-        stderr = full.StandardErrorContent ?? '';
-      }
-      results.set(inv.InstanceId!, { instanceId: inv.InstanceId!, status: inv.Status!, details: inv.StatusDetails ?? '', exitCode: plugin?.ResponseCode ?? -1, stdout: redactor.redact(stdout), stderr: redactor.redact(stderr) });
-    }));
-  }));
+          results.set(inv.InstanceId!, {
+            instanceId: inv.InstanceId!,
+            status: inv.Status!,
+            details: inv.StatusDetails ?? '',
+            exitCode: plugin?.ResponseCode ?? -1,
+            stdout: redactor.redact(stdout),
+            stderr: redactor.redact(stderr),
+          });
+        }),
+      );
+    }),
+  );
   return results;
 }
 
 export async function pingStatus(ssm: SSMClient, instanceIds: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let i = 0; i < instanceIds.length; i += 50) {
-    const r = await withRetry('DescribeInstanceInformation', () => ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds.slice(i, i + 50) }], MaxResults: 50 })));
+    const r = await withRetry('DescribeInstanceInformation', () =>
+      ssm.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: instanceIds.slice(i, i + 50) }],
+          MaxResults: 50,
+        }),
+      ),
+    );
     for (const x of r.InstanceInformationList ?? []) out.set(x.InstanceId!, x.PingStatus!);
   }
   return out;
@@ -77,7 +134,7 @@ export async function pingStatus(ssm: SSMClient, instanceIds: string[]): Promise
 /** On the NEAR base (inside the VPC): /health and /public_data of every node, one line each. */
 export function nodePublicDataScript(nodes: { index: number; ip: string }[]): string[] {
   return [
-    'for t in ' + nodes.map((n) => `"${n.index} ${n.ip}"`).join(' ') + '; do',
+    `for t in ${nodes.map((n) => `"${n.index} ${n.ip}"`).join(' ')}; do`,
     '  set -- $t',
     '  h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$2:8080/health" || true)',
     '  pd=$(curl -sf --max-time 5 "http://$2:8080/public_data" || true)',
@@ -92,7 +149,12 @@ export function parsePublicData(stdout: string): Map<number, { health: string; s
   const out = new Map<number, { health: string; signer?: string; p2p?: string }>();
   for (const line of stdout.split('\n')) {
     const m = /^node=(\d+) health=(\d+) signer=(\S+) p2p=(\S+)$/.exec(line.trim());
-    if (m) out.set(Number(m[1]), { health: m[2]!, ...(m[3] !== '-' ? { signer: m[3] } : {}), ...(m[4] !== '-' ? { p2p: m[4] } : {}) });
+    if (m)
+      out.set(Number(m[1]), {
+        health: m[2]!,
+        ...(m[3] !== '-' ? { signer: m[3] } : {}),
+        ...(m[4] !== '-' ? { p2p: m[4] } : {}),
+      });
   }
   return out;
 }
@@ -123,7 +185,10 @@ export function parseContainerStatus(stdout: string) {
  * sha256 of each value it validated; the script refuses to write anything else. The old file is
  * backed up (once per run) and never printed.
  */
-export function rematerialiseScript(runId: string, expected: { index: number; accountSha256: string; p2pSha256: string }[]): string[] {
+export function rematerialiseScript(
+  runId: string,
+  expected: { index: number; accountSha256: string; p2pSha256: string }[],
+): string[] {
   return [
     'set -euo pipefail',
     'D="${MPC_DATA_DIR:-/data}"',
@@ -156,7 +221,9 @@ export function rematerialiseScript(runId: string, expected: { index: number; ac
 
 export function parseRematerialise(stdout: string) {
   const m = /node=(\d+) backup=(\S+) backed_up=(true|false) before=(\S+) after=(\S+)/.exec(stdout);
-  return m ? { index: Number(m[1]), backupPath: m[2]!, backedUp: m[3] === 'true', before: m[4]!, after: m[5]! } : undefined;
+  return m
+    ? { index: Number(m[1]), backupPath: m[2]!, backedUp: m[3] === 'true', before: m[4]!, after: m[5]! }
+    : undefined;
 }
 
 /** Rollback of a rematerialise: put the backed-up file back byte for byte, restart. */

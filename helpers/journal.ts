@@ -8,7 +8,14 @@ import { redactor } from './redact.ts';
 
 export type JournalAction =
   | { kind: 'put-secret'; secretName: string; replacedVersionId: string | null; token: string; publicKey: string }
-  | { kind: 'rematerialise-node-secrets'; instanceId: string; node: string; backupPath: string; accountPublicKey: string; p2pPublicKey: string }
+  | {
+      kind: 'rematerialise-node-secrets';
+      instanceId: string;
+      node: string;
+      backupPath: string;
+      accountPublicKey: string;
+      p2pPublicKey: string;
+    }
   | { kind: 'restore-secret-version'; secretName: string; toVersionId: string; fromVersionId: string }
   | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string };
 
@@ -39,7 +46,7 @@ export function openJournal(dir: string, runId: string): Journal {
   const append = (e: JournalEntry) => {
     const fd = openSync(path, 'a', 0o600);
     try {
-      writeSync(fd, redactor.redact(JSON.stringify(e)) + '\n');
+      writeSync(fd, `${redactor.redact(JSON.stringify(e))}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -48,7 +55,15 @@ export function openJournal(dir: string, runId: string): Journal {
   return {
     path,
     intent(step, action) {
-      const e: JournalEntry = { seq: ++seq, at: new Date().toISOString(), runId, step, phase: 'intent', ref: seq, action };
+      const e: JournalEntry = {
+        seq: ++seq,
+        at: new Date().toISOString(),
+        runId,
+        step,
+        phase: 'intent',
+        ref: seq,
+        action,
+      };
       intents.set(e.seq, e);
       append(e);
       return e.seq;
@@ -59,13 +74,23 @@ export function openJournal(dir: string, runId: string): Journal {
     },
     failed(ref, error) {
       const i = intents.get(ref)!;
-      append({ ...i, seq: ++seq, at: new Date().toISOString(), phase: 'failed', ref, error: redactor.redactError(error).message });
+      append({
+        ...i,
+        seq: ++seq,
+        at: new Date().toISOString(),
+        phase: 'failed',
+        ref,
+        error: redactor.redactError(error).message,
+      });
     },
   };
 }
 
 export function readJournal(path: string): JournalEntry[] {
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalEntry);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JournalEntry);
 }
 
 /** The exact inverse of a fix run, newest write first; intents without an outcome are reported, not guessed. */
@@ -82,7 +107,12 @@ export function planRollback(entries: JournalEntry[]): { actions: JournalAction[
     if (o.phase !== 'done') continue;
     const a = e.action;
     if (a.kind === 'put-secret' && a.replacedVersionId) {
-      actions.push({ kind: 'restore-secret-version', secretName: a.secretName, toVersionId: a.replacedVersionId, fromVersionId: String(o.result?.versionId) });
+      actions.push({
+        kind: 'restore-secret-version',
+        secretName: a.secretName,
+        toVersionId: a.replacedVersionId,
+        fromVersionId: String(o.result?.versionId),
+      });
     } else if (a.kind === 'rematerialise-node-secrets' && o.result?.backedUp) {
       actions.push({ kind: 'restore-node-file', instanceId: a.instanceId, node: a.node, backupPath: a.backupPath });
     }

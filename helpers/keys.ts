@@ -32,7 +32,8 @@ export function nodeKeyProblem(value: string): string | undefined {
   if (bytes.length === 32) return 'holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form';
   if (bytes.length !== 64) return `decodes to ${bytes.length} bytes; a node key is 64 bytes (seed‖public key)`;
   const pub = ed25519.getPublicKey(bytes.slice(0, 32));
-  if (base58.encode(pub) !== base58.encode(bytes.slice(32))) return 'is a 64-byte key whose public half does not match its seed';
+  if (base58.encode(pub) !== base58.encode(bytes.slice(32)))
+    return 'is a 64-byte key whose public half does not match its seed';
   return undefined;
 }
 
@@ -60,25 +61,41 @@ export const isSecretStoreKey = (v: string) => /^[0-9a-fA-F]{32}$/.test(v);
  * plain, JSON {"key": …} (ECS era), trailing newline, progress text captured around the key
  * (recoverable only when exactly one ed25519: token is present), placeholder, empty, missing.
  */
-export function normaliseSecretValue(raw: string | undefined): { shape: SecretShape; value?: string; problem?: string } {
+export function normaliseSecretValue(raw: string | undefined): {
+  shape: SecretShape;
+  value?: string;
+  problem?: string;
+} {
   if (raw === undefined) return { shape: 'missing', problem: 'the secret does not exist or has no AWSCURRENT value' };
   if (raw.trim() === '') return { shape: 'empty', problem: 'the secret value is empty' };
-  if (raw.trim() === PLACEHOLDER) return { shape: 'placeholder', problem: `the secret still holds the CDK placeholder ${PLACEHOLDER}` };
+  if (raw.trim() === PLACEHOLDER)
+    return { shape: 'placeholder', problem: `the secret still holds the CDK placeholder ${PLACEHOLDER}` };
   const trimmed = raw.trim();
   if (trimmed.startsWith('{')) {
     try {
       const obj = JSON.parse(trimmed) as Record<string, unknown>;
       const inner = obj.key ?? obj.privateKey ?? obj.MPC_ACCOUNT_SK;
-      if (typeof inner === 'string') return { shape: 'json-wrapped', value: inner.trim(), problem: 'the value is JSON-wrapped ({"key": …}); the EC2 bootstrap expects the plain key' };
+      if (typeof inner === 'string')
+        return {
+          shape: 'json-wrapped',
+          value: inner.trim(),
+          problem: 'the value is JSON-wrapped ({"key": …}); the EC2 bootstrap expects the plain key',
+        };
     } catch {
       /* not JSON: fall through */
     }
     return { shape: 'malformed', problem: 'the value looks like JSON but holds no key field' };
   }
   if (!/\s/.test(raw)) return { shape: 'plain', value: raw };
-  if (/^\S+\s+$/.test(raw) && !/\s/.test(trimmed)) return { shape: 'trailing-newline', value: trimmed, problem: 'the value ends with a newline' };
+  if (/^\S+\s+$/.test(raw) && !/\s/.test(trimmed))
+    return { shape: 'trailing-newline', value: trimmed, problem: 'the value ends with a newline' };
   const tokens = raw.split(/\s+/).filter((t) => t.startsWith('ed25519:'));
-  if (tokens.length === 1) return { shape: 'progress-text', value: tokens[0], problem: 'the value holds captured progress text around the key' };
+  if (tokens.length === 1)
+    return {
+      shape: 'progress-text',
+      value: tokens[0],
+      problem: 'the value holds captured progress text around the key',
+    };
   return { shape: 'malformed', problem: 'the value holds text that is not a single key' };
 }
 
@@ -90,4 +107,5 @@ export function shortKey(publicKey: string | undefined): string {
 }
 
 /** One-way fingerprint of a secret, safe to journal (identifies a value without revealing it). */
-export const keyFingerprint = (secret: string) => `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
+export const keyFingerprint = (secret: string) =>
+  `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;

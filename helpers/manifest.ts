@@ -23,7 +23,9 @@ export interface ManifestNode {
 export class ManifestError extends Error {
   readonly problems: string[];
   constructor(path: string, problems: string[]) {
-    super(`keys manifest ${path} is not usable:\n  - ${problems.join('\n  - ')}\nNothing was written. Fix the manifest (or MPC_KEYS_FILE) and run again.`);
+    super(
+      `keys manifest ${path} is not usable:\n  - ${problems.join('\n  - ')}\nNothing was written. Fix the manifest (or MPC_KEYS_FILE) and run again.`,
+    );
     this.problems = problems;
   }
 }
@@ -35,26 +37,43 @@ export interface Manifest {
   warnings: string[];
 }
 
-const FIELDS = ['MPC_ACCOUNT_ID', 'MPC_ACCOUNT_SK', 'MPC_ACCOUNT_PK', 'MPC_P2P_PRIVATE_KEY', 'MPC_P2P_PUBLIC_KEY', 'MPC_SECRET_STORE_KEY'] as const;
+const FIELDS = [
+  'MPC_ACCOUNT_ID',
+  'MPC_ACCOUNT_SK',
+  'MPC_ACCOUNT_PK',
+  'MPC_P2P_PRIVATE_KEY',
+  'MPC_P2P_PUBLIC_KEY',
+  'MPC_SECRET_STORE_KEY',
+] as const;
 
-export function loadManifest(path: string, expect: { nodeCount: number; accountIdFor: (i: number) => string }): Manifest {
+export function loadManifest(
+  path: string,
+  expect: { nodeCount: number; accountIdFor: (i: number) => string },
+): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ManifestError(path, [code === 'ENOENT' ? 'file not found (set MPC_KEYS_FILE to the mpc-node-keys.json manifest)' : 'file is not valid JSON']);
+    throw new ManifestError(path, [
+      code === 'ENOENT'
+        ? 'file not found (set MPC_KEYS_FILE to the mpc-node-keys.json manifest)'
+        : 'file is not valid JSON',
+    ]);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ManifestError(path, ['the top level must be an object {"node-0": {…}, …}']);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ManifestError(path, ['the top level must be an object {"node-0": {…}, …}']);
   const problems: string[] = [];
   const warnings: string[] = [];
   const entries = raw as Record<string, Record<string, unknown>>;
   for (const v of Object.values(entries)) {
-    if (v && typeof v === 'object') for (const f of FIELDS) if (typeof v[f] === 'string' && /SK|PRIVATE|STORE/.test(f)) redactor.add(v[f] as string);
+    if (v && typeof v === 'object')
+      for (const f of FIELDS) if (typeof v[f] === 'string' && /SK|PRIVATE|STORE/.test(f)) redactor.add(v[f] as string);
   }
   for (const key of Object.keys(entries)) {
     const m = /^node-(\d+)$/.exec(key);
-    if (!m || Number(m[1]) >= expect.nodeCount) problems.push(`${key}: not a node of this deployment (expected node-0 … node-${expect.nodeCount - 1})`);
+    if (!m || Number(m[1]) >= expect.nodeCount)
+      problems.push(`${key}: not a node of this deployment (expected node-0 … node-${expect.nodeCount - 1})`);
   }
   const nodes: ManifestNode[] = [];
   for (let i = 0; i < expect.nodeCount; i++) {
@@ -78,25 +97,43 @@ export function loadManifest(path: string, expect: { nodeCount: number; accountI
       }
       const pk = parseNodeSecretKey(value, { node: nodeKey, field }).publicKey;
       const declared = str(publicField);
-      if (declared !== undefined && !isPublicKey(declared)) problems.push(`${nodeKey}.${publicField}: is not an ed25519 public key`);
-      else if (declared !== undefined && declared !== pk) problems.push(`${nodeKey}.${field}: does not derive ${publicField} (${declared.slice(0, 14)}…)`);
+      if (declared !== undefined && !isPublicKey(declared))
+        problems.push(`${nodeKey}.${publicField}: is not an ed25519 public key`);
+      else if (declared !== undefined && declared !== pk)
+        problems.push(`${nodeKey}.${field}: does not derive ${publicField} (${declared.slice(0, 14)}…)`);
       return pk;
     };
     const accountPublicKey = check('MPC_ACCOUNT_SK', sk, 'MPC_ACCOUNT_PK');
     const p2pPublicKey = check('MPC_P2P_PRIVATE_KEY', p2p, 'MPC_P2P_PUBLIC_KEY');
-    if (store !== undefined && !isSecretStoreKey(store)) problems.push(`${nodeKey}.MPC_SECRET_STORE_KEY: must be 32 hex characters (16 bytes)`);
+    if (store !== undefined && !isSecretStoreKey(store))
+      problems.push(`${nodeKey}.MPC_SECRET_STORE_KEY: must be 32 hex characters (16 bytes)`);
     const accountId = str('MPC_ACCOUNT_ID');
     const expected = expect.accountIdFor(i);
     if (accountId && accountId !== expected) {
-      warnings.push(`${nodeKey}.MPC_ACCOUNT_ID: says ${accountId}, the deployment's account is ${expected}; the runbook uses ${expected}`);
+      warnings.push(
+        `${nodeKey}.MPC_ACCOUNT_ID: says ${accountId}, the deployment's account is ${expected}; the runbook uses ${expected}`,
+      );
     }
     if (sk && p2p && store && accountPublicKey && p2pPublicKey) {
-      nodes.push({ nodeKey, index: i, accountId: expected, declaredAccountId: accountId ?? expected, accountSecretKey: sk, accountPublicKey, p2pSecretKey: p2p, p2pPublicKey, secretStoreKey: store });
+      nodes.push({
+        nodeKey,
+        index: i,
+        accountId: expected,
+        declaredAccountId: accountId ?? expected,
+        accountSecretKey: sk,
+        accountPublicKey,
+        p2pSecretKey: p2p,
+        p2pPublicKey,
+        secretStoreKey: store,
+      });
     }
   }
   const seen = new Map<string, string>();
   for (const n of nodes) {
-    for (const [field, pk] of [['MPC_ACCOUNT_SK', n.accountPublicKey], ['MPC_P2P_PRIVATE_KEY', n.p2pPublicKey]] as const) {
+    for (const [field, pk] of [
+      ['MPC_ACCOUNT_SK', n.accountPublicKey],
+      ['MPC_P2P_PRIVATE_KEY', n.p2pPublicKey],
+    ] as const) {
       const other = seen.get(pk);
       if (other) problems.push(`${n.nodeKey}.${field}: the same key is also used by ${other}`);
       seen.set(pk, `${n.nodeKey}.${field}`);
@@ -104,6 +141,16 @@ export function loadManifest(path: string, expect: { nodeCount: number; accountI
   }
   if (problems.length) throw new ManifestError(path, problems);
   const manifest = { path, nodes, warnings };
-  Object.defineProperty(manifest, 'toJSON', { value: () => ({ path, nodes: nodes.map((n) => ({ nodeKey: n.nodeKey, accountPublicKey: n.accountPublicKey, p2pPublicKey: n.p2pPublicKey })), warnings }) });
+  Object.defineProperty(manifest, 'toJSON', {
+    value: () => ({
+      path,
+      nodes: nodes.map((n) => ({
+        nodeKey: n.nodeKey,
+        accountPublicKey: n.accountPublicKey,
+        p2pPublicKey: n.p2pPublicKey,
+      })),
+      warnings,
+    }),
+  });
   return manifest;
 }

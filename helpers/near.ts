@@ -3,6 +3,7 @@ import { JsonRpcProvider } from 'near-api-js';
 import type { AccessKeyPermission, OnChainKey } from './evidence.ts';
 import { withRetry } from './retry.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: replaced by the typed contract state
 export type ContractState = Record<string, any> | 'NotInitialized';
 export type Participant = [string, number, { url: string; sign_pk: string }];
 
@@ -14,7 +15,10 @@ export type Participant = [string, number, { url: string; sign_pk: string }];
 function answerWithin<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })), ms);
+    timer = setTimeout(
+      () => fail(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })),
+      ms,
+    );
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
@@ -34,12 +38,20 @@ export function nearClient(url: string, contractId: string, o: { requestTimeoutM
     async onChainKeys(accountIds: string[]): Promise<Map<string, OnChainKey[] | undefined>> {
       const out = new Map<string, OnChainKey[] | undefined>();
       const queue = [...accountIds];
-      await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          const list = await call(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
-          out.set(id, list.keys.map((k) => ({ publicKey: String(k.public_key), permission: k.access_key.permission as AccessKeyPermission })));
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(8, queue.length) }, async () => {
+          for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+            const list = await call(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
+            out.set(
+              id,
+              list.keys.map((k) => ({
+                publicKey: String(k.public_key),
+                permission: k.access_key.permission as AccessKeyPermission,
+              })),
+            );
+          }
+        }),
+      );
       return out;
     },
     contractState: () => view<ContractState>(contractId, 'state'),
@@ -58,4 +70,4 @@ export function participantsOf(state: ContractState): Participant[] {
   return [];
 }
 
-export const stateName = (s: ContractState) => (typeof s === 'string' ? s : Object.keys(s)[0] ?? 'unknown');
+export const stateName = (s: ContractState) => (typeof s === 'string' ? s : (Object.keys(s)[0] ?? 'unknown'));

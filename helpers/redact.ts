@@ -12,7 +12,12 @@ export class Redactor {
   add(secret: string | undefined): void {
     if (!secret || secret.length < 8) return;
     const tag = `[REDACTED:${keyFingerprint(secret).slice(7, 15)}]`;
-    const forms = new Set([secret, JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')]);
+    const forms = new Set([
+      secret,
+      JSON.stringify(secret).slice(1, -1),
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('base64url'),
+    ]);
     const colon = secret.indexOf(':');
     if (colon > 0 && secret.length - colon > 16) forms.add(secret.slice(colon + 1));
     for (const f of forms) if (f.length >= 8) this.forms.set(f, tag);
@@ -21,7 +26,8 @@ export class Redactor {
   redact(text: string): string {
     let out = text;
     // Longest first, so a secret's base58 body does not break its prefixed form.
-    for (const [form, tag] of [...this.forms].sort((a, b) => b[0].length - a[0].length)) out = out.split(form).join(tag);
+    for (const [form, tag] of [...this.forms].sort((a, b) => b[0].length - a[0].length))
+      out = out.split(form).join(tag);
     // Second line of defence for a process that never saw the value (the reporter runs apart from
     // the steps): anything shaped like an ed25519 secret key (64 bytes; public keys are 32).
     return out.replace(ED25519_SECRET_SHAPE, '[REDACTED:ed25519-secret-shape]');

@@ -4,13 +4,18 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 
-const TRANSIENT = /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
+const TRANSIENT =
+  /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
 
 type Chained = { code?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } };
 
 /** The network error code of a failed fetch / socket, anywhere on the cause chain (undici puts it on `cause`). */
 export function networkCode(e: unknown): string | undefined {
-  for (let c = e as Chained | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as Chained, depth++) {
+  for (
+    let c = e as Chained | undefined, depth = 0;
+    c && typeof c === 'object' && depth < 5;
+    c = c.cause as Chained, depth++
+  ) {
     if (typeof c.code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(c.code)) return c.code;
   }
   return undefined;
@@ -18,7 +23,11 @@ export function networkCode(e: unknown): string | undefined {
 
 /** The HTTP status anywhere on the cause chain: AWS SDK `$metadata`, or near-api-js's numeric `cause`. */
 export function httpStatus(e: unknown): number | undefined {
-  for (let c = e as Chained | undefined, depth = 0; c && typeof c === 'object' && depth < 5; c = c.cause as Chained, depth++) {
+  for (
+    let c = e as Chained | undefined, depth = 0;
+    c && typeof c === 'object' && depth < 5;
+    c = c.cause as Chained, depth++
+  ) {
     if (c.$metadata?.httpStatusCode) return c.$metadata.httpStatusCode;
     if (typeof c.cause === 'number' && c.cause > 0) return c.cause;
   }
@@ -37,25 +46,39 @@ export function isTransient(e: unknown): boolean {
  * the original's name, code and metadata; it is a new object, because SDKs reuse error objects
  * (a memoised credential provider rejects every caller with the same one).
  */
-export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: { retries?: number; minTimeout?: number } = {}): Promise<T> {
-  return pRetry(async () => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isTransient(e)) throw new AbortError(e as Error);
-      throw e;
-    }
-  }, { retries: opts.retries ?? 4, minTimeout: opts.minTimeout ?? 200, factor: 2, maxTimeout: 3000 }).catch((e: unknown) => {
+export async function withRetry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  opts: { retries?: number; minTimeout?: number } = {},
+): Promise<T> {
+  return pRetry(
+    async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isTransient(e)) throw new AbortError(e as Error);
+        throw e;
+      }
+    },
+    { retries: opts.retries ?? 4, minTimeout: opts.minTimeout ?? 200, factor: 2, maxTimeout: 3000 },
+  ).catch((e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     if (err.message.startsWith(`${what}:`)) throw err;
-    const named = Object.assign(new Error(`${what}: ${err.message}`, { cause: err }), Object.fromEntries(Object.entries(err)));
+    const named = Object.assign(
+      new Error(`${what}: ${err.message}`, { cause: err }),
+      Object.fromEntries(Object.entries(err)),
+    );
     named.name = err.name;
     throw named;
   });
 }
 
 /** Poll until `check` returns a value (not undefined) or the deadline passes; the error says what was awaited and what was last seen. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, o: { timeoutMs: number; intervalMs: number; onProgress?: (last: unknown) => void }): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  o: { timeoutMs: number; intervalMs: number; onProgress?: (last: unknown) => void },
+): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
   let last: unknown;
   for (;;) {
@@ -65,7 +88,10 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
     } catch (e) {
       last = (e as Error).message;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${last ? `; last seen: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${last ? `; last seen: ${String(last)}` : ''}`,
+      );
     o.onProgress?.(last);
     await new Promise((r) => setTimeout(r, o.intervalMs));
   }

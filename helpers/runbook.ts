@@ -105,29 +105,43 @@ export function runbookContext(): Promise<RunbookContext> {
     Object.assign(process.env, runEnv());
     const config = loadConfig();
     const id = runId();
-    const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID, { requestTimeoutMs: config.RUNBOOK_RPC_TIMEOUT_S * 1000 });
+    const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID, {
+      requestTimeoutMs: config.RUNBOOK_RPC_TIMEOUT_S * 1000,
+    });
     // The deployment does not change during a run: discover it once per run, not once per step.
     const cached = join(runDir(), 'deployment.json');
     let deployment: Deployment;
     if (existsSync(cached)) deployment = JSON.parse(readFileSync(cached, 'utf8')) as Deployment;
     else {
-      deployment = await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME).catch((e: unknown) => {
-        throw classified(e, awsOrigin('CloudFormation', config.AWS_REGION));
-      });
+      deployment = await discover(config.AWS_REGION, config.MPC_STACK_NAME, config.NEAR_STACK_NAME).catch(
+        (e: unknown) => {
+          throw classified(e, awsOrigin('CloudFormation', config.AWS_REGION));
+        },
+      );
       writeFileSync(cached, JSON.stringify(deployment));
     }
     let manifest: Manifest | undefined;
     let manifestError: string | undefined;
     try {
-      manifest = loadManifest(resolve(config.MPC_KEYS_FILE), { nodeCount: deployment.nodes.length, accountIdFor: (i) => deployment.nodes[i]!.accountId });
+      manifest = loadManifest(resolve(config.MPC_KEYS_FILE), {
+        nodeCount: deployment.nodes.length,
+        accountIdFor: (i) => deployment.nodes[i]!.accountId,
+      });
     } catch (e) {
       if (!(e instanceof ManifestError)) throw e;
       manifestError = e.message;
     }
     let journal: Journal | undefined;
     return {
-      config, mode: config.RUNBOOK_MODE, runId: id, near, deployment, manifest, ...(manifestError ? { manifestError } : {}),
-      sm: secretsClient(config.AWS_REGION), ssm: ssmClient(config.AWS_REGION),
+      config,
+      mode: config.RUNBOOK_MODE,
+      runId: id,
+      near,
+      deployment,
+      manifest,
+      ...(manifestError ? { manifestError } : {}),
+      sm: secretsClient(config.AWS_REGION),
+      ssm: ssmClient(config.AWS_REGION),
       journal: () => (journal ??= openJournal(config.RUNBOOK_JOURNAL_DIR, id)),
     };
   })();
@@ -137,11 +151,19 @@ export function runbookContext(): Promise<RunbookContext> {
 /** Where an AWS call went, for classified errors (AWS_ENDPOINT_URL is set for LocalStack-style endpoints). */
 export function awsOrigin(service: string, region: string) {
   const endpoint = process.env.AWS_ENDPOINT_URL;
-  return { system: `AWS ${service} in ${region}`, ...(endpoint ? { endpoint } : {}), setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL' };
+  return {
+    system: `AWS ${service} in ${region}`,
+    ...(endpoint ? { endpoint } : {}),
+    setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL',
+  };
 }
 
 /** Where a NEAR RPC call went, for classified errors. */
-export const nearOrigin = (config: RunbookConfig) => ({ system: 'NEAR RPC', endpoint: config.NEAR_RPC_URL, setting: 'NEAR_RPC_URL (the NEAR base must be running)' });
+export const nearOrigin = (config: RunbookConfig) => ({
+  system: 'NEAR RPC',
+  endpoint: config.NEAR_RPC_URL,
+  setting: 'NEAR_RPC_URL (the NEAR base must be running)',
+});
 
 /** Everything the four places say about every node, in batches: one call per kind of evidence. */
 export async function collectEvidence(ctx: RunbookContext): Promise<Evidence> {
@@ -171,19 +193,39 @@ async function observe(ctx: RunbookContext): Promise<Evidence> {
     const self = selfReports.get(n.index);
     const where = (field: string) => ({ node: n.accountId, field });
     return {
-      index: n.index, accountId: n.accountId, instanceId: n.instanceId, privateIp: n.privateIp,
+      index: n.index,
+      accountId: n.accountId,
+      instanceId: n.instanceId,
+      privateIp: n.privateIp,
       chain: {
         accountExists: accessKeys !== undefined && accessKeys.length > 0,
         accessKeys: accessKeys ?? [],
-        ...(participants.find((p) => p[0] === n.accountId) ? { participantSignPk: participants.find((p) => p[0] === n.accountId)![2].sign_pk } : {}),
+        ...(participants.find((p) => p[0] === n.accountId)
+          ? { participantSignPk: participants.find((p) => p[0] === n.accountId)![2].sign_pk }
+          : {}),
       },
       secretsManager: {
         account: observeKeySecret(secrets.get(secretNames(n.index).account)!, where(secretNames(n.index).account)),
         p2p: observeKeySecret(secrets.get(secretNames(n.index).p2p)!, where(secretNames(n.index).p2p)),
       },
-      ...(m ? { manifest: { nodeKey: m.nodeKey, accountId: m.declaredAccountId, accountPublicKey: m.accountPublicKey, p2pPublicKey: m.p2pPublicKey, problems: [] } } : {}),
+      ...(m
+        ? {
+            manifest: {
+              nodeKey: m.nodeKey,
+              accountId: m.declaredAccountId,
+              accountPublicKey: m.accountPublicKey,
+              p2pPublicKey: m.p2pPublicKey,
+              problems: [],
+            },
+          }
+        : {}),
       node: self?.signer
-        ? { reachable: true, healthy: self.health === '200', signerPublicKey: self.signer, ...(self.p2p ? { p2pPublicKey: self.p2p } : {}) }
+        ? {
+            reachable: true,
+            healthy: self.health === '200',
+            signerPublicKey: self.signer,
+            ...(self.p2p ? { p2pPublicKey: self.p2p } : {}),
+          }
         : { reachable: false, error: self ? `HTTP ${self.health}` : 'no answer' },
     };
   });
@@ -193,10 +235,20 @@ async function observe(ctx: RunbookContext): Promise<Evidence> {
 /** /health and /public_data of every node, asked from inside the VPC (the NEAR base) in one SSM command. */
 export async function nodeSelfReports(ctx: RunbookContext) {
   const base = ctx.deployment.nearBase;
-  if (!base) throw new Error(`the NEAR base instance was not found in stack ${ctx.config.NEAR_STACK_NAME} (needed to reach the nodes inside the VPC)`);
+  if (!base)
+    throw new Error(
+      `the NEAR base instance was not found in stack ${ctx.config.NEAR_STACK_NAME} (needed to reach the nodes inside the VPC)`,
+    );
   const script = nodePublicDataScript(ctx.deployment.nodes.map((n) => ({ index: n.index, ip: n.privateIp })));
-  const r = (await runOn(ctx.ssm, [base.instanceId], script, { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: node /health and /public_data', fullOutput: true })).get(base.instanceId);
-  if (!r || r.status !== 'Success') throw new Error(`asking the nodes from the NEAR base failed: ${r?.status ?? 'no result'} ${r?.stderr ?? ''}`);
+  const r = (
+    await runOn(ctx.ssm, [base.instanceId], script, {
+      timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S,
+      comment: 'mpc-runbook: node /health and /public_data',
+      fullOutput: true,
+    })
+  ).get(base.instanceId);
+  if (r?.status !== 'Success')
+    throw new Error(`asking the nodes from the NEAR base failed: ${r?.status ?? 'no result'} ${r?.stderr ?? ''}`);
   return parsePublicData(r.stdout);
 }
 
@@ -243,11 +295,14 @@ export async function openStep(name: string): Promise<Step> {
     });
   });
   const earlier = readRunState();
-  const prerequisites = (process.env.RUNBOOK_MODE ?? runEnv().RUNBOOK_MODE) === 'fix' ? FIX_PREREQUISITES : OBSERVE_PREREQUISITES;
+  const prerequisites =
+    (process.env.RUNBOOK_MODE ?? runEnv().RUNBOOK_MODE) === 'fix' ? FIX_PREREQUISITES : OBSERVE_PREREQUISITES;
   const failedPrereq = (prerequisites[name] ?? []).find((p) => earlier[p] && !earlier[p].ok);
   if (failedPrereq) {
     const e = earlier[failedPrereq]!;
-    const skippedBecause = e.skipped ? `${failedPrereq} was skipped earlier in this run` : `${failedPrereq} failed earlier in this run (${e.failed.length} claim${e.failed.length === 1 ? '' : 's'} red)`;
+    const skippedBecause = e.skipped
+      ? `${failedPrereq} was skipped earlier in this run`
+      : `${failedPrereq} failed earlier in this run (${e.failed.length} claim${e.failed.length === 1 ? '' : 's'} red)`;
     afterAll(() => recordStep(name, failedTests, skippedBecause));
     return { name, skippedBecause };
   }
@@ -263,10 +318,14 @@ export async function openStep(name: string): Promise<Step> {
 export async function assertWritable(ctx: RunbookContext): Promise<void> {
   const id = await callerIdentity(ctx.config.AWS_REGION);
   if (id.account !== ctx.config.EXPECTED_AWS_ACCOUNT_ID) {
-    throw new Error(`refusing to write: AWS account is ${id.account}, the configuration expects ${ctx.config.EXPECTED_AWS_ACCOUNT_ID}`);
+    throw new Error(
+      `refusing to write: AWS account is ${id.account}, the configuration expects ${ctx.config.EXPECTED_AWS_ACCOUNT_ID}`,
+    );
   }
   if (ctx.config.EXPECTED_AWS_REGION && ctx.config.EXPECTED_AWS_REGION !== ctx.config.AWS_REGION) {
-    throw new Error(`refusing to write: AWS region is ${ctx.config.AWS_REGION}, the configuration expects ${ctx.config.EXPECTED_AWS_REGION}`);
+    throw new Error(
+      `refusing to write: AWS region is ${ctx.config.AWS_REGION}, the configuration expects ${ctx.config.EXPECTED_AWS_REGION}`,
+    );
   }
 }
 
@@ -283,7 +342,10 @@ export function evidenceTable(ev: NodeEvidence): string {
 }
 
 /** The first test of every step: its prerequisites hold (or it is skipped/failed with the reason). */
-export function prerequisitesHold(step: Step, test: (name: string, fn: (t: { skip: (note?: string) => void }) => void) => void) {
+export function prerequisitesHold(
+  step: Step,
+  test: (name: string, fn: (t: { skip: (note?: string) => void }) => void) => void,
+) {
   test('prerequisites hold', (t) => {
     if (step.skippedBecause) return t.skip(`skipped: ${step.skippedBecause}`);
     if (step.blockedBecause) throw new Error(step.blockedBecause);
@@ -306,12 +368,14 @@ export function use(step: Step, t: { skip: (note?: string) => void }): RunbookCo
 
 /** Findings as an operator reads them: what disagrees, and what the fix-up would do (or why not). */
 export function explain(findings: Finding[]): string {
-  return findings.map((f) => {
-    const what = f.repair
-      ? f.repair.kind === 'restore-secret'
-        ? `fix-up (step 02): write the manifest's key ${f.repair.publicKey.slice(0, 14)}… to ${f.repair.secretName}`
-        : `fix-up (step 03): re-materialise /data/secrets.json on ${f.repair.instanceId} from Secrets Manager and restart mpc-node`
-      : `no fix-up: ${f.refusal}`;
-    return `- [${f.place}] ${f.message}\n    ${what}`;
-  }).join('\n');
+  return findings
+    .map((f) => {
+      const what = f.repair
+        ? f.repair.kind === 'restore-secret'
+          ? `fix-up (step 02): write the manifest's key ${f.repair.publicKey.slice(0, 14)}… to ${f.repair.secretName}`
+          : `fix-up (step 03): re-materialise /data/secrets.json on ${f.repair.instanceId} from Secrets Manager and restart mpc-node`
+        : `no fix-up: ${f.refusal}`;
+      return `- [${f.place}] ${f.message}\n    ${what}`;
+    })
+    .join('\n');
 }

@@ -4,7 +4,13 @@
  * re-run after a crash is idempotent; rollback by moving AWSCURRENT back.
  */
 import { createHash } from 'node:crypto';
-import { BatchGetSecretValueCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetSecretValueCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import type { SecretObservation } from './evidence.ts';
 import { normaliseSecretValue, nodeKeyProblem, parseNodeSecretKey } from './keys.ts';
 import { redactor } from './redact.ts';
@@ -20,25 +26,35 @@ export function secretsClient(region: string) {
   return new SecretsManagerClient({ region, maxAttempts: 4, retryMode: 'standard' });
 }
 
-export interface RawSecret { name: string; value?: string; versionId?: string; error?: string }
+export interface RawSecret {
+  name: string;
+  value?: string;
+  versionId?: string;
+  error?: string;
+}
 
 /** AWSCURRENT of every named secret, 20 per call; every value is registered with the redactor. */
 export async function readSecrets(client: SecretsManagerClient, names: string[]): Promise<Map<string, RawSecret>> {
   const out = new Map<string, RawSecret>();
   const chunks: string[][] = [];
   for (let i = 0; i < names.length; i += 20) chunks.push(names.slice(i, i + 20));
-  await Promise.all(chunks.map(async (chunk) => {
-    const r = await withRetry('BatchGetSecretValue', () => client.send(new BatchGetSecretValueCommand({ SecretIdList: chunk })));
-    for (const v of r.SecretValues ?? []) {
-      redactor.add(v.SecretString);
-      redactor.add(v.SecretString?.trim());
-      out.set(v.Name!, { name: v.Name!, value: v.SecretString, versionId: v.VersionId });
-    }
-    for (const e of r.Errors ?? []) {
-      if (e.ErrorCode === 'ResourceNotFoundException') out.set(e.SecretId!, { name: e.SecretId!, error: 'the secret does not exist' });
-      else throw new Error(`reading ${e.SecretId}: ${e.ErrorCode}: ${e.Message}`);
-    }
-  }));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      const r = await withRetry('BatchGetSecretValue', () =>
+        client.send(new BatchGetSecretValueCommand({ SecretIdList: chunk })),
+      );
+      for (const v of r.SecretValues ?? []) {
+        redactor.add(v.SecretString);
+        redactor.add(v.SecretString?.trim());
+        out.set(v.Name!, { name: v.Name!, value: v.SecretString, versionId: v.VersionId });
+      }
+      for (const e of r.Errors ?? []) {
+        if (e.ErrorCode === 'ResourceNotFoundException')
+          out.set(e.SecretId!, { name: e.SecretId!, error: 'the secret does not exist' });
+        else throw new Error(`reading ${e.SecretId}: ${e.ErrorCode}: ${e.Message}`);
+      }
+    }),
+  );
   for (const n of names) if (!out.has(n)) out.set(n, { name: n, error: 'not returned by BatchGetSecretValue' });
   return out;
 }
@@ -46,7 +62,12 @@ export async function readSecrets(client: SecretsManagerClient, names: string[])
 /** What a key secret tells the runbook: its shape, and the public key it derives (if any). */
 export function observeKeySecret(raw: RawSecret, where: { node: string; field: string }): SecretObservation {
   const n = normaliseSecretValue(raw.error ? undefined : raw.value);
-  const obs: SecretObservation = { secretName: raw.name, shape: n.shape, ...(raw.versionId ? { versionId: raw.versionId } : {}), ...(n.problem ? { problem: n.problem } : {}) };
+  const obs: SecretObservation = {
+    secretName: raw.name,
+    shape: n.shape,
+    ...(raw.versionId ? { versionId: raw.versionId } : {}),
+    ...(n.problem ? { problem: n.problem } : {}),
+  };
   if (!n.value) return obs;
   redactor.add(n.value);
   const problem = nodeKeyProblem(n.value);
@@ -61,13 +82,17 @@ export function restoreToken(runId: string, secretName: string, publicKey: strin
 }
 
 export async function putSecret(client: SecretsManagerClient, name: string, value: string, token: string) {
-  const r = await withRetry(`PutSecretValue ${name}`, () => client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ClientRequestToken: token })));
+  const r = await withRetry(`PutSecretValue ${name}`, () =>
+    client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ClientRequestToken: token })),
+  );
   return { versionId: r.VersionId! };
 }
 
 export async function currentVersionId(client: SecretsManagerClient, name: string): Promise<string | null> {
   try {
-    const r = await withRetry(`GetSecretValue ${name}`, () => client.send(new GetSecretValueCommand({ SecretId: name })));
+    const r = await withRetry(`GetSecretValue ${name}`, () =>
+      client.send(new GetSecretValueCommand({ SecretId: name })),
+    );
     redactor.add(r.SecretString);
     return r.VersionId ?? null;
   } catch (e) {
@@ -80,7 +105,14 @@ export async function currentVersionId(client: SecretsManagerClient, name: strin
 export async function rollbackSecret(client: SecretsManagerClient, name: string, toVersionId: string) {
   const current = await currentVersionId(client, name);
   if (current === toVersionId) return;
-  await withRetry(`UpdateSecretVersionStage ${name}`, () => client.send(new UpdateSecretVersionStageCommand({
-    SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: toVersionId, ...(current ? { RemoveFromVersionId: current } : {}),
-  })));
+  await withRetry(`UpdateSecretVersionStage ${name}`, () =>
+    client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: name,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: toVersionId,
+        ...(current ? { RemoveFromVersionId: current } : {}),
+      }),
+    ),
+  );
 }

@@ -30,7 +30,12 @@ try {
         await rollbackSecret(sm, a.secretName, a.toVersionId);
         process.stdout.write(`restored ${a.secretName}: AWSCURRENT → ${a.toVersionId} (was ${a.fromVersionId})\n`);
       } else if (a.kind === 'restore-node-file') {
-        const r = (await runOn(ssm, [a.instanceId], restoreNodeFileScript(a.backupPath), { timeoutS: config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: rollback secrets.json' })).get(a.instanceId);
+        const r = (
+          await runOn(ssm, [a.instanceId], restoreNodeFileScript(a.backupPath), {
+            timeoutS: config.RUNBOOK_SSM_TIMEOUT_S,
+            comment: 'mpc-runbook: rollback secrets.json',
+          })
+        ).get(a.instanceId);
         if (r?.status !== 'Success') throw new Error(`${a.node}: ${r?.status}: ${r?.stderr.trim()}`);
         process.stdout.write(`restored ${a.node} secrets.json from ${a.backupPath} and restarted mpc-node\n`);
       }
@@ -40,7 +45,8 @@ try {
       throw e;
     }
   }
-  for (const u of unknown) process.stdout.write(`UNKNOWN OUTCOME (check by hand): ${u.step} ${JSON.stringify(u.action)}\n`);
+  for (const u of unknown)
+    process.stdout.write(`UNKNOWN OUTCOME (check by hand): ${u.step} ${JSON.stringify(u.action)}\n`);
   process.stdout.write(`rollback journal: ${journal.path}\n`);
   process.exit(unknown.length ? 1 : 0);
 } catch (e) {

@@ -13,7 +13,13 @@ process.env.RUNBOOK_MODE = mode;
 const vitest = await startVitest(filters, {
   project: ['runbook'],
   watch: false,
-  reporters: [['./specs/setup/reporter.ts', {}], ['junit', { outputFile: process.env.RUNBOOK_JUNIT_FILE ?? '.vitest/junit/output.xml', includeConsoleOutput: false }]],
+  reporters: [
+    ['./specs/setup/reporter.ts', {}],
+    [
+      'junit',
+      { outputFile: process.env.RUNBOOK_JUNIT_FILE ?? '.vitest/junit/output.xml', includeConsoleOutput: false },
+    ],
+  ],
 });
 await vitest?.close();
 process.exit(process.exitCode ?? (vitest?.state.getCountOfFailedTests() ? 1 : 0));

@@ -92,7 +92,9 @@ export interface ResolvedScenario extends Scenario {
 
 /** Deterministic ed25519 key for (scenario seed, role, node, generation). */
 export function scenarioKey(seed: string, role: 'account' | 'p2p', index: number, generation: string): GeneratedKey {
-  const privateSeed = createHash('sha256').update(`mpc-runbook twin key|${seed}|${role}|${index}|${generation}`).digest();
+  const privateSeed = createHash('sha256')
+    .update(`mpc-runbook twin key|${seed}|${role}|${index}|${generation}`)
+    .digest();
   const pub = ed25519.getPublicKey(privateSeed);
   const pair = new Uint8Array(64);
   pair.set(privateSeed, 0);
@@ -101,7 +103,11 @@ export function scenarioKey(seed: string, role: 'account' | 'p2p', index: number
 }
 
 function secretStoreKeyFor(seed: string, index: number): string {
-  return createHash('sha256').update(`mpc-runbook twin store|${seed}|${index}`).digest('hex').slice(0, 32).toUpperCase();
+  return createHash('sha256')
+    .update(`mpc-runbook twin store|${seed}|${index}`)
+    .digest('hex')
+    .slice(0, 32)
+    .toUpperCase();
 }
 
 /** Threshold rules of the contract: 2 ≤ k ≤ n and k ≥ ceil(3n/5). */
@@ -133,7 +139,10 @@ export function loadScenario(nameOrPath: string): Scenario {
   return parsed.data;
 }
 
-export function resolveScenario(input: Scenario | string, overrides: Partial<Pick<Scenario, 'nodes' | 'blockTimeMs' | 'keyEventTimeoutBlocks'>> = {}): ResolvedScenario {
+export function resolveScenario(
+  input: Scenario | string,
+  overrides: Partial<Pick<Scenario, 'nodes' | 'blockTimeMs' | 'keyEventTimeoutBlocks'>> = {},
+): ResolvedScenario {
   const scenario = { ...(typeof input === 'string' ? loadScenario(input) : ScenarioSchema.parse(input)), ...overrides };
   const seed = scenario.seed ?? scenario.name;
   const places = ['chain', 'secretsManager', 'manifest', 'node'] as const;

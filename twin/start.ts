@@ -18,13 +18,7 @@ import { createMpcContract, type MpcContract } from './contract/mpc-contract.ts'
 import { configureAwsFaults, startAwsEndpoint, type AwsEndpoint } from './aws/server.ts';
 import { cdkOutputKey } from './aws/cloudformation.ts';
 import { createFleet, type Fleet } from './instances/fleet.ts';
-import {
-  manifestFor,
-  resolveScenario,
-  shapeSecretValue,
-  type ResolvedScenario,
-  type Scenario,
-} from './scenario.ts';
+import { manifestFor, resolveScenario, shapeSecretValue, type ResolvedScenario, type Scenario } from './scenario.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CONTRACT_ID = 'v1.signer.localnet';
@@ -35,8 +29,15 @@ const AWS_ACCOUNT_ID = '111122223333';
 const AWS_REGION = 'us-east-1';
 /** The methods the node sends (mpc-facts §3.5); used when a scenario grants FunctionCall keys. */
 const NODE_METHODS = [
-  'respond', 'respond_ckd', 'vote_pk', 'start_keygen_instance', 'vote_reshared', 'start_reshare_instance',
-  'vote_abort_key_event_instance', 'verify_tee', 'submit_participant_info',
+  'respond',
+  'respond_ckd',
+  'vote_pk',
+  'start_keygen_instance',
+  'vote_reshared',
+  'start_reshare_instance',
+  'vote_abort_key_event_instance',
+  'verify_tee',
+  'submit_participant_info',
 ];
 
 export interface StartTwinOptions {
@@ -102,7 +103,9 @@ async function canBind(host: string, port: number): Promise<boolean> {
 async function allocateAddressBlock(nodes: number): Promise<string> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const block = `127.${randomInt(64, 250)}.${randomInt(0, 255)}`;
-    const probes = await Promise.all([0, Math.floor(nodes / 2), nodes - 1].map((i) => canBind(`${block}.${10 + i}`, 8080)));
+    const probes = await Promise.all(
+      [0, Math.floor(nodes / 2), nodes - 1].map((i) => canBind(`${block}.${10 + i}`, 8080)),
+    );
     if (probes.every(Boolean)) return block;
   }
   throw new Error('no free 127.x.y.0/24 block with port 8080 available for the twin instances');
@@ -147,12 +150,15 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
       chain.createAccount(n.accountId, {
         balance: 10n * 10n ** 24n,
         keys: chainKey
-          ? [{
-              publicKey: chainKey.publicKey,
-              permission: scenario.accountKeyPermission === 'FullAccess'
-                ? 'FullAccess'
-                : { FunctionCall: { receiver_id: CONTRACT_ID, method_names: NODE_METHODS, allowance: null } },
-            }]
+          ? [
+              {
+                publicKey: chainKey.publicKey,
+                permission:
+                  scenario.accountKeyPermission === 'FullAccess'
+                    ? 'FullAccess'
+                    : { FunctionCall: { receiver_id: CONTRACT_ID, method_names: NODE_METHODS, allowance: null } },
+              },
+            ]
           : [],
       });
     }
@@ -168,18 +174,32 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     ]);
     const setupCall = (method: string, args: unknown, signerId: string, signerPublicKey: string) => {
       const out = contract.call(method, args, {
-        contractId: CONTRACT_ID, blockHeight: height(), signerId, signerPublicKey,
-        predecessorId: signerId, attachedDeposit: 0n, prepaidGas: 300n * 10n ** 12n,
+        contractId: CONTRACT_ID,
+        blockHeight: height(),
+        signerId,
+        signerPublicKey,
+        predecessorId: signerId,
+        attachedDeposit: 0n,
+        prepaidGas: 300n * 10n ** 12n,
       });
       if (!out.ok) throw new Error(`twin setup: ${method} by ${signerId} failed: ${JSON.stringify(out.error)}`);
     };
-    setupCall('init', {
-      parameters: { participants: { next_id: scenario.nodes, participants }, threshold: scenario.threshold },
-      init_config: { key_event_timeout_blocks: scenario.keyEventTimeoutBlocks },
-    }, 'localnet', 'ed25519:11111111111111111111111111111111');
+    setupCall(
+      'init',
+      {
+        parameters: { participants: { next_id: scenario.nodes, participants }, threshold: scenario.threshold },
+        init_config: { key_event_timeout_blocks: scenario.keyEventTimeoutBlocks },
+      },
+      'localnet',
+      'ed25519:11111111111111111111111111111111',
+    );
     for (const n of scenario.nodeList) {
-      setupCall('vote_add_domains', { domains: [{ id: 0, scheme: 'Secp256k1' }] }, n.accountId,
-        n.account.chain?.publicKey ?? 'ed25519:11111111111111111111111111111111');
+      setupCall(
+        'vote_add_domains',
+        { domains: [{ id: 0, scheme: 'Secp256k1' }] },
+        n.accountId,
+        n.account.chain?.publicKey ?? 'ed25519:11111111111111111111111111111111',
+      );
     }
     chain.start();
     stoppers.push(() => chain.stop());
@@ -200,7 +220,10 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
       dataDir: '',
     }));
     const nearBase = { instanceId: instanceIdFor(scenario.seed, 'near-base'), privateIp: nearBaseIp };
-    const credentials = { accessKeyId: 'AKIATWINEXAMPLE00000', secretAccessKey: 'twin-secret-access-key-not-a-real-one' };
+    const credentials = {
+      accessKeyId: 'AKIATWINEXAMPLE00000',
+      secretAccessKey: 'twin-secret-access-key-not-a-real-one',
+    };
 
     let fleetRef: Fleet | undefined;
     const aws = await startAwsEndpoint({
@@ -221,9 +244,21 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
           outputs: [
             { key: 'VpcId', value: 'vpc-0twin0000000000001', exportName: 'MpcVpcId' },
             ...nodes.flatMap((n) => [
-              { key: cdkOutputKey(['MpcNetwork', `Node${n.index}InstanceId`]), value: n.instanceId, exportName: `MpcNode${n.index}InstanceId` },
-              { key: cdkOutputKey(['MpcNetwork', `Node${n.index}PrivateIp`]), value: n.privateIp, exportName: `MpcNode${n.index}PrivateIp` },
-              { key: cdkOutputKey(['MpcNetwork', `Node${n.index}AccountId`]), value: n.accountId, exportName: `MpcNode${n.index}AccountId` },
+              {
+                key: cdkOutputKey(['MpcNetwork', `Node${n.index}InstanceId`]),
+                value: n.instanceId,
+                exportName: `MpcNode${n.index}InstanceId`,
+              },
+              {
+                key: cdkOutputKey(['MpcNetwork', `Node${n.index}PrivateIp`]),
+                value: n.privateIp,
+                exportName: `MpcNode${n.index}PrivateIp`,
+              },
+              {
+                key: cdkOutputKey(['MpcNetwork', `Node${n.index}AccountId`]),
+                value: n.accountId,
+                exportName: `MpcNode${n.index}AccountId`,
+              },
             ]),
           ],
         },
@@ -255,9 +290,19 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     });
     fleetRef = fleet;
     stoppers.push(() => fleet.stopAll());
-    fleet.addInstance({ instanceId: nearBase.instanceId, privateIp: nearBase.privateIp, role: 'near-base', name: 'near-localnet' });
+    fleet.addInstance({
+      instanceId: nearBase.instanceId,
+      privateIp: nearBase.privateIp,
+      role: 'near-base',
+      name: 'near-localnet',
+    });
     for (const n of nodes) {
-      const inst = fleet.addInstance({ instanceId: n.instanceId, privateIp: n.privateIp, role: 'mpc-node', name: `mpc-node-${n.index}` });
+      const inst = fleet.addInstance({
+        instanceId: n.instanceId,
+        privateIp: n.privateIp,
+        role: 'mpc-node',
+        name: `mpc-node-${n.index}`,
+      });
       n.dataDir = inst.dataDir;
     }
 
@@ -301,13 +346,14 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
         key ? shapeSecretValue(key.secretKey, n.secretShape) : 'PLACEHOLDER_REPLACE_WITH_REAL_KEY';
       const bootAccount = (n.account.node ?? n.account.secretsManager)?.secretKey;
       const bootP2p = (n.p2p.node ?? n.p2p.secretsManager)?.secretKey;
-      if (current(n.account.secretsManager) !== bootAccount) aws.secrets.put(names.account, current(n.account.secretsManager));
+      if (current(n.account.secretsManager) !== bootAccount)
+        aws.secrets.put(names.account, current(n.account.secretsManager));
       if (current(n.p2p.secretsManager) !== bootP2p) aws.secrets.put(names.p2p, current(n.p2p.secretsManager));
       if (n.ping === 'ConnectionLost') fleet.setPing(node.instanceId, 'ConnectionLost');
     }
 
     const manifestPath = join(workDir, 'mpc-node-keys.json');
-    writeFileSync(manifestPath, JSON.stringify(manifestFor(scenario), null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(manifestPath, `${JSON.stringify(manifestFor(scenario), null, 2)}\n`, { mode: 0o600 });
 
     const env: Record<string, string> = {
       RUNBOOK_TARGET: 'aws',
@@ -339,8 +385,22 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     };
 
     const twin: Twin = {
-      scenario, env, rpcUrl: rpc.url, awsUrl: aws.url, manifestPath, workDir, contractId: CONTRACT_ID,
-      nodes, nearBase, chain, contract, rpc, aws, fleet, waitForRunning, stop,
+      scenario,
+      env,
+      rpcUrl: rpc.url,
+      awsUrl: aws.url,
+      manifestPath,
+      workDir,
+      contractId: CONTRACT_ID,
+      nodes,
+      nearBase,
+      chain,
+      contract,
+      rpc,
+      aws,
+      fleet,
+      waitForRunning,
+      stop,
     };
     if (opts.waitForRunning ?? scenario.contract === 'running') {
       await waitForRunning(opts.runningTimeoutMs ?? Math.max(60_000, scenario.nodes * 2_000));

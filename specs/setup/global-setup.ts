@@ -11,7 +11,8 @@ import { acquireFixLock, type FixLock } from '../../helpers/lock.ts';
 
 export default async function setup(project: TestProject) {
   loadDotenv({ quiet: true });
-  const runId = process.env.RUNBOOK_RUN_ID ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  const runId =
+    process.env.RUNBOOK_RUN_ID ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   project.provide('runId', runId);
   const stops: (() => Promise<void>)[] = [];
   let env: Record<string, string> = {};
@@ -34,7 +35,12 @@ export default async function setup(project: TestProject) {
       lock = await acquireFixLock(merged, runId);
     } catch (e) {
       const region = merged.AWS_REGION ?? '?';
-      const reason = /holds the lock/.test((e as Error).message) ? (e as Error) : classified(e, { system: `the fix lock (AWS Secrets Manager in ${region})`, setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL' });
+      const reason = /holds the lock/.test((e as Error).message)
+        ? (e as Error)
+        : classified(e, {
+            system: `the fix lock (AWS Secrets Manager in ${region})`,
+            setting: 'AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL',
+          });
       fixLockRefused = reason.message;
     }
   }

@@ -8,7 +8,14 @@ import type { TestAnnotation, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { redactor } from '../../helpers/redact.ts';
 
-interface Line { step: string; name: string; state: string; note?: string; annotations: { type: string; message: string }[]; errors: string[] }
+interface Line {
+  step: string;
+  name: string;
+  state: string;
+  note?: string;
+  annotations: { type: string; message: string }[];
+  errors: string[];
+}
 
 export default class RunbookReporter implements Reporter {
   private lines: Line[] = [];
@@ -24,13 +31,18 @@ export default class RunbookReporter implements Reporter {
     const r = test.result();
     const step = test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
     const line: Line = {
-      step, name: test.name, state: r.state, ...('note' in r && r.note ? { note: r.note } : {}),
+      step,
+      name: test.name,
+      state: r.state,
+      ...('note' in r && r.note ? { note: r.note } : {}),
       annotations: test.annotations().map((a) => ({ type: a.type, message: redactor.redact(a.message) })),
       errors: (r.errors ?? []).map((e) => redactor.redact(e.message.split('\n\n')[0] ?? e.message)),
     };
     this.lines.push(line);
     const mark = r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '↓';
-    process.stdout.write(`  ${mark} ${step}  ${test.name}${r.state === 'skipped' && r.note ? `  — ${redactor.redact(r.note)}` : ''}\n`);
+    process.stdout.write(
+      `  ${mark} ${step}  ${test.name}${r.state === 'skipped' && r.note ? `  — ${redactor.redact(r.note)}` : ''}\n`,
+    );
     if (r.state === 'failed') {
       for (const e of line.errors) process.stdout.write(`      ${e.replace(/\n/g, '\n      ')}\n`);
     }
@@ -39,7 +51,9 @@ export default class RunbookReporter implements Reporter {
   /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), as it happens. */
   onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
     if (!['plan', 'fix', 'progress', 'warning'].includes(a.type)) return;
-    process.stdout.write(`      [${a.type}] ${test.name.split(':')[0]}: ${redactor.redact(a.message).replace(/\n/g, '\n        ')}\n`);
+    process.stdout.write(
+      `      [${a.type}] ${test.name.split(':')[0]}: ${redactor.redact(a.message).replace(/\n/g, '\n        ')}\n`,
+    );
   }
 
   onUserConsoleLog(log: UserConsoleLog) {
@@ -54,17 +68,38 @@ export default class RunbookReporter implements Reporter {
     for (const s of steps) {
       const ls = this.lines.filter((l) => l.step === s);
       const count = (st: string) => ls.filter((l) => l.state === st).length;
-      out.push(`  ${s.padEnd(22)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped${ls.find((l) => l.state === 'skipped' && l.note) ? ` (${ls.find((l) => l.state === 'skipped' && l.note)!.note})` : ''}`);
+      out.push(
+        `  ${s.padEnd(22)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped${ls.find((l) => l.state === 'skipped' && l.note) ? ` (${ls.find((l) => l.state === 'skipped' && l.note)!.note})` : ''}`,
+      );
     }
     const preflightRed = this.lines.some((l) => l.step === '00-preflight' && l.state === 'failed');
-    const next = preflightRed ? 'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); no repair step ran, nothing was written'
-      : verdict === 'GREEN' ? (mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do')
-      : mode === 'gate' ? 'npm run plan      # see exactly what the fix-ups would do' : mode === 'plan' ? 'npm run fix       # apply the fix-ups (journaled)' : 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
+    const next = preflightRed
+      ? 'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); no repair step ran, nothing was written'
+      : verdict === 'GREEN'
+        ? mode === 'fix'
+          ? 'npm run runbook   # confirm with a read-only gate'
+          : 'nothing to do'
+        : mode === 'gate'
+          ? 'npm run plan      # see exactly what the fix-ups would do'
+          : mode === 'plan'
+            ? 'npm run fix       # apply the fix-ups (journaled)'
+            : 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
     out.push(`Next: ${next}`, '');
-    process.stdout.write(redactor.redact(out.join('\n')) + '\n');
+    process.stdout.write(`${redactor.redact(out.join('\n'))}\n`);
     if (process.env.GITHUB_STEP_SUMMARY) {
-      const md = [`## mpc-runbook ${mode}: ${verdict}`, '', '| step | claim | result |', '|---|---|---|',
-        ...this.lines.map((l) => `| ${l.step} | ${l.name.replace(/\|/g, '\\|')} | ${l.state}${l.note ? ` — ${l.note}` : ''}${l.errors[0] ? ` — ${l.errors[0].split('\n')[0]!.replace(/\|/g, '\\|')}` : ''} |`), '', `Next: \`${next}\``, ''];
+      const md = [
+        `## mpc-runbook ${mode}: ${verdict}`,
+        '',
+        '| step | claim | result |',
+        '|---|---|---|',
+        ...this.lines.map(
+          (l) =>
+            `| ${l.step} | ${l.name.replace(/\|/g, '\\|')} | ${l.state}${l.note ? ` — ${l.note}` : ''}${l.errors[0] ? ` — ${l.errors[0].split('\n')[0]!.replace(/\|/g, '\\|')}` : ''} |`,
+        ),
+        '',
+        `Next: \`${next}\``,
+        '',
+      ];
       appendFileSync(process.env.GITHUB_STEP_SUMMARY, redactor.redact(md.join('\n')));
     }
   }

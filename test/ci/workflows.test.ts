@@ -8,8 +8,17 @@ import { parse } from 'yaml';
 const root = join(import.meta.dirname, '..', '..');
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
 
-interface Step { name?: string; run?: string; uses?: string; env?: Record<string, string>; id?: string }
-interface Workflow { on: Record<string, unknown>; jobs: Record<string, { steps: Step[] }> }
+interface Step {
+  name?: string;
+  run?: string;
+  uses?: string;
+  env?: Record<string, string>;
+  id?: string;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  jobs: Record<string, { steps: Step[] }>;
+}
 
 const workflows = Object.fromEntries(
   readdirSync(join(root, '.github', 'workflows'))
@@ -56,7 +65,10 @@ describe('CI workflows', () => {
       const dir = mkdtempSync(join(tmpdir(), 'wf-'));
       const out = join(dir, 'out');
       try {
-        execFileSync('bash', ['-c', modeStep.run!], { env: { PATH: process.env.PATH!, GITHUB_OUTPUT: out, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
+        execFileSync('bash', ['-c', modeStep.run!], {
+          env: { PATH: process.env.PATH!, GITHUB_OUTPUT: out, ...env },
+          stdio: ['ignore', 'ignore', 'ignore'],
+        });
         return readFileSync(out, 'utf8').trim();
       } finally {
         rmSync(dir, { recursive: true, force: true });

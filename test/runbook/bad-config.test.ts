@@ -22,8 +22,13 @@ async function closedPort(): Promise<number> {
 
 /** No credentials anywhere the SDK looks (env, files, SSO, instance metadata). */
 const noCredentials = {
-  AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_SESSION_TOKEN: '',
+  AWS_PROFILE: '',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+  AWS_CONFIG_FILE: '/nonexistent/config',
+  AWS_EC2_METADATA_DISABLED: 'true',
 };
 
 describe('fix with bad configuration stops at 00-preflight, says why, and writes nothing', () => {
@@ -47,41 +52,100 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
   afterAll(async () => twin?.stop());
 
   const cases: [string, () => Promise<Record<string, string>>, RegExp][] = [
-    ['the NEAR RPC is unreachable', async () => ({ NEAR_RPC_URL: `http://127.0.0.1:${await closedPort()}` }),
-      /NEAR RPC at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)\. Check NEAR_RPC_URL/],
-    ['the RPC serves another chain', async () => ({ NEAR_EXPECTED_CHAIN_ID: 'mainnet' }),
-      /serves chain "localnet", but NEAR_EXPECTED_CHAIN_ID is "mainnet"/],
-    ['the contract account is not on chain', async () => ({ MPC_CONTRACT_ID: 'v2.signer.localnet' }),
-      /the contract account v2\.signer\.localnet does not exist on the chain behind http:\/\/127\.0\.0\.1:\d+: set MPC_CONTRACT_ID/],
-    ['AWS credentials are missing', async () => noCredentials,
-      /no AWS credentials were found \(.*\)\. Set AWS_PROFILE/],
-    ['the region is not the expected one', async () => ({ EXPECTED_AWS_REGION: 'eu-west-1' }),
-      /AWS_REGION is us-east-1, but EXPECTED_AWS_REGION is eu-west-1/],
-    ['the manifest lacks a node', async () => ({ MPC_KEYS_FILE: manifestWith((m) => delete m['node-1']) }),
-      /keys manifest .*mpc-node-keys\.json is not usable:\n\s+- node-1: missing from the manifest/],
-    ['a manifest account key is a 32-byte seed only', async () => ({
-      MPC_KEYS_FILE: manifestWith((m) => {
-        const sk = m['node-2']!.MPC_ACCOUNT_SK!;
-        m['node-2']!.MPC_ACCOUNT_SK = `ed25519:${base58.encode(base58.decode(sk.slice(8)).slice(0, 32))}`;
+    [
+      'the NEAR RPC is unreachable',
+      async () => ({ NEAR_RPC_URL: `http://127.0.0.1:${await closedPort()}` }),
+      /NEAR RPC at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)\. Check NEAR_RPC_URL/,
+    ],
+    [
+      'the RPC serves another chain',
+      async () => ({ NEAR_EXPECTED_CHAIN_ID: 'mainnet' }),
+      /serves chain "localnet", but NEAR_EXPECTED_CHAIN_ID is "mainnet"/,
+    ],
+    [
+      'the contract account is not on chain',
+      async () => ({ MPC_CONTRACT_ID: 'v2.signer.localnet' }),
+      /the contract account v2\.signer\.localnet does not exist on the chain behind http:\/\/127\.0\.0\.1:\d+: set MPC_CONTRACT_ID/,
+    ],
+    [
+      'AWS credentials are missing',
+      async () => noCredentials,
+      /no AWS credentials were found \(.*\)\. Set AWS_PROFILE/,
+    ],
+    [
+      'the region is not the expected one',
+      async () => ({ EXPECTED_AWS_REGION: 'eu-west-1' }),
+      /AWS_REGION is us-east-1, but EXPECTED_AWS_REGION is eu-west-1/,
+    ],
+    [
+      'the manifest lacks a node',
+      async () => ({ MPC_KEYS_FILE: manifestWith((m) => delete m['node-1']) }),
+      /keys manifest .*mpc-node-keys\.json is not usable:\n\s+- node-1: missing from the manifest/,
+    ],
+    [
+      'a manifest account key is a 32-byte seed only',
+      async () => ({
+        MPC_KEYS_FILE: manifestWith((m) => {
+          const sk = m['node-2']!.MPC_ACCOUNT_SK!;
+          m['node-2']!.MPC_ACCOUNT_SK = `ed25519:${base58.encode(base58.decode(sk.slice(8)).slice(0, 32))}`;
+        }),
       }),
-    }), /node-2\.MPC_ACCOUNT_SK: holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form/],
-    ['the manifest file is missing', async () => ({ MPC_KEYS_FILE: '/nonexistent/mpc-node-keys.json' }),
-      /keys manifest \/nonexistent\/mpc-node-keys\.json is not usable:\n\s+- file not found \(set MPC_KEYS_FILE/],
-    ['the manifest is not JSON', async () => {
-      const path = join(workspace().dir, 'mpc-node-keys.json');
-      writeFileSync(path, '{"node-0": {');
-      return { MPC_KEYS_FILE: path };
-    }, /- file is not valid JSON/],
-    ['two nodes share a key', async () => ({ MPC_KEYS_FILE: manifestWith((m) => Object.assign(m['node-1']!, { MPC_ACCOUNT_SK: m['node-0']!.MPC_ACCOUNT_SK, MPC_ACCOUNT_PK: m['node-0']!.MPC_ACCOUNT_PK })) }),
-      /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/],
-    ['a p2p key is malformed', async () => ({ MPC_KEYS_FILE: manifestWith((m) => void (m['node-0']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl')) }),
-      /node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/],
-    ['a secret store key is not 32 hex characters', async () => ({ MPC_KEYS_FILE: manifestWith((m) => void (m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef')) }),
-      /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/],
-    ['the MPC stack is not the configured one', async () => ({ MPC_STACK_NAME: 'MpcStandaloneStackOld' }),
-      /CloudFormation stack MpcStandaloneStackOld does not exist in us-east-1 \(set MPC_STACK_NAME \/ NEAR_STACK_NAME\)/],
-    ['the target is unknown', async () => ({ RUNBOOK_TARGET: 'cloud' }),
-      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" Invalid option: expected one of "twin"\|"aws"/],
+      /node-2\.MPC_ACCOUNT_SK: holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form/,
+    ],
+    [
+      'the manifest file is missing',
+      async () => ({ MPC_KEYS_FILE: '/nonexistent/mpc-node-keys.json' }),
+      /keys manifest \/nonexistent\/mpc-node-keys\.json is not usable:\n\s+- file not found \(set MPC_KEYS_FILE/,
+    ],
+    [
+      'the manifest is not JSON',
+      async () => {
+        const path = join(workspace().dir, 'mpc-node-keys.json');
+        writeFileSync(path, '{"node-0": {');
+        return { MPC_KEYS_FILE: path };
+      },
+      /- file is not valid JSON/,
+    ],
+    [
+      'two nodes share a key',
+      async () => ({
+        MPC_KEYS_FILE: manifestWith((m) =>
+          Object.assign(m['node-1']!, {
+            MPC_ACCOUNT_SK: m['node-0']!.MPC_ACCOUNT_SK,
+            MPC_ACCOUNT_PK: m['node-0']!.MPC_ACCOUNT_PK,
+          }),
+        ),
+      }),
+      /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/,
+    ],
+    [
+      'a p2p key is malformed',
+      async () => ({
+        MPC_KEYS_FILE: manifestWith((m) => {
+          m['node-0']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl';
+        }),
+      }),
+      /node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/,
+    ],
+    [
+      'a secret store key is not 32 hex characters',
+      async () => ({
+        MPC_KEYS_FILE: manifestWith((m) => {
+          m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef';
+        }),
+      }),
+      /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/,
+    ],
+    [
+      'the MPC stack is not the configured one',
+      async () => ({ MPC_STACK_NAME: 'MpcStandaloneStackOld' }),
+      /CloudFormation stack MpcStandaloneStackOld does not exist in us-east-1 \(set MPC_STACK_NAME \/ NEAR_STACK_NAME\)/,
+    ],
+    [
+      'the target is unknown',
+      async () => ({ RUNBOOK_TARGET: 'cloud' }),
+      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" Invalid option: expected one of "twin"\|"aws"/,
+    ],
   ];
 
   test.for(cases)('%s', async ([, env, message]) => {

@@ -23,8 +23,14 @@ describe('a node crash-loops after its restart', () => {
     const first = workspace();
     const r1 = await runbook(twin, 'fix', first, { RUNBOOK_HEALTH_TIMEOUT_S: '6' });
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
-    expect(r1.output).toMatch(/timed out after 6 s waiting for the restarted nodes to report their on-chain keys and answer \/health/);
-    expect(r1.output).toMatch(new RegExp(`mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), \\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file`));
+    expect(r1.output).toMatch(
+      /timed out after 6 s waiting for the restarted nodes to report their on-chain keys and answer \/health/,
+    );
+    expect(r1.output).toMatch(
+      new RegExp(
+        `mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), \\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file`,
+      ),
+    );
     expect(r1.output).not.toMatch(/mpc-node-[01] \(i-\w+\): container/); // only the stuck node is named
     expect(r1.output).toMatch(/04-contract-running +0 passed, 0 failed, \d+ skipped/);
     const j1 = readJournal(first.journals()[0]!);
@@ -34,7 +40,12 @@ describe('a node crash-loops after its restart', () => {
     const second = workspace();
     const r2 = await runbook(twin, 'fix', second);
     expect(r2.code, r2.output.slice(-3000)).toBe(0);
-    expect(second.journals().flatMap(readJournal).filter((e) => e.phase === 'done')).toEqual([]); // nothing left to write
+    expect(
+      second
+        .journals()
+        .flatMap(readJournal)
+        .filter((e) => e.phase === 'done'),
+    ).toEqual([]); // nothing left to write
     expect(leakedSecrets(twin, r1.output + r2.output + first.artifacts() + second.artifacts())).toEqual([]);
   });
 });

@@ -23,16 +23,22 @@ describe('fix killed between two nodes, then run again', () => {
     twin.aws.faults.latencyMs = 300;
     const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...killed.env });
     // Kill the whole process group the moment the first node's secret is written.
-    const journalPath = await waitUntil('the first secret write in the journal', async () => {
-      const j = killed.journals()[0];
-      return j && existsSync(j) && readFileSync(j, 'utf8').includes('"phase":"done"') ? j : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 5 });
+    const journalPath = await waitUntil(
+      'the first secret write in the journal',
+      async () => {
+        const j = killed.journals()[0];
+        return j && existsSync(j) && readFileSync(j, 'utf8').includes('"phase":"done"') ? j : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 5 },
+    );
     run.kill();
     await run.result;
     twin.aws.faults.latencyMs = 0;
     const deadRun = basename(journalPath, '.jsonl');
     const j1 = readJournal(journalPath);
-    const done1 = j1.filter((e) => e.phase === 'done' && e.action.kind === 'put-secret').map((e) => e.action.kind === 'put-secret' && e.action.secretName);
+    const done1 = j1
+      .filter((e) => e.phase === 'done' && e.action.kind === 'put-secret')
+      .map((e) => e.action.kind === 'put-secret' && e.action.secretName);
     expect(done1.length).toBeGreaterThanOrEqual(1);
     expect(done1.length).toBeLessThan(3); // killed between nodes, not after the step
     expect(planRollback(j1).actions.length).toBe(done1.length); // what it did can be undone exactly
@@ -51,9 +57,16 @@ describe('fix killed between two nodes, then run again', () => {
     const again = workspace();
     const r3 = await runbook(twin, 'fix', again);
     expect(r3.code, r3.output.slice(-3000)).toBe(0);
-    const done3 = again.journals().flatMap(readJournal).filter((e) => e.phase === 'done' && e.action.kind === 'put-secret').map((e) => e.action.kind === 'put-secret' && e.action.secretName);
+    const done3 = again
+      .journals()
+      .flatMap(readJournal)
+      .filter((e) => e.phase === 'done' && e.action.kind === 'put-secret')
+      .map((e) => e.action.kind === 'put-secret' && e.action.secretName);
     expect([...done1, ...done3].sort()).toEqual([...secretNames].sort()); // each secret written by exactly one run
-    for (const s of secretNames) expect(twin.aws.secrets.versions(s).length, `${s} versions`).toBe(versionsBefore[s]! + 1);
-    expect(leakedSecrets(twin, run.output() + r2.output + r3.output + killed.artifacts() + again.artifacts())).toEqual([]);
+    for (const s of secretNames)
+      expect(twin.aws.secrets.versions(s).length, `${s} versions`).toBe(versionsBefore[s]! + 1);
+    expect(leakedSecrets(twin, run.output() + r2.output + r3.output + killed.artifacts() + again.artifacts())).toEqual(
+      [],
+    );
   });
 });

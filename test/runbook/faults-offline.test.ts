@@ -23,10 +23,20 @@ describe('an instance drops offline mid-fix, then comes back', () => {
     const first = workspace();
     const r1 = await runbook(twin, 'fix', first, { RUNBOOK_SSM_TIMEOUT_S: '60' });
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
-    expect(r1.output).toMatch(new RegExp(`re-materialising failed on mpc-node-1 \\(${lost.instanceId}\\): TimedOut/DeliveryTimedOut: the command never reached the instance \\(SSM agent not connected\\); nothing ran there\\. Done and restarted: mpc-node-0, mpc-node-2`));
+    expect(r1.output).toMatch(
+      new RegExp(
+        `re-materialising failed on mpc-node-1 \\(${lost.instanceId}\\): TimedOut/DeliveryTimedOut: the command never reached the instance \\(SSM agent not connected\\); nothing ran there\\. Done and restarted: mpc-node-0, mpc-node-2`,
+      ),
+    );
     const j1 = readJournal(first.journals()[0]!);
     const remat = j1.filter((e) => e.action.kind === 'rematerialise-node-secrets' && e.phase !== 'intent');
-    expect(remat.map((e) => [e.action.kind === 'rematerialise-node-secrets' && e.action.node, e.phase]).sort()).toEqual([['mpc-node-0', 'done'], ['mpc-node-1', 'failed'], ['mpc-node-2', 'done']]);
+    expect(remat.map((e) => [e.action.kind === 'rematerialise-node-secrets' && e.action.node, e.phase]).sort()).toEqual(
+      [
+        ['mpc-node-0', 'done'],
+        ['mpc-node-1', 'failed'],
+        ['mpc-node-2', 'done'],
+      ],
+    );
     expect(remat.find((e) => e.phase === 'failed')!.error).toMatch(/DeliveryTimedOut/);
     expect(nodeFile(lost)).toBe(before[1]); // nothing ran there
     expect(nodeFile(twin.nodes[0]!)).not.toBe(before[0]);
@@ -38,7 +48,9 @@ describe('an instance drops offline mid-fix, then comes back', () => {
     expect(r2.code, r2.output.slice(-3000)).toBe(0);
     const j2 = readJournal(second.journals()[0]!);
     expect(j2.filter((e) => e.action.kind === 'put-secret')).toEqual([]);
-    expect(j2.filter((e) => e.phase === 'done').map((e) => e.action.kind === 'rematerialise-node-secrets' && e.action.node)).toEqual(['mpc-node-1']);
+    expect(
+      j2.filter((e) => e.phase === 'done').map((e) => e.action.kind === 'rematerialise-node-secrets' && e.action.node),
+    ).toEqual(['mpc-node-1']);
     expect(leakedSecrets(twin, r1.output + r2.output + first.artifacts() + second.artifacts())).toEqual([]);
   });
 });

@@ -23,25 +23,48 @@ describe('the re-materialise command fails on one instance', () => {
     const first = workspace();
     const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...first.env });
     // The moment the runbook has journaled its intent to re-materialise, another writer changes the secret.
-    await waitUntil('the re-materialise intent in the journal', async () => {
-      const j = first.journals()[0];
-      return j && readFileSync(j, 'utf8').includes('"kind":"rematerialise-node-secrets"') ? true : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 5 });
+    await waitUntil(
+      'the re-materialise intent in the journal',
+      async () => {
+        const j = first.journals()[0];
+        return j && readFileSync(j, 'utf8').includes('"kind":"rematerialise-node-secrets"') ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 5 },
+    );
     twin.aws.secrets.put(`mpc-node-${node0.index}-mpc_account_sk`, intruder);
     const r1 = await run.result;
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
-    expect(r1.output).toMatch(new RegExp(`re-materialising failed on mpc-node-0 \\(${node0.instanceId}\\): Failed: ERROR: mpc-node-0-mpc_account_sk is not the value the runbook checked; nothing written`));
+    expect(r1.output).toMatch(
+      new RegExp(
+        `re-materialising failed on mpc-node-0 \\(${node0.instanceId}\\): Failed: ERROR: mpc-node-0-mpc_account_sk is not the value the runbook checked; nothing written`,
+      ),
+    );
     const j1 = readJournal(first.journals()[0]!);
-    expect(j1.filter((e) => e.action.kind === 'rematerialise-node-secrets' && e.phase !== 'intent').map((e) => [e.action.kind === 'rematerialise-node-secrets' && e.action.node, e.phase]).sort())
-      .toEqual([['mpc-node-0', 'failed'], ['mpc-node-1', 'done'], ['mpc-node-2', 'done']]);
+    expect(
+      j1
+        .filter((e) => e.action.kind === 'rematerialise-node-secrets' && e.phase !== 'intent')
+        .map((e) => [e.action.kind === 'rematerialise-node-secrets' && e.action.node, e.phase])
+        .sort(),
+    ).toEqual([
+      ['mpc-node-0', 'failed'],
+      ['mpc-node-1', 'done'],
+      ['mpc-node-2', 'done'],
+    ]);
     expect(readFileSync(join(node0.dataDir, 'secrets.json'), 'utf8')).toBe(fileBefore);
 
     const second = workspace();
     const r2 = await runbook(twin, 'fix', second);
     expect(r2.code, r2.output.slice(-3000)).toBe(0);
     const j2 = readJournal(second.journals()[0]!).filter((e) => e.phase === 'done');
-    expect(j2.map((e) => e.action.kind === 'put-secret' ? e.action.secretName : e.action.kind === 'rematerialise-node-secrets' ? e.action.node : e.action.kind))
-      .toEqual(['mpc-node-0-mpc_account_sk', 'mpc-node-0']);
+    expect(
+      j2.map((e) =>
+        e.action.kind === 'put-secret'
+          ? e.action.secretName
+          : e.action.kind === 'rematerialise-node-secrets'
+            ? e.action.node
+            : e.action.kind,
+      ),
+    ).toEqual(['mpc-node-0-mpc_account_sk', 'mpc-node-0']);
     const all = r1.output + r2.output + first.artifacts() + second.artifacts();
     expect(leakedSecrets(twin, all)).toEqual([]);
     expect(all).not.toContain(intruder.slice(8));

@@ -36,8 +36,12 @@ describe('runbook on incident-key-mismatch', () => {
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
     for (const n of twin.nodes) {
-      expect(r.output).toContain(`PutSecretValue mpc-node-${n.index}-mpc_account_sk ← manifest node-${n.index} account key`);
-      expect(r.output).toMatch(new RegExp(`\\[plan\\] 03 ${n.accountId.replace(/\./g, '\\.')}: SSM on ${n.instanceId}: rewrite`));
+      expect(r.output).toContain(
+        `PutSecretValue mpc-node-${n.index}-mpc_account_sk ← manifest node-${n.index} account key`,
+      );
+      expect(r.output).toMatch(
+        new RegExp(`\\[plan\\] 03 ${n.accountId.replace(/\./g, '\\.')}: SSM on ${n.instanceId}: rewrite`),
+      );
     }
     expect(snapshot(twin)).toEqual(incident);
     expect(ws.journals()).toEqual([]);
@@ -54,8 +58,12 @@ describe('runbook on incident-key-mismatch', () => {
     const entries = readJournal(journal!);
     const done = entries.filter((e) => e.phase === 'done');
     expect(entries.filter((e) => e.phase === 'intent')).toHaveLength(done.length);
-    expect(done.filter((e) => e.action.kind === 'put-secret').map((e) => (e.action as { secretName: string }).secretName).sort())
-      .toEqual(twin.nodes.map((n) => `mpc-node-${n.index}-mpc_account_sk`).sort());
+    expect(
+      done
+        .filter((e) => e.action.kind === 'put-secret')
+        .map((e) => (e.action as { secretName: string }).secretName)
+        .sort(),
+    ).toEqual(twin.nodes.map((n) => `mpc-node-${n.index}-mpc_account_sk`).sort());
     expect(done.filter((e) => e.action.kind === 'rematerialise-node-secrets')).toHaveLength(twin.nodes.length);
     expect(planRollback(entries).actions).toHaveLength(2 * twin.nodes.length);
   });

@@ -11,7 +11,9 @@ import { scenarioSecrets } from '../../twin/scenario.ts';
 import { startTwin, type Twin } from '../../twin/start.ts';
 import { leakedSecrets, runbook, snapshot, workspace } from './support.ts';
 
-const scenarios = readdirSync(join(import.meta.dirname, '..', '..', 'fixtures', 'scenarios')).map((f) => f.replace(/\.json$/, '')).sort();
+const scenarios = readdirSync(join(import.meta.dirname, '..', '..', 'fixtures', 'scenarios'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
 
 test('the scan finds a secret when one is there (it can fail)', async () => {
   const twin = await startTwin({ scenario: 'healthy', blockTimeMs: 150, waitForRunning: false });

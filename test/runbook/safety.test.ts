@@ -16,7 +16,8 @@ describe('configuration errors name the variable and what to do', () => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, ...env })).toThrow(message);
   });
-  test('a missing variable says it is not set', () => expect(() => loadConfig({ AWS_REGION: 'us-east-1' })).toThrow(/NEAR_RPC_URL: is not set/));
+  test('a missing variable says it is not set', () =>
+    expect(() => loadConfig({ AWS_REGION: 'us-east-1' })).toThrow(/NEAR_RPC_URL: is not set/));
 });
 
 describe('on the incident twin', () => {
@@ -28,10 +29,12 @@ describe('on the incident twin', () => {
     const before = snapshot(twin);
     const r = await runbook(twin, 'fix', ws, { EXPECTED_AWS_ACCOUNT_ID: '999999999999' });
     expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/the AWS credentials are for account 111122223333 \(arn:aws:[^)]+\), but EXPECTED_AWS_ACCOUNT_ID is 999999999999: switch AWS_PROFILE/);
+    expect(r.output).toMatch(
+      /the AWS credentials are for account 111122223333 \(arn:aws:[^)]+\), but EXPECTED_AWS_ACCOUNT_ID is 999999999999: switch AWS_PROFILE/,
+    );
     expect(r.output).toContain('Next: make 00-preflight pass first');
     expect(snapshot(twin)).toEqual(before);
-    expect(ws.journals().flatMap((j) => j)).toEqual([]);
+    expect(ws.journals().flat()).toEqual([]);
   });
 
   test('a second fix run while one holds the lock refuses and names the holder; an expired lock is taken over', async () => {
@@ -42,7 +45,9 @@ describe('on the incident twin', () => {
     const ws = workspace();
     const r = await runbook(twin, 'fix', ws);
     expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/fix refused: another fix run holds the lock: run run-one on .* until .*npm run unlock -- run-one/);
+    expect(r.output).toMatch(
+      /fix refused: another fix run holds the lock: run run-one on .* until .*npm run unlock -- run-one/,
+    );
     expect(ws.journals()).toEqual([]);
     await first.release();
     const stale = await acquireFixLock(env, 'crashed-run', -1); // already expired
@@ -72,7 +77,9 @@ describe('on the incident twin', () => {
     const r = await runbook(twin, 'gate', ws);
     twin.rpc.faults.failNext5xx = 0;
     expect(r.code).toBe(1);
-    expect(r.output).toMatch(/NEAR RPC at http:\/\/127\.0\.0\.1:\d+ kept answering HTTP 500 through the retry budget \(RPC status: Internal server error\)/);
+    expect(r.output).toMatch(
+      /NEAR RPC at http:\/\/127\.0\.0\.1:\d+ kept answering HTTP 500 through the retry budget \(RPC status: Internal server error\)/,
+    );
     expect(r.output).toContain('Next: make 00-preflight pass first');
   });
 });

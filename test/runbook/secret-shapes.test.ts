@@ -4,7 +4,11 @@ import { startTwin, type Twin } from '../../twin/start.ts';
 import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';
 
 const cases = [
-  { scenario: 'placeholder-secret', node: 1, says: 'is placeholder: the secret still holds the CDK placeholder PLACEHOLDER_REPLACE_WITH_REAL_KEY' },
+  {
+    scenario: 'placeholder-secret',
+    node: 1,
+    says: 'is placeholder: the secret still holds the CDK placeholder PLACEHOLDER_REPLACE_WITH_REAL_KEY',
+  },
   { scenario: 'json-wrapped-secret', node: 0, says: 'holds the right key but the value is JSON-wrapped' },
   { scenario: 'secret-with-trailing-newline', node: 2, says: 'holds the right key but the value ends with a newline' },
 ] as const;

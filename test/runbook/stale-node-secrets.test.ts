@@ -29,18 +29,40 @@ describe('runbook on stale-node-secrets', () => {
   });
 
   test('restarting the containers alone (the written plan) leaves it red', async () => {
-    const ssm = new SSMClient({ endpoint: twin.env.AWS_ENDPOINT_URL!, region: twin.env.AWS_REGION!, credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! } });
-    const restarted = await runOn(ssm, twin.nodes.map((n) => n.instanceId), ['docker restart mpc-node'], { timeoutS: 60, comment: 'restart as the written plan says' });
+    const ssm = new SSMClient({
+      endpoint: twin.env.AWS_ENDPOINT_URL!,
+      region: twin.env.AWS_REGION!,
+      credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
+    });
+    const restarted = await runOn(
+      ssm,
+      twin.nodes.map((n) => n.instanceId),
+      ['docker restart mpc-node'],
+      { timeoutS: 60, comment: 'restart as the written plan says' },
+    );
     expect([...restarted.values()].map((r) => r.status)).toEqual(twin.nodes.map(() => 'Success'));
-    await waitUntil('the restarted nodes to answer /health', async () => {
-      const answers = await Promise.all(twin.nodes.map((n) => fetch(`http://${n.privateIp}:8080/health`).then((r) => r.ok, () => false)));
-      return answers.every(Boolean) || undefined;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitUntil(
+      'the restarted nodes to answer /health',
+      async () => {
+        const answers = await Promise.all(
+          twin.nodes.map((n) =>
+            fetch(`http://${n.privateIp}:8080/health`).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          ),
+        );
+        return answers.every(Boolean) || undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     const r = await runbook(twin, 'gate', ws);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/03-nodes-healthy +\d+ passed, 3 failed/);
-    expect(r.output).toContain('which is not an access key of mpc-node-0.localnet — its transactions fail with AccessKeyNotFound');
+    expect(r.output).toContain(
+      'which is not an access key of mpc-node-0.localnet — its transactions fail with AccessKeyNotFound',
+    );
   });
 
   test('fix re-materialises the nodes and the gate goes green', async () => {

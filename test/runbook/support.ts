@@ -9,29 +9,47 @@ import { scenarioSecrets } from '../../twin/scenario.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
-export interface RunResult { code: number | null; output: string }
+export interface RunResult {
+  code: number | null;
+  output: string;
+}
 
 /** A workspace per run: its own journal, run state, JUnit file and GitHub step summary. */
 export function workspace() {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-ws-'));
   const files = (sub: string): string[] => {
     const d = join(dir, sub);
-    return existsSync(d) ? readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)) : [];
+    return existsSync(d)
+      ? readdirSync(d, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name))
+      : [];
   };
   return {
     dir,
-    env: { RUNBOOK_JOURNAL_DIR: join(dir, 'journal'), RUNBOOK_STATE_DIR: join(dir, 'runs'), RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml'), GITHUB_STEP_SUMMARY: join(dir, 'summary.md') },
+    env: {
+      RUNBOOK_JOURNAL_DIR: join(dir, 'journal'),
+      RUNBOOK_STATE_DIR: join(dir, 'runs'),
+      RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml'),
+      GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
+    },
     journals: () => files('journal'),
     /** Everything the runbook wrote that a person or CI could read: JUnit, step summary, journals, run state. */
-    artifacts: () => [join(dir, 'junit.xml'), join(dir, 'summary.md'), ...files('journal'), ...files('runs')]
-      .filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('\n'),
+    artifacts: () =>
+      [join(dir, 'junit.xml'), join(dir, 'summary.md'), ...files('journal'), ...files('runs')]
+        .filter(existsSync)
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n'),
   };
 }
 
 /** Start a script as its own process group (so a test can kill it, and every worker it started, at once). */
 export function startScript(script: string, args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], {
-    cwd: root, env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: root,
+    env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
@@ -40,13 +58,21 @@ export function startScript(script: string, args: string[], env: Record<string, 
   return { result, output: () => output, kill: () => process.kill(-child.pid!, 'SIGKILL') };
 }
 
-export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> => startScript(script, args, env).result;
+export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> =>
+  startScript(script, args, env).result;
 
-export const runbook = (twin: Twin, mode: 'gate' | 'plan' | 'fix', ws: ReturnType<typeof workspace>, extra: Record<string, string> = {}) =>
-  runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
+export const runbook = (
+  twin: Twin,
+  mode: 'gate' | 'plan' | 'fix',
+  ws: ReturnType<typeof workspace>,
+  extra: Record<string, string> = {},
+) => runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
 
 /** Fix, then the read-only gate that proves it: both must exit 0 (the output is in the failure message). */
-export async function fixThenGate(twin: Twin, ws: ReturnType<typeof workspace>): Promise<{ fix: RunResult; gate: RunResult }> {
+export async function fixThenGate(
+  twin: Twin,
+  ws: ReturnType<typeof workspace>,
+): Promise<{ fix: RunResult; gate: RunResult }> {
   const fix = await runbook(twin, 'fix', ws);
   expect(fix.code, fix.output.slice(-3000)).toBe(0);
   const gate = await runbook(twin, 'gate', ws);
@@ -67,11 +93,17 @@ export function leakedSecrets(twin: Twin, text: string): string[] {
 
 /** What a rollback must restore byte for byte: every secret's AWSCURRENT and every node's secrets.json. */
 export function snapshot(twin: Twin) {
-  const secrets = Object.fromEntries(twin.nodes.flatMap((n) => ['mpc_account_sk', 'mpc_p2p_private_key', 'mpc_secret_store_key'].map((k) => {
-    const name = `mpc-node-${n.index}-${k}`;
-    return [name, twin.aws.secrets.current(name)];
-  })));
-  const files = Object.fromEntries(twin.nodes.map((n) => [n.accountId, readFileSync(join(n.dataDir, 'secrets.json')).toString('base64')]));
+  const secrets = Object.fromEntries(
+    twin.nodes.flatMap((n) =>
+      ['mpc_account_sk', 'mpc_p2p_private_key', 'mpc_secret_store_key'].map((k) => {
+        const name = `mpc-node-${n.index}-${k}`;
+        return [name, twin.aws.secrets.current(name)];
+      }),
+    ),
+  );
+  const files = Object.fromEntries(
+    twin.nodes.map((n) => [n.accountId, readFileSync(join(n.dataDir, 'secrets.json')).toString('base64')]),
+  );
   return { secrets, files };
 }
 

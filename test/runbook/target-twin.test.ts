@@ -8,7 +8,12 @@ describe('RUNBOOK_TARGET=twin', () => {
     ['incident-key-mismatch', 1],
   ] as const)('gate on %s exits %i', async ([scenario, code]) => {
     const ws = workspace();
-    const r = await runScript('runbook.ts', ['gate'], { ...ws.env, RUNBOOK_TARGET: 'twin', RUNBOOK_SCENARIO: scenario, RUNBOOK_TWIN_BLOCK_MS: '150' });
+    const r = await runScript('runbook.ts', ['gate'], {
+      ...ws.env,
+      RUNBOOK_TARGET: 'twin',
+      RUNBOOK_SCENARIO: scenario,
+      RUNBOOK_TWIN_BLOCK_MS: '150',
+    });
     expect(r.code, r.output.slice(-2000)).toBe(code);
     expect(r.output).toContain(`Runbook gate: ${code === 0 ? 'GREEN' : 'RED'}`);
   });

@@ -47,11 +47,20 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
           stackName: 'MpcStandaloneStack',
           outputs: [
             { key: 'VpcId', value: 'vpc-0twin', exportName: 'MpcVpcId' },
-            { key: cdkOutputKey(['MpcNetwork', 'Node0InstanceId']), value: 'i-00000000000000001', description: 'Node 0 instance', exportName: 'MpcNode0InstanceId' },
+            {
+              key: cdkOutputKey(['MpcNetwork', 'Node0InstanceId']),
+              value: 'i-00000000000000001',
+              description: 'Node 0 instance',
+              exportName: 'MpcNode0InstanceId',
+            },
             { key: cdkOutputKey(['MpcNetwork', 'Node0PrivateIp']), value: '10.0.0.10' },
           ],
         },
-        { stackName: 'near-localnet-infrastructure', outputs: [{ key: 'nearinstanceid', value: 'i-0000000000000000b' }], status: 'UPDATE_COMPLETE' },
+        {
+          stackName: 'near-localnet-infrastructure',
+          outputs: [{ key: 'nearinstanceid', value: 'i-0000000000000000b' }],
+          status: 'UPDATE_COMPLETE',
+        },
       ],
     });
     aws.secrets.create('s', 'v');
@@ -70,12 +79,19 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
       const r = await cfn.send(new DescribeStacksCommand({ StackName: 'MpcStandaloneStack' }));
       const s = r.Stacks![0]!;
       expect(s.StackName).toBe('MpcStandaloneStack');
-      expect(s.StackId).toMatch(new RegExp(`^arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/MpcStandaloneStack/[0-9a-f-]{36}$`));
+      expect(s.StackId).toMatch(
+        new RegExp(`^arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/MpcStandaloneStack/[0-9a-f-]{36}$`),
+      );
       expect(s.StackStatus).toBe('CREATE_COMPLETE');
       expect(s.CreationTime).toBeInstanceOf(Date);
       expect(s.Outputs).toEqual([
         { OutputKey: 'VpcId', OutputValue: 'vpc-0twin', ExportName: 'MpcVpcId' },
-        { OutputKey: 'MpcNetworkNode0InstanceId6287DE88', OutputValue: 'i-00000000000000001', Description: 'Node 0 instance', ExportName: 'MpcNode0InstanceId' },
+        {
+          OutputKey: 'MpcNetworkNode0InstanceId6287DE88',
+          OutputValue: 'i-00000000000000001',
+          Description: 'Node 0 instance',
+          ExportName: 'MpcNode0InstanceId',
+        },
         { OutputKey: 'MpcNetworkNode0PrivateIp3FA9C84E', OutputValue: '10.0.0.10' },
       ]);
       expect(r.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -83,7 +99,10 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
       expect(byId.Stacks![0]!.StackName).toBe('MpcStandaloneStack');
 
       const all = await cfn.send(new DescribeStacksCommand({}));
-      expect(all.Stacks!.map((x) => [x.StackName, x.StackStatus])).toEqual([['MpcStandaloneStack', 'CREATE_COMPLETE'], ['near-localnet-infrastructure', 'UPDATE_COMPLETE']]);
+      expect(all.Stacks!.map((x) => [x.StackName, x.StackStatus])).toEqual([
+        ['MpcStandaloneStack', 'CREATE_COMPLETE'],
+        ['near-localnet-infrastructure', 'UPDATE_COMPLETE'],
+      ]);
 
       const e = await rejection(cfn.send(new DescribeStacksCommand({ StackName: 'Nope' })));
       expect(e.name).toBe('ValidationError');
@@ -114,7 +133,12 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
 
   test('the environment variables route an unconfigured client here (AWS_ENDPOINT_URL)', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL: aws.url, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: aws.url,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    });
     const sts = new STSClient({});
     try {
       expect((await sts.send(new GetCallerIdentityCommand({}))).Account).toBe(ACCOUNT);
@@ -154,7 +178,9 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
       expect(c.name).toBe('Throttling');
       expect(c.$metadata?.httpStatusCode).toBe(400);
       // Rules only hit what they name: the stack read now succeeds.
-      expect((await cfnOnce.send(new DescribeStacksCommand({ StackName: 'MpcStandaloneStack' }))).Stacks).toHaveLength(1);
+      expect((await cfnOnce.send(new DescribeStacksCommand({ StackName: 'MpcStandaloneStack' }))).Stacks).toHaveLength(
+        1,
+      );
     } finally {
       sm.destroy();
       smOnce.destroy();
@@ -184,9 +210,21 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
       configureAwsFaults(aws.faults, { error5xxRate: 0.5 });
       const outcomes: string[] = [];
       for (let n = 0; n < 6; n++) {
-        outcomes.push(await once.send(new GetSecretValueCommand({ SecretId: 's' })).then(() => 'ok', (x: Error) => x.name));
+        outcomes.push(
+          await once.send(new GetSecretValueCommand({ SecretId: 's' })).then(
+            () => 'ok',
+            (x: Error) => x.name,
+          ),
+        );
       }
-      expect(outcomes).toEqual(['ok', 'InternalServiceError', 'ok', 'InternalServiceError', 'ok', 'InternalServiceError']);
+      expect(outcomes).toEqual([
+        'ok',
+        'InternalServiceError',
+        'ok',
+        'InternalServiceError',
+        'ok',
+        'InternalServiceError',
+      ]);
     } finally {
       sm.destroy();
       once.destroy();
@@ -195,8 +233,16 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
   });
 
   test('latency and scenario fault data', async () => {
-    configureAwsFaults(aws.faults, { latencyMs: 30, throttle: [{ operation: 'GetCallerIdentity', count: 1 }], ssmHang: { commandPattern: 'x' } });
-    expect(aws.faults).toMatchObject({ latencyMs: 30, throttle: [{ operation: 'GetCallerIdentity', count: 1 }], ssmHang: { commandPattern: 'x' } });
+    configureAwsFaults(aws.faults, {
+      latencyMs: 30,
+      throttle: [{ operation: 'GetCallerIdentity', count: 1 }],
+      ssmHang: { commandPattern: 'x' },
+    });
+    expect(aws.faults).toMatchObject({
+      latencyMs: 30,
+      throttle: [{ operation: 'GetCallerIdentity', count: 1 }],
+      ssmHang: { commandPattern: 'x' },
+    });
     const sts = new STSClient(clientConfig(aws));
     try {
       const r = await sts.send(new GetCallerIdentityCommand({}));
@@ -210,19 +256,35 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
 
   test('wire details: request id header on every response, unknown operations, malformed JSON', async () => {
     const post = (headers: Record<string, string>, body: string) =>
-      fetch(aws.url, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, id: r.headers.get('x-amzn-requestid'), text: await r.text() }));
-    const unknown = await post({ 'x-amz-target': 'secretsmanager.RotateSecretNow', 'content-type': 'application/x-amz-json-1.1' }, '{}');
+      fetch(aws.url, { method: 'POST', headers, body }).then(async (r) => ({
+        status: r.status,
+        id: r.headers.get('x-amzn-requestid'),
+        text: await r.text(),
+      }));
+    const unknown = await post(
+      { 'x-amz-target': 'secretsmanager.RotateSecretNow', 'content-type': 'application/x-amz-json-1.1' },
+      '{}',
+    );
     expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.text).__type).toBe('UnknownOperationException');
     expect(unknown.id).toMatch(/^[0-9a-f-]{36}$/);
-    const bad = await post({ 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' }, '{nope');
+    const bad = await post(
+      { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' },
+      '{nope',
+    );
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.text).__type).toBe('SerializationException');
-    const q = await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'Action=ListStacks&Version=2010-05-15');
+    const q = await post(
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'Action=ListStacks&Version=2010-05-15',
+    );
     expect(q.status).toBe(400);
     expect(q.text).toContain('<Code>InvalidAction</Code>');
     expect(q.id).toBeTruthy();
-    const ok = await post({ 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' }, '{"SecretId":"s"}');
+    const ok = await post(
+      { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' },
+      '{"SecretId":"s"}',
+    );
     expect(ok.status).toBe(200);
     expect(typeof JSON.parse(ok.text).CreatedDate).toBe('number'); // epoch seconds
   });

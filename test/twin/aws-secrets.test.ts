@@ -43,14 +43,27 @@ describe('Secrets Manager', () => {
   };
 
   test('create, describe, get by name and by ARN; ARN shape; request id on the response', async () => {
-    const c = await sm.send(new CreateSecretCommand({ Name: 'mpc/node0', SecretString: 'v1', Tags: [{ Key: 'app', Value: 'mpc' }], Description: 'Node 0' }));
+    const c = await sm.send(
+      new CreateSecretCommand({
+        Name: 'mpc/node0',
+        SecretString: 'v1',
+        Tags: [{ Key: 'app', Value: 'mpc' }],
+        Description: 'Node 0',
+      }),
+    );
     expect(c.ARN).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:mpc/node0-[A-Za-z0-9]{6}$`));
     expect(c.Name).toBe('mpc/node0');
     expect(c.VersionId).toBeTruthy(); // the SDK's idempotency token became the version id
     expect(c.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
 
     const byName = await sm.send(new GetSecretValueCommand({ SecretId: 'mpc/node0' }));
-    expect(byName).toMatchObject({ ARN: c.ARN, Name: 'mpc/node0', VersionId: c.VersionId, SecretString: 'v1', VersionStages: ['AWSCURRENT'] });
+    expect(byName).toMatchObject({
+      ARN: c.ARN,
+      Name: 'mpc/node0',
+      VersionId: c.VersionId,
+      SecretString: 'v1',
+      VersionStages: ['AWSCURRENT'],
+    });
     expect(byName.CreatedDate).toBeInstanceOf(Date);
     const byArn = await sm.send(new GetSecretValueCommand({ SecretId: c.ARN }));
     expect(byArn.SecretString).toBe('v1');
@@ -58,7 +71,13 @@ describe('Secrets Manager', () => {
     expect(byPartialArn.Name).toBe('mpc/node0');
 
     const d = await sm.send(new DescribeSecretCommand({ SecretId: 'mpc/node0' }));
-    expect(d).toMatchObject({ ARN: c.ARN, Name: 'mpc/node0', Description: 'Node 0', Tags: [{ Key: 'app', Value: 'mpc' }], VersionIdsToStages: { [c.VersionId!]: ['AWSCURRENT'] } });
+    expect(d).toMatchObject({
+      ARN: c.ARN,
+      Name: 'mpc/node0',
+      Description: 'Node 0',
+      Tags: [{ Key: 'app', Value: 'mpc' }],
+      VersionIdsToStages: { [c.VersionId!]: ['AWSCURRENT'] },
+    });
     expect(d.CreatedDate).toBeInstanceOf(Date);
     expect(d.LastChangedDate).toBeInstanceOf(Date);
     expect(aws.secrets.current('mpc/node0')).toBe('v1');
@@ -69,9 +88,21 @@ describe('Secrets Manager', () => {
     await sm.send(new CreateSecretCommand({ Name: 'empty' }));
     const cases: [{ SecretId: string; VersionId?: string; VersionStage?: string }, string, string][] = [
       [{ SecretId: 'nope' }, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret."],
-      [{ SecretId: 'empty' }, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT"],
-      [{ SecretId: 'errs', VersionStage: 'AWSPENDING' }, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret value for staging label: AWSPENDING"],
-      [{ SecretId: 'errs', VersionId: '00000000-0000-4000-8000-000000000000' }, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret value for VersionId: 00000000-0000-4000-8000-000000000000"],
+      [
+        { SecretId: 'empty' },
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+      ],
+      [
+        { SecretId: 'errs', VersionStage: 'AWSPENDING' },
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret value for staging label: AWSPENDING",
+      ],
+      [
+        { SecretId: 'errs', VersionId: '00000000-0000-4000-8000-000000000000' },
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret value for VersionId: 00000000-0000-4000-8000-000000000000",
+      ],
     ];
     for (const [input, name, message] of cases) {
       const e = await rejection(sm.send(new GetSecretValueCommand(input)));
@@ -82,7 +113,9 @@ describe('Secrets Manager', () => {
       expect(e.$metadata?.attempts).toBe(1);
     }
     const current = (await sm.send(new GetSecretValueCommand({ SecretId: 'errs' }))).VersionId!;
-    const mismatch = await rejection(sm.send(new GetSecretValueCommand({ SecretId: 'errs', VersionId: current, VersionStage: 'AWSPREVIOUS' })));
+    const mismatch = await rejection(
+      sm.send(new GetSecretValueCommand({ SecretId: 'errs', VersionId: current, VersionStage: 'AWSPREVIOUS' })),
+    );
     expect(mismatch.name).toBe('InvalidRequestException');
     expect(mismatch.message).toBe('You provided a VersionStage that is not associated to the provided VersionId.');
     const exists = await rejection(sm.send(new CreateSecretCommand({ Name: 'errs', SecretString: 'y' })));
@@ -94,19 +127,27 @@ describe('Secrets Manager', () => {
     const name = 'rotating';
     const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'one' }))).VersionId!;
     const token = randomUUID();
-    const put = await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: token }));
+    const put = await sm.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: token }),
+    );
     expect(put).toMatchObject({ VersionId: token, VersionStages: ['AWSCURRENT'], Name: name });
     expect(await stagesOf(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] });
 
     // Same token, same value: a no-op answering the same version.
-    const again = await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: token }));
+    const again = await sm.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: token }),
+    );
     expect(again.VersionId).toBe(token);
     expect(aws.secrets.versions(name)).toHaveLength(2);
     // Same token, different value: ResourceExistsException with the real message (and no value in it).
-    const clash = await rejection(sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'different', ClientRequestToken: token })));
+    const clash = await rejection(
+      sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'different', ClientRequestToken: token })),
+    );
     expect(clash).toBeInstanceOf(ResourceExistsException);
     const arn = aws.secrets.arn(name)!;
-    expect(clash.message).toBe(`You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${arn}.`);
+    expect(clash.message).toBe(
+      `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${arn}.`,
+    );
     expect(clash.message).not.toContain('different');
     expect(clash.$metadata?.httpStatusCode).toBe(400);
 
@@ -118,14 +159,21 @@ describe('Secrets Manager', () => {
     expect(deprecated.VersionStages).toBeUndefined();
     expect(deprecated.KmsKeyIds).toEqual(['DefaultEncryptionKey']);
     expect(all.Versions).toHaveLength(3);
-    expect(Object.keys((await sm.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages!)).toEqual([token, v3]);
+    expect(Object.keys((await sm.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages!)).toEqual([
+      token,
+      v3,
+    ]);
     // The deprecated version is still readable by id.
     expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionId: v1 }))).SecretString).toBe('one');
 
     // VersionStages: AWSPENDING only; AWSCURRENT stays put.
-    const pending = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'four', VersionStages: ['AWSPENDING'] }))).VersionId!;
+    const pending = (
+      await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'four', VersionStages: ['AWSPENDING'] }))
+    ).VersionId!;
     expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('three');
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))).VersionId).toBe(pending);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))).VersionId).toBe(
+      pending,
+    );
   });
 
   test('UpdateSecretVersionStage: RemoveFromVersionId rules and the rollback swap', async () => {
@@ -133,51 +181,95 @@ describe('Secrets Manager', () => {
     const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'good' }))).VersionId!;
     const v2 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'bad' }))).VersionId!;
 
-    const missing = await rejection(sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v1 })));
+    const missing = await rejection(
+      sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v1 })),
+    );
     expect(missing.name).toBe('InvalidParameterException');
     expect(missing.message).toBe(
       `The parameter RemoveFromVersionId can't be empty. Staging label AWSCURRENT is currently attached to version ${v2}, so you must explicitly reference that version in RemoveFromVersionId.`,
     );
-    const wrong = await rejection(sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v1, RemoveFromVersionId: v1 })));
+    const wrong = await rejection(
+      sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: v1,
+          RemoveFromVersionId: v1,
+        }),
+      ),
+    );
     expect(wrong.name).toBe('InvalidParameterException');
 
-    const r = await sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v1, RemoveFromVersionId: v2 }));
+    const r = await sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: name,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: v1,
+        RemoveFromVersionId: v2,
+      }),
+    );
     expect(r.ARN).toBe(aws.secrets.arn(name));
     expect(r.Name).toBe(name);
     expect(await stagesOf(name)).toEqual({ [v1]: ['AWSCURRENT'], [v2]: ['AWSPREVIOUS'] });
     expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('good');
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }))).SecretString).toBe('bad');
+    expect(
+      (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }))).SecretString,
+    ).toBe('bad');
 
     // Custom label: added, then removed without moving.
     await sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'KEEP', MoveToVersionId: v2 }));
     expect((await stagesOf(name))[v2]).toEqual(['AWSPREVIOUS', 'KEEP']);
-    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'KEEP', RemoveFromVersionId: v2 }));
+    await sm.send(
+      new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'KEEP', RemoveFromVersionId: v2 }),
+    );
     expect((await stagesOf(name))[v2]).toEqual(['AWSPREVIOUS']);
   });
 
   test('BatchGetSecretValue: ids (1-20) with per-secret Errors, Filters with pagination, parameter rules', async () => {
     for (let i = 0; i < 3; i++) aws.secrets.create(`mpc-node-${i}-mpc_account_sk`, `ed25519:key${i}`);
-    const r = await sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['mpc-node-0-mpc_account_sk', 'mpc-node-9-mpc_account_sk', 'mpc-node-2-mpc_account_sk'] }));
+    const r = await sm.send(
+      new BatchGetSecretValueCommand({
+        SecretIdList: ['mpc-node-0-mpc_account_sk', 'mpc-node-9-mpc_account_sk', 'mpc-node-2-mpc_account_sk'],
+      }),
+    );
     expect(r.SecretValues!.map((v) => [v.Name, v.SecretString, v.VersionStages])).toEqual([
       ['mpc-node-0-mpc_account_sk', 'ed25519:key0', ['AWSCURRENT']],
       ['mpc-node-2-mpc_account_sk', 'ed25519:key2', ['AWSCURRENT']],
     ]);
-    expect(r.Errors).toEqual([{ SecretId: 'mpc-node-9-mpc_account_sk', ErrorCode: 'ResourceNotFoundException', Message: "Secrets Manager can't find the specified secret." }]);
+    expect(r.Errors).toEqual([
+      {
+        SecretId: 'mpc-node-9-mpc_account_sk',
+        ErrorCode: 'ResourceNotFoundException',
+        Message: "Secrets Manager can't find the specified secret.",
+      },
+    ]);
 
-    const filtered = await sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['mpc-node-'] }], MaxResults: 2 }));
+    const filtered = await sm.send(
+      new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['mpc-node-'] }], MaxResults: 2 }),
+    );
     expect(filtered.SecretValues).toHaveLength(2);
     expect(filtered.NextToken).toBeTruthy();
-    const rest = await sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['mpc-node-'] }], MaxResults: 2, NextToken: filtered.NextToken }));
+    const rest = await sm.send(
+      new BatchGetSecretValueCommand({
+        Filters: [{ Key: 'name', Values: ['mpc-node-'] }],
+        MaxResults: 2,
+        NextToken: filtered.NextToken,
+      }),
+    );
     expect(rest.SecretValues!.map((v) => v.Name)).toEqual(['mpc-node-2-mpc_account_sk']);
     expect(rest.NextToken).toBeUndefined();
 
-    const both = await rejection(sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['a'], Filters: [{ Key: 'name', Values: ['a'] }] })));
+    const both = await rejection(
+      sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['a'], Filters: [{ Key: 'name', Values: ['a'] }] })),
+    );
     expect(both.name).toBe('InvalidParameterException');
     const neither = await rejection(sm.send(new BatchGetSecretValueCommand({})));
     expect(neither.name).toBe('InvalidParameterException');
     const maxWithIds = await rejection(sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['a'], MaxResults: 5 })));
     expect(maxWithIds.name).toBe('InvalidParameterException');
-    const tooMany = await rejection(sm.send(new BatchGetSecretValueCommand({ SecretIdList: Array.from({ length: 21 }, (_, i) => `s${i}`) })));
+    const tooMany = await rejection(
+      sm.send(new BatchGetSecretValueCommand({ SecretIdList: Array.from({ length: 21 }, (_, i) => `s${i}`) })),
+    );
     expect(tooMany.$metadata?.httpStatusCode).toBe(400);
     expect(tooMany.name).toBe('ValidationException');
   });
@@ -190,20 +282,52 @@ describe('Secrets Manager', () => {
       ((await sm.send(new ListSecretsCommand({ Filters: filters }))).SecretList ?? []).map((s) => s.Name);
     expect(await names([{ Key: 'name', Values: ['list/'] }])).toEqual(['list/a', 'list/b', 'list/c']);
     expect(await names([{ Key: 'name', Values: ['List/'] }])).toEqual([]); // case-sensitive prefix
-    expect(await names([{ Key: 'name', Values: ['list/'] }, { Key: 'tag-key', Values: ['team'] }])).toEqual(['list/a', 'list/b']);
-    expect(await names([{ Key: 'name', Values: ['list/'] }, { Key: 'tag-value', Values: ['mp'] }])).toEqual(['list/a']);
-    expect(await names([{ Key: 'name', Values: ['list/'] }, { Key: 'tag-value', Values: ['!mpc'] }])).toEqual(['list/b', 'list/c']);
-    const entry = (await sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['list/a'] }] }))).SecretList![0]!;
+    expect(
+      await names([
+        { Key: 'name', Values: ['list/'] },
+        { Key: 'tag-key', Values: ['team'] },
+      ]),
+    ).toEqual(['list/a', 'list/b']);
+    expect(
+      await names([
+        { Key: 'name', Values: ['list/'] },
+        { Key: 'tag-value', Values: ['mp'] },
+      ]),
+    ).toEqual(['list/a']);
+    expect(
+      await names([
+        { Key: 'name', Values: ['list/'] },
+        { Key: 'tag-value', Values: ['!mpc'] },
+      ]),
+    ).toEqual(['list/b', 'list/c']);
+    const entry = (await sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['list/a'] }] })))
+      .SecretList![0]!;
     expect(Object.values(entry.SecretVersionsToStages!)).toEqual([['AWSCURRENT']]);
 
     const pages: string[][] = [];
-    for await (const p of paginateListSecrets({ client: sm, pageSize: 2 }, { Filters: [{ Key: 'name', Values: ['list/'] }] })) {
+    for await (const p of paginateListSecrets(
+      { client: sm, pageSize: 2 },
+      { Filters: [{ Key: 'name', Values: ['list/'] }] },
+    )) {
       pages.push((p.SecretList ?? []).map((s) => s.Name!));
     }
     expect(pages).toEqual([['list/a', 'list/b'], ['list/c']]);
 
-    await sm.send(new TagResourceCommand({ SecretId: 'list/c', Tags: [{ Key: 'team', Value: 'ops' }, { Key: 'x', Value: '1' }] }));
-    expect(await names([{ Key: 'name', Values: ['list/'] }, { Key: 'tag-value', Values: ['ops'] }])).toEqual(['list/c']);
+    await sm.send(
+      new TagResourceCommand({
+        SecretId: 'list/c',
+        Tags: [
+          { Key: 'team', Value: 'ops' },
+          { Key: 'x', Value: '1' },
+        ],
+      }),
+    );
+    expect(
+      await names([
+        { Key: 'name', Values: ['list/'] },
+        { Key: 'tag-value', Values: ['ops'] },
+      ]),
+    ).toEqual(['list/c']);
     await sm.send(new UntagResourceCommand({ SecretId: 'list/c', TagKeys: ['team'] }));
     expect((await sm.send(new DescribeSecretCommand({ SecretId: 'list/c' }))).Tags).toEqual([{ Key: 'x', Value: '1' }]);
   });
@@ -215,7 +339,9 @@ describe('Secrets Manager', () => {
     expect(taken.name).toBe('ResourceExistsException');
     const del = await sm.send(new DeleteSecretCommand({ SecretId: lock, ForceDeleteWithoutRecovery: true }));
     expect(del.DeletionDate).toBeInstanceOf(Date);
-    expect((await rejection(sm.send(new GetSecretValueCommand({ SecretId: lock })))).name).toBe('ResourceNotFoundException');
+    expect((await rejection(sm.send(new GetSecretValueCommand({ SecretId: lock })))).name).toBe(
+      'ResourceNotFoundException',
+    );
     await sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"b"}' }));
     expect(aws.secrets.current(lock)).toBe('{"runId":"b"}');
 
@@ -229,10 +355,18 @@ describe('Secrets Manager', () => {
     expect(read.$metadata?.httpStatusCode).toBe(400);
     const recreate = await rejection(sm.send(new CreateSecretCommand({ Name: 'doomed', SecretString: 't' })));
     expect(recreate.name).toBe('InvalidRequestException');
-    expect(recreate.message).toBe("You can't create this secret because a secret with this name is already scheduled for deletion.");
+    expect(recreate.message).toBe(
+      "You can't create this secret because a secret with this name is already scheduled for deletion.",
+    );
     expect((await sm.send(new DescribeSecretCommand({ SecretId: 'doomed' }))).DeletedDate).toBeInstanceOf(Date);
     const listed = async (include: boolean) =>
-      ((await sm.send(new ListSecretsCommand({ IncludePlannedDeletion: include, Filters: [{ Key: 'name', Values: ['doomed'] }] }))).SecretList ?? []).length;
+      (
+        (
+          await sm.send(
+            new ListSecretsCommand({ IncludePlannedDeletion: include, Filters: [{ Key: 'name', Values: ['doomed'] }] }),
+          )
+        ).SecretList ?? []
+      ).length;
     expect(await listed(false)).toBe(0);
     expect(await listed(true)).toBe(1);
     await sm.send(new RestoreSecretCommand({ SecretId: 'doomed' }));
@@ -251,7 +385,9 @@ describe('Secrets Manager', () => {
     aws.secrets.create('private', value);
     const token = randomUUID();
     await sm.send(new PutSecretValueCommand({ SecretId: 'private', SecretString: value, ClientRequestToken: token }));
-    const e1 = await rejection(sm.send(new PutSecretValueCommand({ SecretId: 'private', SecretString: 'other', ClientRequestToken: token })));
+    const e1 = await rejection(
+      sm.send(new PutSecretValueCommand({ SecretId: 'private', SecretString: 'other', ClientRequestToken: token })),
+    );
     expect(e1.name).toBe('ResourceExistsException');
     expect(e1.message).not.toContain(value);
     expect(e1.message).not.toContain('other');

@@ -38,48 +38,73 @@ describe('SSM Run Command', () => {
     host?.cleanup();
   });
 
-  const send = (instanceIds: string[], commands: string[], extra: { executionTimeout?: string; timeoutSeconds?: number; workingDirectory?: string } = {}) =>
-    ssm.send(new SendCommandCommand({
-      DocumentName: 'AWS-RunShellScript',
-      InstanceIds: instanceIds,
-      Comment: 'test',
-      ...(extra.timeoutSeconds ? { TimeoutSeconds: extra.timeoutSeconds } : {}),
-      Parameters: {
-        commands,
-        ...(extra.executionTimeout ? { executionTimeout: [extra.executionTimeout] } : {}),
-        ...(extra.workingDirectory ? { workingDirectory: [extra.workingDirectory] } : {}),
-      },
-    }));
+  const send = (
+    instanceIds: string[],
+    commands: string[],
+    extra: { executionTimeout?: string; timeoutSeconds?: number; workingDirectory?: string } = {},
+  ) =>
+    ssm.send(
+      new SendCommandCommand({
+        DocumentName: 'AWS-RunShellScript',
+        InstanceIds: instanceIds,
+        Comment: 'test',
+        ...(extra.timeoutSeconds ? { TimeoutSeconds: extra.timeoutSeconds } : {}),
+        Parameters: {
+          commands,
+          ...(extra.executionTimeout ? { executionTimeout: [extra.executionTimeout] } : {}),
+          ...(extra.workingDirectory ? { workingDirectory: [extra.workingDirectory] } : {}),
+        },
+      }),
+    );
 
   /** Polls GetCommandInvocation until a terminal status (tolerating the eventual-consistency gap). */
   const finished = (commandId: string, instanceId: string) =>
-    until(`invocation ${commandId} on ${instanceId}`, async (): Promise<GetCommandInvocationCommandOutput | undefined> => {
-      try {
-        const r = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-        return ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(r.Status!) ? r : undefined;
-      } catch (e) {
-        if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
-        throw e;
-      }
-    });
+    until(
+      `invocation ${commandId} on ${instanceId}`,
+      async (): Promise<GetCommandInvocationCommandOutput | undefined> => {
+        try {
+          const r = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+          return ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(r.Status!) ? r : undefined;
+        } catch (e) {
+          if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
+          throw e;
+        }
+      },
+    );
 
   test('InvocationDoesNotExist right after SendCommand, then Success with stdout', async () => {
     const sent = await send([A], ['echo "hello from $PWD"', 'echo err >&2']);
     const cmd = sent.Command!;
     expect(cmd.CommandId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(cmd).toMatchObject({ DocumentName: 'AWS-RunShellScript', Status: 'Pending', InstanceIds: [A], TargetCount: 1, CompletedCount: 0, TimeoutSeconds: 3600, MaxConcurrency: '50', MaxErrors: '0' });
+    expect(cmd).toMatchObject({
+      DocumentName: 'AWS-RunShellScript',
+      Status: 'Pending',
+      InstanceIds: [A],
+      TargetCount: 1,
+      CompletedCount: 0,
+      TimeoutSeconds: 3600,
+      MaxConcurrency: '50',
+      MaxErrors: '0',
+    });
     expect(cmd.RequestedDateTime).toBeInstanceOf(Date);
     expect(cmd.Parameters).toEqual({ commands: ['echo "hello from $PWD"', 'echo err >&2'] });
 
-    const early = await rejection(ssm.send(new GetCommandInvocationCommand({ CommandId: cmd.CommandId, InstanceId: A })));
+    const early = await rejection(
+      ssm.send(new GetCommandInvocationCommand({ CommandId: cmd.CommandId, InstanceId: A })),
+    );
     expect(early).toBeInstanceOf(InvocationDoesNotExist);
     expect(early.$metadata?.httpStatusCode).toBe(400);
     expect(early.message).toMatch(/didn't match any invocations/);
 
     const r = await finished(cmd.CommandId!, A);
     expect(r).toMatchObject({
-      Status: 'Success', StatusDetails: 'Success', ResponseCode: 0, PluginName: 'aws:runShellScript', DocumentName: 'AWS-RunShellScript',
-      StandardErrorContent: 'err\n', Comment: 'test',
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      PluginName: 'aws:runShellScript',
+      DocumentName: 'AWS-RunShellScript',
+      StandardErrorContent: 'err\n',
+      Comment: 'test',
     });
     expect(r.StandardOutputContent).toMatch(/^hello from .*i-00000000000000000\n$/);
     expect(r.ExecutionStartDateTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -99,11 +124,21 @@ describe('SSM Run Command', () => {
     });
     for (const inv of list) {
       expect(inv.CommandPlugins).toHaveLength(1);
-      expect(inv.CommandPlugins![0]).toMatchObject({ Name: 'aws:runShellScript', Status: 'Failed', ResponseCode: 3, Output: 'out\n\n----------ERROR-------\nbad\n' });
+      expect(inv.CommandPlugins![0]).toMatchObject({
+        Name: 'aws:runShellScript',
+        Status: 'Failed',
+        ResponseCode: 3,
+        Output: 'out\n\n----------ERROR-------\nbad\n',
+      });
       expect(inv.RequestedDateTime).toBeInstanceOf(Date);
     }
     const r = await ssm.send(new GetCommandInvocationCommand({ CommandId: Command!.CommandId, InstanceId: B }));
-    expect(r).toMatchObject({ Status: 'Failed', ResponseCode: 3, StandardOutputContent: 'out\n', StandardErrorContent: 'bad\n' });
+    expect(r).toMatchObject({
+      Status: 'Failed',
+      ResponseCode: 3,
+      StandardOutputContent: 'out\n',
+      StandardErrorContent: 'bad\n',
+    });
     const cmds = await ssm.send(new ListCommandsCommand({ CommandId: Command!.CommandId }));
     expect(cmds.Commands![0]).toMatchObject({ Status: 'Failed', CompletedCount: 2, ErrorCount: 2, TargetCount: 2 });
   });
@@ -117,12 +152,17 @@ describe('SSM Run Command', () => {
   });
 
   test('stdout is cut at 24,000 characters, stderr at 8,000, plugin Output at 2,500', async () => {
-    const { Command } = await send([A], ["head -c 30000 /dev/zero | tr '\\0' 'a'", "head -c 9000 /dev/zero | tr '\\0' 'b' >&2"]);
+    const { Command } = await send(
+      [A],
+      ["head -c 30000 /dev/zero | tr '\\0' 'a'", "head -c 9000 /dev/zero | tr '\\0' 'b' >&2"],
+    );
     const r = await finished(Command!.CommandId!, A);
     expect(r.Status).toBe('Success');
     expect(r.StandardOutputContent).toHaveLength(24_000);
     expect(r.StandardErrorContent).toHaveLength(8_000);
-    const l = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, InstanceId: A, Details: true }));
+    const l = await ssm.send(
+      new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, InstanceId: A, Details: true }),
+    );
     expect(l.CommandInvocations![0]!.CommandPlugins![0]!.Output).toHaveLength(2_500);
   });
 
@@ -154,12 +194,20 @@ describe('SSM Run Command', () => {
 
   test('the SDK waiter waitUntilCommandExecuted works against it (SUCCESS, and FAILURE for a failing script)', async () => {
     const ok = await send([A], ['echo waited']);
-    const w = await waitUntilCommandExecuted({ client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 }, { CommandId: ok.Command!.CommandId!, InstanceId: A });
+    const w = await waitUntilCommandExecuted(
+      { client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 },
+      { CommandId: ok.Command!.CommandId!, InstanceId: A },
+    );
     expect(w.state).toBe('SUCCESS');
     expect((w.reason as GetCommandInvocationCommandOutput).StandardOutputContent).toBe('waited\n');
 
     const bad = await send([A], ['exit 1']);
-    const e = await rejection(waitUntilCommandExecuted({ client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 }, { CommandId: bad.Command!.CommandId!, InstanceId: A }));
+    const e = await rejection(
+      waitUntilCommandExecuted(
+        { client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 },
+        { CommandId: bad.Command!.CommandId!, InstanceId: A },
+      ),
+    );
     expect(JSON.parse(e.message)).toMatchObject({ state: 'FAILURE', reason: { Status: 'Failed', ResponseCode: 1 } });
   });
 
@@ -176,7 +224,15 @@ describe('SSM Run Command', () => {
     expect((await rejection(send([A], ['true'], { timeoutSeconds: 5 }))).name).toBe('ValidationException');
     expect((await rejection(send([A], []))).name).toBe('InvalidParameters');
     expect((await rejection(send([A], ['true'], { executionTimeout: 'soon' }))).name).toBe('InvalidParameters');
-    const doc = await rejection(ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunPowerShellScript', InstanceIds: [A], Parameters: { commands: ['x'] } })));
+    const doc = await rejection(
+      ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'AWS-RunPowerShellScript',
+          InstanceIds: [A],
+          Parameters: { commands: ['x'] },
+        }),
+      ),
+    );
     expect(doc.name).toBe('InvalidDocument');
     // 50 is fine.
     const fifty = await rejection(send(many.slice(0, 50), ['true'])); // unknown ids, but past the length check
@@ -185,12 +241,18 @@ describe('SSM Run Command', () => {
 
   test('CancelCommand cancels a running invocation; workingDirectory is honoured', async () => {
     const { Command } = await send([A], ['sleep 30']);
-    await until('started', () => (aws.ssmInvocations().find((i) => i.commandId === Command!.CommandId)?.status === 'InProgress' ? true : undefined));
+    await until('started', () =>
+      aws.ssmInvocations().find((i) => i.commandId === Command!.CommandId)?.status === 'InProgress' ? true : undefined,
+    );
     await ssm.send(new CancelCommandCommand({ CommandId: Command!.CommandId }));
     const r = await finished(Command!.CommandId!, A);
     expect(r.Status).toBe('Cancelled');
-    expect((await ssm.send(new ListCommandsCommand({ CommandId: Command!.CommandId }))).Commands![0]!.Status).toBe('Cancelled');
-    expect((await rejection(ssm.send(new CancelCommandCommand({ CommandId: '00000000-0000-4000-8000-000000000000' })))).name).toBe('InvalidCommandId');
+    expect((await ssm.send(new ListCommandsCommand({ CommandId: Command!.CommandId }))).Commands![0]!.Status).toBe(
+      'Cancelled',
+    );
+    expect(
+      (await rejection(ssm.send(new CancelCommandCommand({ CommandId: '00000000-0000-4000-8000-000000000000' })))).name,
+    ).toBe('InvalidCommandId');
 
     const wd = await send([A], ['pwd'], { workingDirectory: '/tmp' });
     expect((await finished(wd.Command!.CommandId!, A)).StandardOutputContent).toBe('/tmp\n');
@@ -215,12 +277,30 @@ describe('SSM Run Command', () => {
     const page2 = await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5, NextToken: page1.NextToken }));
     expect(page2.InstanceInformationList!.map((i) => i.InstanceId)).toEqual(IDS.slice(5));
     expect(page2.NextToken).toBeUndefined();
-    const one = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [A, B] }], MaxResults: 50 }));
-    expect(one.InstanceInformationList!.map((i) => [i.InstanceId, i.PingStatus])).toEqual([[A, 'Online'], [B, 'ConnectionLost']]);
-    expect(one.InstanceInformationList![0]).toMatchObject({ PlatformType: 'Linux', ResourceType: 'EC2Instance', IPAddress: '10.0.0.10', ComputerName: 'ip-10-0-0-10.ec2.internal' });
+    const one = await ssm.send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [A, B] }], MaxResults: 50 }),
+    );
+    expect(one.InstanceInformationList!.map((i) => [i.InstanceId, i.PingStatus])).toEqual([
+      [A, 'Online'],
+      [B, 'ConnectionLost'],
+    ]);
+    expect(one.InstanceInformationList![0]).toMatchObject({
+      PlatformType: 'Linux',
+      ResourceType: 'EC2Instance',
+      IPAddress: '10.0.0.10',
+      ComputerName: 'ip-10-0-0-10.ec2.internal',
+    });
     expect(one.InstanceInformationList![0]!.LastPingDateTime).toBeInstanceOf(Date);
-    const lost = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'PingStatus', Values: ['ConnectionLost'] }] }));
+    const lost = await ssm.send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'PingStatus', Values: ['ConnectionLost'] }] }),
+    );
     expect(lost.InstanceInformationList!.map((i) => i.InstanceId)).toEqual([B]);
-    expect((await rejection(ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'Bogus', Values: ['x'] }] })))).name).toBe('InvalidFilterKey');
+    expect(
+      (
+        await rejection(
+          ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'Bogus', Values: ['x'] }] })),
+        )
+      ).name,
+    ).toBe('InvalidFilterKey');
   });
 });

@@ -24,8 +24,12 @@ export interface FakeHost extends InstanceHost {
 export function fakeHost(ids: string[]): FakeHost {
   const root = mkdtempSync(join(tmpdir(), 'aws-twin-host-'));
   const instances: InstanceInfo[] = ids.map((id, n) => ({
-    instanceId: id, pingStatus: 'Online', ipAddress: `10.0.0.${10 + n}`, computerName: `ip-10-0-0-${10 + n}.ec2.internal`,
-    platformName: 'Amazon Linux', platformVersion: '2023',
+    instanceId: id,
+    pingStatus: 'Online',
+    ipAddress: `10.0.0.${10 + n}`,
+    computerName: `ip-10-0-0-${10 + n}.ec2.internal`,
+    platformName: 'Amazon Linux',
+    platformVersion: '2023',
   }));
   const live = new Set<number>();
   const runs: FakeHost['runs'] = [];
@@ -39,10 +43,19 @@ export function fakeHost(ids: string[]): FakeHost {
       i.pingStatus = ping;
     },
     run(instanceId, commands, o): RunningCommand {
-      runs.push({ instanceId, commands, executionTimeoutSeconds: o.executionTimeoutSeconds, ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}) });
+      runs.push({
+        instanceId,
+        commands,
+        executionTimeoutSeconds: o.executionTimeoutSeconds,
+        ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}),
+      });
       const cwd = join(root, instanceId);
       mkdirSync(cwd, { recursive: true });
-      const child = spawn('bash', ['-c', commands.join('\n')], { cwd: o.workingDirectory ?? cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', ['-c', commands.join('\n')], {
+        cwd: o.workingDirectory ?? cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const pid = child.pid!;
       live.add(pid);
       let stdout = '';
@@ -89,7 +102,9 @@ export function clientConfig(aws: AwsEndpoint, o: { maxAttempts?: number } = {})
     endpoint: aws.url,
     region: REGION,
     credentials: { accessKeyId: 'AKIATWINTEST', secretAccessKey: 'twin-test-secret' },
-    ...(o.maxAttempts === 1 ? { maxAttempts: 1 } : { retryStrategy: new ConfiguredRetryStrategy(o.maxAttempts ?? 3, 0) }),
+    ...(o.maxAttempts === 1
+      ? { maxAttempts: 1 }
+      : { retryStrategy: new ConfiguredRetryStrategy(o.maxAttempts ?? 3, 0) }),
   };
 }
 
@@ -98,7 +113,11 @@ export async function startTestEndpoint(host: InstanceHost, extra: Partial<AwsEn
 }
 
 /** Resolves with what `fn` returns once it is not undefined (polls every 20 ms; bounded by a poll count, not wall-clock asserts). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, polls = 500): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  polls = 500,
+): Promise<T> {
   for (let n = 0; n < polls; n++) {
     const v = await fn();
     if (v !== undefined) return v;
@@ -108,7 +127,9 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number; attempts?: number } }> {
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number; attempts?: number } }> {
   try {
     await p;
   } catch (e) {

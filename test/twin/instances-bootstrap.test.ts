@@ -45,19 +45,32 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     aws.secrets.create(`mpc-node-${i}-mpc_secret_store_key`, v.store);
   }
   const boot = (i: number) =>
-    fleet.bootstrap(env.ids[i]!, {
-      NODE_INDEX: String(i), REGION: 'us-east-1', MPC_ACCOUNT_ID: `mpc-node-${i}.localnet`, MPC_CONTRACT_ID: 'v1.signer.localnet',
-      IMAGE, SECRET_POLL_COUNT: '3', SECRET_POLL_SECONDS: '0.1',
-    }, 120);
+    fleet.bootstrap(
+      env.ids[i]!,
+      {
+        NODE_INDEX: String(i),
+        REGION: 'us-east-1',
+        MPC_ACCOUNT_ID: `mpc-node-${i}.localnet`,
+        MPC_CONTRACT_ID: 'v1.signer.localnet',
+        IMAGE,
+        SECRET_POLL_COUNT: '3',
+        SECRET_POLL_SECONDS: '0.1',
+      },
+      120,
+    );
   const dataDir = (i: number) => fleet.instance(env.ids[i]!)!.dataDir;
   const signerOf = (i: number) =>
-    eventually(async () => {
-      const r = await env.sh(env.ids[i]!, [
-        'addr=$(docker logs mpc-node 2>/dev/null | grep "listening on" | tail -1 | cut -d" " -f3)',
-        'curl -sf "http://$addr/info"',
-      ]);
-      return r.exitCode === 0 ? (JSON.parse(r.stdout) as { signer: string }).signer : undefined;
-    }, 'GET /info', 60);
+    eventually(
+      async () => {
+        const r = await env.sh(env.ids[i]!, [
+          'addr=$(docker logs mpc-node 2>/dev/null | grep "listening on" | tail -1 | cut -d" " -f3)',
+          'curl -sf "http://$addr/info"',
+        ]);
+        return r.exitCode === 0 ? (JSON.parse(r.stdout) as { signer: string }).signer : undefined;
+      },
+      'GET /info',
+      60,
+    );
 
   test('placeholder secret: polls SECRET_POLL_COUNT times, then times out with the UserData error; nothing written', async () => {
     secrets(0, { account: PLACEHOLDER, p2p: PLACEHOLDER, store: PLACEHOLDER });
@@ -69,7 +82,9 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     expect(existsSync(join(dataDir(0), 'secrets.json'))).toBe(false);
     expect(existsSync(join(dataDir(0), 'config.yaml'))).toBe(false);
     expect(fleet.containers(env.ids[0]!)).toEqual([]);
-    expect(readFileSync(fleet.instance(env.ids[0]!)!.cloudInitLog, 'utf8')).toContain('ERROR: Timed out waiting for MPC_ACCOUNT_SK');
+    expect(readFileSync(fleet.instance(env.ids[0]!)!.cloudInitLog, 'utf8')).toContain(
+      'ERROR: Timed out waiting for MPC_ACCOUNT_SK',
+    );
   });
 
   test('JSON-wrapped account key (ECS-era format) fails the ed25519: prefix check; the value is not echoed', async () => {
@@ -91,7 +106,11 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     expect(r.stdout).toBe('MPC node 2 startup complete\n');
     for (const s of [v.account.trim(), v.p2p, v.store]) expect(r.output).not.toContain(s.slice(8));
     const file = join(dataDir(2), 'secrets.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ p2p_private_key: v.p2p, near_signer_key: v.account.trim(), near_responder_keys: [v.account.trim()] });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      p2p_private_key: v.p2p,
+      near_signer_key: v.account.trim(),
+      near_responder_keys: [v.account.trim()],
+    });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const config = readFileSync(join(dataDir(2), 'config.yaml'), 'utf8');
     expect(config).toContain('my_near_account_id: mpc-node-2.localnet');
@@ -103,7 +122,9 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     expect(c.Path).toBe('/app/mpc-node');
     expect(c.Args).toEqual(['start', 'local']);
     expect(c.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'always' } });
-    expect(c.Config.Env).toEqual(expect.arrayContaining(['MPC_HOME_DIR=/data', `MPC_SECRET_STORE_KEY=${v.store}`, 'RUST_LOG=mpc=debug,info']));
+    expect(c.Config.Env).toEqual(
+      expect.arrayContaining(['MPC_HOME_DIR=/data', `MPC_SECRET_STORE_KEY=${v.store}`, 'RUST_LOG=mpc=debug,info']),
+    );
     expect(await signerOf(2)).toBe(fingerprint(v.account.trim()));
   });
 
@@ -111,9 +132,12 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     const old = key();
     const oldBytes = `{"p2p_private_key":"${key()}","near_signer_key":"${old}","near_responder_keys":["${old}"]}`;
     writeFileSync(join(dataDir(3), 'secrets.json'), oldBytes, { mode: 0o600 });
-    const oldConfig = 'my_near_account_id: mpc-node-3.localnet\nweb_ui:\n  host: 0.0.0.0\n  port: 8080\n# hand-edited\n';
+    const oldConfig =
+      'my_near_account_id: mpc-node-3.localnet\nweb_ui:\n  host: 0.0.0.0\n  port: 8080\n# hand-edited\n';
     writeFileSync(join(dataDir(3), 'config.yaml'), oldConfig);
-    const pre = await env.sh(env.ids[3]!, [`docker run -d --name mpc-node --restart=always --net=host -v "$MPC_DATA_DIR:/data" -e MPC_HOME_DIR=/data ${IMAGE} start local`]);
+    const pre = await env.sh(env.ids[3]!, [
+      `docker run -d --name mpc-node --restart=always --net=host -v "$MPC_DATA_DIR:/data" -e MPC_HOME_DIR=/data ${IMAGE} start local`,
+    ]);
     expect(pre.exitCode, pre.stderr).toBe(0);
     const preId = pre.stdout.trim();
     const fresh = key();
@@ -132,20 +156,30 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
   test('aws secretsmanager / sts: output, --query, errors and exit codes as the AWS CLI', async () => {
     const id = env.ids[4]!;
     aws.secrets.create('plain-secret', 'hello world');
-    const text = await env.sh(id, ['aws secretsmanager get-secret-value --secret-id plain-secret --query SecretString --output text']);
+    const text = await env.sh(id, [
+      'aws secretsmanager get-secret-value --secret-id plain-secret --query SecretString --output text',
+    ]);
     expect(text).toMatchObject({ exitCode: 0, stdout: 'hello world\n' });
-    const json = await env.sh(id, ['aws secretsmanager get-secret-value --secret-id plain-secret --version-stage AWSCURRENT --region us-east-1']);
+    const json = await env.sh(id, [
+      'aws secretsmanager get-secret-value --secret-id plain-secret --version-stage AWSCURRENT --region us-east-1',
+    ]);
     expect(json.exitCode, json.stderr).toBe(0);
     const parsed = JSON.parse(json.stdout) as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(['ARN', 'Name', 'VersionId', 'SecretString', 'VersionStages', 'CreatedDate']);
     expect(parsed).toMatchObject({ Name: 'plain-secret', SecretString: 'hello world', VersionStages: ['AWSCURRENT'] });
     expect(json.stdout).toMatch(/^ {4}"ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:plain-secret-/m);
-    const desc = await env.sh(id, ['aws secretsmanager describe-secret --secret-id plain-secret --query Name --output text']);
+    const desc = await env.sh(id, [
+      'aws secretsmanager describe-secret --secret-id plain-secret --query Name --output text',
+    ]);
     expect(desc.stdout).toBe('plain-secret\n');
-    const missing = await env.sh(id, ['aws secretsmanager get-secret-value --secret-id nope --query SecretString --output text']);
+    const missing = await env.sh(id, [
+      'aws secretsmanager get-secret-value --secret-id nope --query SecretString --output text',
+    ]);
     expect(missing.exitCode).toBe(254);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toBe("\nAn error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.\n");
+    expect(missing.stderr).toBe(
+      "\nAn error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.\n",
+    );
     const usage = await env.sh(id, ['aws secretsmanager get-secret-value']);
     expect(usage.exitCode).toBe(252);
     expect(usage.stderr).toContain('aws: error: the following arguments are required: --secret-id');

@@ -61,7 +61,10 @@ export async function dummyFleet(o: { awsEndpointUrl?: string; instances?: numbe
     awsEndpointUrl: o.awsEndpointUrl ?? 'http://127.0.0.1:9',
     region: 'us-east-1',
     credentials: { accessKeyId: 'AKIATWINTEST00000000', secretAccessKey: 'twin-test-secret-access-key' },
-    images: { [IMAGE]: { command: [process.execPath, program] }, 'dummy/app:1': { command: [process.execPath, program] } },
+    images: {
+      [IMAGE]: { command: [process.execPath, program] },
+      'dummy/app:1': { command: [process.execPath, program] },
+    },
     containerEnv: { TWIN_NEAR_RPC_URL: 'http://127.0.0.1:3030' },
   });
   const block = `127.${randomInt(64, 250)}.${randomInt(0, 255)}`;
@@ -75,7 +78,12 @@ export async function dummyFleet(o: { awsEndpointUrl?: string; instances?: numbe
     root,
     ids,
     /** Run commands on an instance through the InstanceHost interface (what SSM uses). */
-    sh: (id: string, commands: string[], executionTimeoutSeconds = 60, workingDirectory?: string): Promise<CommandResult> =>
+    sh: (
+      id: string,
+      commands: string[],
+      executionTimeoutSeconds = 60,
+      workingDirectory?: string,
+    ): Promise<CommandResult> =>
       fleet.run(id, commands, { executionTimeoutSeconds, ...(workingDirectory ? { workingDirectory } : {}) }).done,
     async stop() {
       await fleet.stopAll();
@@ -85,7 +93,12 @@ export async function dummyFleet(o: { awsEndpointUrl?: string; instances?: numbe
 }
 
 /** Poll until fn returns a value (not undefined) or the attempts run out. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, what: string, attempts = 100, delayMs = 100): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  attempts = 100,
+  delayMs = 100,
+): Promise<T> {
   for (let i = 0; i < attempts; i++) {
     const v = await fn();
     if (v !== undefined) return v;

@@ -34,9 +34,22 @@ describe('fleet.run: commands on an instance sandbox', () => {
   test('MPC_DATA_DIR, HOME, PATH (docker and aws stand-ins first, jq/curl from the system) are set', async () => {
     const id = env.ids[0]!;
     const inst = env.fleet.instance(id)!;
-    const r = await env.sh(id, ['echo "$MPC_DATA_DIR"', 'echo "$HOME"', 'command -v docker', 'command -v aws', 'command -v jq', 'command -v curl', 'echo "$AWS_REGION"']);
+    const r = await env.sh(id, [
+      'echo "$MPC_DATA_DIR"',
+      'echo "$HOME"',
+      'command -v docker',
+      'command -v aws',
+      'command -v jq',
+      'command -v curl',
+      'echo "$AWS_REGION"',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout.split('\n').slice(0, 4)).toEqual([inst.dataDir, inst.homeDir, join(inst.binDir, 'docker'), join(inst.binDir, 'aws')]);
+    expect(r.stdout.split('\n').slice(0, 4)).toEqual([
+      inst.dataDir,
+      inst.homeDir,
+      join(inst.binDir, 'docker'),
+      join(inst.binDir, 'aws'),
+    ]);
     expect(r.stdout).toContain('us-east-1');
     // Each instance has its own data dir.
     const other = await env.sh(env.ids[1]!, ['echo "$MPC_DATA_DIR"']);
@@ -59,14 +72,18 @@ describe('fleet.run: commands on an instance sandbox', () => {
     expect(r.exitCode).toBe(137);
     expect(r.stdout).toBe('started\n');
     const bg = Number(readFileSync(pidFile, 'utf8'));
-    const alive = await eventually(async () => {
-      try {
-        process.kill(bg, 0);
-        return undefined;
-      } catch {
-        return false;
-      }
-    }, 'the background sleep to be killed', 50);
+    const alive = await eventually(
+      async () => {
+        try {
+          process.kill(bg, 0);
+          return undefined;
+        } catch {
+          return false;
+        }
+      },
+      'the background sleep to be killed',
+      50,
+    );
     expect(alive).toBe(false);
   });
 
@@ -83,8 +100,12 @@ describe('fleet.run: commands on an instance sandbox', () => {
     const inst = env.fleet.instance(id)!;
     const d = env.fleet.describe().find((x) => x.instanceId === id)!;
     expect(d).toEqual({
-      instanceId: id, pingStatus: 'Online', ipAddress: inst.privateIp, computerName: `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal`,
-      platformName: 'Amazon Linux', platformVersion: '2023',
+      instanceId: id,
+      pingStatus: 'Online',
+      ipAddress: inst.privateIp,
+      computerName: `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal`,
+      platformName: 'Amazon Linux',
+      platformVersion: '2023',
     });
     env.fleet.setPing(id, 'ConnectionLost');
     expect(env.fleet.describe().find((x) => x.instanceId === id)!.pingStatus).toBe('ConnectionLost');
@@ -102,22 +123,35 @@ describe('docker on an instance', () => {
   afterAll(async () => env?.stop());
 
   const pidOf = async () => {
-    const r = await env.sh(id, ["docker inspect --format '{{.State.Running}}|{{.State.Pid}}|{{.RestartCount}}' mpc-node"]);
+    const r = await env.sh(id, [
+      "docker inspect --format '{{.State.Running}}|{{.State.Pid}}|{{.RestartCount}}' mpc-node",
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const [running, pid, restarts] = r.stdout.trim().split('|');
     return { running: running === 'true', pid: Number(pid), restarts: Number(restarts) };
   };
   /** GET /info from the container, with curl on the instance (port from the container's latest log line). */
   const info = async () =>
-    eventually(async () => {
-      const r = await env.sh(id, [
-        'addr=$(docker logs mpc-node 2>/dev/null | grep "listening on" | tail -1 | cut -d" " -f3)',
-        'curl -sf "http://$addr/info"',
-      ]);
-      if (r.exitCode !== 0) return undefined;
-      const body = JSON.parse(r.stdout) as { pid: number; home: string; args: string[]; foo: string; rpc: string; marker: string | null };
-      return body;
-    }, 'GET /info', 60);
+    eventually(
+      async () => {
+        const r = await env.sh(id, [
+          'addr=$(docker logs mpc-node 2>/dev/null | grep "listening on" | tail -1 | cut -d" " -f3)',
+          'curl -sf "http://$addr/info"',
+        ]);
+        if (r.exitCode !== 0) return undefined;
+        const body = JSON.parse(r.stdout) as {
+          pid: number;
+          home: string;
+          args: string[];
+          foo: string;
+          rpc: string;
+          marker: string | null;
+        };
+        return body;
+      },
+      'GET /info',
+      60,
+    );
 
   test('run starts the process with env, mounts (paths rewritten to the sandbox) and the network facts', async () => {
     writeFileSync(join(env.fleet.instance(id)!.dataDir, 'marker'), 'data-kept');
@@ -127,15 +161,26 @@ describe('docker on an instance', () => {
     const st = await pidOf();
     expect(st.running).toBe(true);
     const i = await info();
-    expect(i).toMatchObject({ pid: st.pid, home: env.fleet.instance(id)!.dataDir, args: ['start', 'local'], foo: 'bar', rpc: 'http://127.0.0.1:3030', marker: 'data-kept' });
-    const ps = await env.sh(id, ["docker ps --filter name=mpc-node --format '{{.Names}} {{.State}} {{.Image}} {{.Status}}'"]);
+    expect(i).toMatchObject({
+      pid: st.pid,
+      home: env.fleet.instance(id)!.dataDir,
+      args: ['start', 'local'],
+      foo: 'bar',
+      rpc: 'http://127.0.0.1:3030',
+      marker: 'data-kept',
+    });
+    const ps = await env.sh(id, [
+      "docker ps --filter name=mpc-node --format '{{.Names}} {{.State}} {{.Image}} {{.Status}}'",
+    ]);
     expect(ps.stdout).toMatch(new RegExp(`^mpc-node running ${IMAGE} Up .+\\n$`));
   });
 
   test('run on an existing name conflicts (exit 125, docker text)', async () => {
     const r = await env.sh(id, [RUN]);
     expect(r.exitCode).toBe(125);
-    expect(r.stderr).toMatch(/docker: Error response from daemon: Conflict\. The container name "\/mpc-node" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./);
+    expect(r.stderr).toMatch(
+      /docker: Error response from daemon: Conflict\. The container name "\/mpc-node" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./,
+    );
   });
 
   test('restart: new pid, same env and data, RestartCount 0', async () => {
@@ -148,7 +193,12 @@ describe('docker on an instance', () => {
     expect(after.pid).not.toBe(before.pid);
     expect(after.restarts).toBe(0);
     const i = await info();
-    expect(i).toMatchObject({ pid: after.pid, foo: 'bar', home: env.fleet.instance(id)!.dataDir, marker: 'data-after-restart' });
+    expect(i).toMatchObject({
+      pid: after.pid,
+      foo: 'bar',
+      home: env.fleet.instance(id)!.dataDir,
+      marker: 'data-after-restart',
+    });
   });
 
   test('stop / start', async () => {
@@ -156,7 +206,9 @@ describe('docker on an instance', () => {
     expect((await env.sh(id, ['docker stop mpc-node'])).stdout).toBe('mpc-node\n');
     expect(await pidOf()).toMatchObject({ running: false, pid: 0 });
     expect((await env.sh(id, ["docker ps --format '{{.Names}}'"])).stdout).toBe('');
-    expect((await env.sh(id, ["docker ps -a --format '{{.Names}}|{{.Status}}'"])).stdout).toMatch(/^mpc-node\|Exited \(143\) .+ ago\n$/);
+    expect((await env.sh(id, ["docker ps -a --format '{{.Names}}|{{.Status}}'"])).stdout).toMatch(
+      /^mpc-node\|Exited \(143\) .+ ago\n$/,
+    );
     expect((await env.sh(id, ['docker start mpc-node'])).exitCode).toBe(0);
     const after = await pidOf();
     expect(after.running).toBe(true);
@@ -165,7 +217,10 @@ describe('docker on an instance', () => {
   });
 
   test('logs --since returns only newer lines; --tail N the last N; -t adds RFC3339Nano timestamps', async () => {
-    await eventually(async () => ((await env.fleet.docker(id, ['logs', 'mpc-node'])).stdout.split('\n').length > 5 ? true : undefined), 'a few ticks');
+    await eventually(
+      async () => ((await env.fleet.docker(id, ['logs', 'mpc-node'])).stdout.split('\n').length > 5 ? true : undefined),
+      'a few ticks',
+    );
     const mark = (await env.sh(id, ['date -u +%Y-%m-%dT%H:%M:%S.%NZ'])).stdout.trim();
     const markMs = Date.parse(mark);
     await eventually(async () => {
@@ -193,11 +248,17 @@ describe('docker on an instance', () => {
     expect(n[1]!).toBeGreaterThanOrEqual(n[0]!);
     expect(n[2]!).toBeGreaterThanOrEqual(n[1]!);
     expect(n[2]! - n[0]!).toBeLessThanOrEqual(2);
-    const stamped = (await env.sh(id, ['docker logs -t --tail 20 mpc-node 2>&1'])).stdout.split('\n').filter(Boolean).map(stamp);
+    const stamped = (await env.sh(id, ['docker logs -t --tail 20 mpc-node 2>&1'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(stamp);
     expect(stamped).toHaveLength(20);
     expect([...stamped].sort((a, b) => a - b)).toEqual(stamped);
     // stderr lines go to stderr (and merge with 2>&1).
-    const split = await env.sh(id, ['docker logs mpc-node 2>/dev/null | grep -c "warn tick" || true', 'docker logs mpc-node 2>&1 >/dev/null | grep -c "warn tick"']);
+    const split = await env.sh(id, [
+      'docker logs mpc-node 2>/dev/null | grep -c "warn tick" || true',
+      'docker logs mpc-node 2>&1 >/dev/null | grep -c "warn tick"',
+    ]);
     const [onStdout, onStderr] = split.stdout.trim().split('\n').map(Number);
     expect(onStdout).toBe(0);
     expect(onStderr).toBeGreaterThan(0);
@@ -207,7 +268,7 @@ describe('docker on an instance', () => {
     expect(bad.stderr).toContain('invalid value for "since": failed to parse value as time or duration: "yesterday"');
   });
 
-  test('inspect without --format is a JSON array with docker\'s shape', async () => {
+  test("inspect without --format is a JSON array with docker's shape", async () => {
     const r = await env.sh(id, ['docker inspect mpc-node']);
     const [c] = JSON.parse(r.stdout) as any[];
     expect(c.Name).toBe('/mpc-node');
@@ -219,7 +280,9 @@ describe('docker on an instance', () => {
     expect(c.State.StartedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     const missing = await env.sh(id, ['docker inspect nope']);
     expect(missing).toMatchObject({ exitCode: 1, stdout: '[]\n', stderr: 'Error: No such object: nope\n' });
-    const tpl = await env.sh(id, [`docker inspect --format '{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} {{if .State.Running}}up{{else}}down{{end}}' mpc-node`]);
+    const tpl = await env.sh(id, [
+      `docker inspect --format '{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} {{if .State.Running}}up{{else}}down{{end}}' mpc-node`,
+    ]);
     expect(tpl.stdout).toBe('/data "always" up\n');
   });
 
@@ -235,7 +298,9 @@ describe('docker on an instance', () => {
   test('rm: refuses a running container, rm -f removes it; ps -a is then empty; errors for unknown names', async () => {
     const refused = await env.sh(id, ['docker rm mpc-node']);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain('Error response from daemon: cannot remove container "/mpc-node": container is running: stop the container before removing or force remove');
+    expect(refused.stderr).toContain(
+      'Error response from daemon: cannot remove container "/mpc-node": container is running: stop the container before removing or force remove',
+    );
     const pid = (await pidOf()).pid;
     expect((await env.sh(id, ['docker rm -f mpc-node'])).stdout).toBe('mpc-node\n');
     expect((await env.sh(id, ["docker ps -a --format '{{.Names}}'"])).stdout).toBe('');
@@ -249,11 +314,14 @@ describe('docker on an instance', () => {
     }, 'the container process to be gone');
     for (const cmd of ['restart', 'stop', 'logs', 'rm']) {
       const r = await env.sh(id, [`docker ${cmd} mpc-node`]);
-      expect(r, cmd).toMatchObject({ exitCode: 1, stderr: 'Error response from daemon: No such container: mpc-node\n' });
+      expect(r, cmd).toMatchObject({
+        exitCode: 1,
+        stderr: 'Error response from daemon: No such container: mpc-node\n',
+      });
     }
   });
 
-  test('unknown image: docker\'s pull error, exit 125, no container', async () => {
+  test("unknown image: docker's pull error, exit 125, no container", async () => {
     const r = await env.sh(id, ['docker run -d --name xy nearone/mpc-node:9.9.9']);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain("Unable to find image 'nearone/mpc-node:9.9.9' locally");
@@ -262,7 +330,9 @@ describe('docker on an instance', () => {
   });
 
   test('a crash-looping container under --restart=always shows a rising RestartCount and Restarting status', async () => {
-    const r = await env.sh(id, [`docker run -d --name crashy --restart=always --net=host -e DUMMY_CRASH=1 ${IMAGE} start local`]);
+    const r = await env.sh(id, [
+      `docker run -d --name crashy --restart=always --net=host -e DUMMY_CRASH=1 ${IMAGE} start local`,
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const counts: number[] = [];
     await eventually(async () => {
@@ -302,7 +372,9 @@ describe('docker on an instance', () => {
   });
 
   test('sudo in operator scripts just runs the command (SSM runs as root)', async () => {
-    expect((await env.sh(id, ['sudo -u ubuntu echo hi', 'sudo docker ps -a -q | wc -l'])).stdout).toMatch(/^hi\n\d+\n$/);
+    expect((await env.sh(id, ['sudo -u ubuntu echo hi', 'sudo docker ps -a -q | wc -l'])).stdout).toMatch(
+      /^hi\n\d+\n$/,
+    );
   });
 
   test('the docker socket is shared but containers are per instance', async () => {

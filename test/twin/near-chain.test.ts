@@ -17,11 +17,27 @@ const invalid = (e: unknown) => {
   return (e as InvalidTx).data;
 };
 
-async function call(chain: Chain, key: KeyPair, method: string, args: object, o: { nonce?: bigint; gas?: bigint; deposit?: bigint; receiverId?: string; signerId?: string; blockHash?: string } = {}) {
+async function call(
+  chain: Chain,
+  key: KeyPair,
+  method: string,
+  args: object,
+  o: {
+    nonce?: bigint;
+    gas?: bigint;
+    deposit?: bigint;
+    receiverId?: string;
+    signerId?: string;
+    blockHash?: string;
+  } = {},
+) {
   const signerId = o.signerId ?? 'alice.localnet';
   return signTx({
-    signerId, key, receiverId: o.receiverId ?? 'counter.localnet',
-    nonce: o.nonce ?? nextNonce(chain, signerId, key), blockHash: o.blockHash ?? chain.head.hash,
+    signerId,
+    key,
+    receiverId: o.receiverId ?? 'counter.localnet',
+    nonce: o.nonce ?? nextNonce(chain, signerId, key),
+    blockHash: o.blockHash ?? chain.head.hash,
     actions: [actions.functionCall(method, args, o.gas ?? 30n * TGAS, o.deposit ?? 0n)],
   });
 }
@@ -86,10 +102,14 @@ describe('submit: nearcore validation and error shapes', () => {
     const { chain, alice } = setup();
     const stranger = KeyPair.fromRandom('ed25519');
     const a = await call(chain, alice, 'increment', {}, { signerId: 'nobody.localnet', nonce: 1n });
-    expect(invalid(thrown(() => chain.submit(a.bytes)))).toEqual({ SignerDoesNotExist: { signer_id: 'nobody.localnet' } });
+    expect(invalid(thrown(() => chain.submit(a.bytes)))).toEqual({
+      SignerDoesNotExist: { signer_id: 'nobody.localnet' },
+    });
     const b = await call(chain, stranger, 'increment', {}, { nonce: 1n });
     expect(invalid(thrown(() => chain.submit(b.bytes)))).toEqual({
-      InvalidAccessKeyError: { AccessKeyNotFound: { account_id: 'alice.localnet', public_key: stranger.getPublicKey().toString() } },
+      InvalidAccessKeyError: {
+        AccessKeyNotFound: { account_id: 'alice.localnet', public_key: stranger.getPublicKey().toString() },
+      },
     });
   });
 
@@ -103,12 +123,20 @@ describe('submit: nearcore validation and error shapes', () => {
     expect(invalid(thrown(() => chain.submit(replay.bytes)))).toEqual({ InvalidNonce: { tx_nonce: 7, ak_nonce: 7 } });
     const upper = chain.head.height * 1_000_000;
     const far = await call(chain, alice, 'increment', {}, { nonce: BigInt(upper) });
-    expect(invalid(thrown(() => chain.submit(far.bytes)))).toEqual({ NonceTooLarge: { tx_nonce: upper, upper_bound: upper } });
+    expect(invalid(thrown(() => chain.submit(far.bytes)))).toEqual({
+      NonceTooLarge: { tx_nonce: upper, upper_bound: upper },
+    });
   });
 
   it('checks the block hash: unknown -> InvalidChain, too old -> Expired', async () => {
     const { chain, alice } = setup({ transactionValidityPeriod: 5 });
-    const foreign = await call(chain, alice, 'increment', {}, { blockHash: '4SKLfbnrk2BL8zKTVxLybwXLq8TMLgaCbBaJ9JHfdCCU' });
+    const foreign = await call(
+      chain,
+      alice,
+      'increment',
+      {},
+      { blockHash: '4SKLfbnrk2BL8zKTVxLybwXLq8TMLgaCbBaJ9JHfdCCU' },
+    );
     expect(invalid(thrown(() => chain.submit(foreign.bytes)))).toBe('InvalidChain');
     const old = chain.head.hash;
     for (let i = 0; i < 5; i++) chain.produceBlock();
@@ -121,22 +149,48 @@ describe('submit: nearcore validation and error shapes', () => {
   it('checks FunctionCall-key permissions', async () => {
     const { chain, fcKey } = setup();
     const other = await call(chain, fcKey, 'increment', {}, { receiverId: 'localnet' });
-    expect(invalid(thrown(() => chain.submit(other.bytes)))).toEqual({ InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: 'localnet', ak_receiver: 'counter.localnet' } } });
+    expect(invalid(thrown(() => chain.submit(other.bytes)))).toEqual({
+      InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: 'localnet', ak_receiver: 'counter.localnet' } },
+    });
     const method = await call(chain, fcKey, 'boom', {});
-    expect(invalid(thrown(() => chain.submit(method.bytes)))).toEqual({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: 'boom' } } });
+    expect(invalid(thrown(() => chain.submit(method.bytes)))).toEqual({
+      InvalidAccessKeyError: { MethodNameMismatch: { method_name: 'boom' } },
+    });
     const deposit = await call(chain, fcKey, 'increment', {}, { deposit: 1n });
-    expect(invalid(thrown(() => chain.submit(deposit.bytes)))).toEqual({ InvalidAccessKeyError: 'DepositWithFunctionCall' });
-    const transfer = await signTx({ signerId: 'alice.localnet', key: fcKey, receiverId: 'counter.localnet', nonce: nextNonce(chain, 'alice.localnet', fcKey), blockHash: chain.head.hash, actions: [actions.transfer(1n)] });
-    expect(invalid(thrown(() => chain.submit(transfer.bytes)))).toEqual({ InvalidAccessKeyError: 'RequiresFullAccess' });
+    expect(invalid(thrown(() => chain.submit(deposit.bytes)))).toEqual({
+      InvalidAccessKeyError: 'DepositWithFunctionCall',
+    });
+    const transfer = await signTx({
+      signerId: 'alice.localnet',
+      key: fcKey,
+      receiverId: 'counter.localnet',
+      nonce: nextNonce(chain, 'alice.localnet', fcKey),
+      blockHash: chain.head.hash,
+      actions: [actions.transfer(1n)],
+    });
+    expect(invalid(thrown(() => chain.submit(transfer.bytes)))).toEqual({
+      InvalidAccessKeyError: 'RequiresFullAccess',
+    });
     chain.submit((await call(chain, fcKey, 'increment', {})).bytes);
   });
 
   it('checks zero gas and balance', async () => {
     const { chain, alice } = setup();
     const zero = await call(chain, alice, 'increment', {}, { gas: 0n });
-    expect(invalid(thrown(() => chain.submit(zero.bytes)))).toEqual({ ActionsValidation: 'FunctionCallZeroAttachedGas' });
-    const rich = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'localnet', nonce: nextNonce(chain, 'alice.localnet', alice), blockHash: chain.head.hash, actions: [actions.transfer(11n * NEAR)] });
-    const e = invalid(thrown(() => chain.submit(rich.bytes))) as { NotEnoughBalance: { signer_id: string; balance: string; cost: string } };
+    expect(invalid(thrown(() => chain.submit(zero.bytes)))).toEqual({
+      ActionsValidation: 'FunctionCallZeroAttachedGas',
+    });
+    const rich = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'localnet',
+      nonce: nextNonce(chain, 'alice.localnet', alice),
+      blockHash: chain.head.hash,
+      actions: [actions.transfer(11n * NEAR)],
+    });
+    const e = invalid(thrown(() => chain.submit(rich.bytes))) as {
+      NotEnoughBalance: { signer_id: string; balance: string; cost: string };
+    };
     expect(e.NotEnoughBalance.signer_id).toBe('alice.localnet');
     expect(e.NotEnoughBalance.balance).toBe((10n * NEAR).toString());
     expect(BigInt(e.NotEnoughBalance.cost)).toBeGreaterThan(11n * NEAR);
@@ -169,7 +223,10 @@ describe('applying transactions', () => {
     expect(block.txHashes).toEqual([tx.hash]);
     expect(rec.status).toEqual({ SuccessValue: Buffer.from('5').toString('base64') });
     expect(rec.logs).toEqual(['incremented by 5']);
-    expect(chain.callView('counter.localnet', 'get', new Uint8Array())).toMatchObject({ ok: true, result: new Uint8Array(Buffer.from('5')) });
+    expect(chain.callView('counter.localnet', 'get', new Uint8Array())).toMatchObject({
+      ok: true,
+      result: new Uint8Array(Buffer.from('5')),
+    });
   });
 
   it('turns contract failures into ActionErrors and rolls back the tx', async () => {
@@ -178,22 +235,49 @@ describe('applying transactions', () => {
     const failures: [string, string, unknown][] = [
       ['boom', '{}', { FunctionCallError: { ExecutionError: 'Smart contract panicked: boom' } }],
       ['nope', '{}', { FunctionCallError: { MethodResolveError: 'MethodNotFound' } }],
-      ['increment', '{not json', { FunctionCallError: { ExecutionError: 'Smart contract panicked: Failed to deserialize input from JSON.' } }],
+      [
+        'increment',
+        '{not json',
+        { FunctionCallError: { ExecutionError: 'Smart contract panicked: Failed to deserialize input from JSON.' } },
+      ],
     ];
     let nonce = nextNonce(chain, 'alice.localnet', alice);
     const recs: TxRecord[] = [];
     for (const [method, args] of failures) {
       const tx = await signTx({
-        signerId: 'alice.localnet', key: alice, receiverId: 'counter.localnet', nonce: nonce++, blockHash: chain.head.hash,
-        actions: [actions.transfer(3n), actions.functionCall(method, new Uint8Array(Buffer.from(args)), 30n * TGAS, 0n)],
+        signerId: 'alice.localnet',
+        key: alice,
+        receiverId: 'counter.localnet',
+        nonce: nonce++,
+        blockHash: chain.head.hash,
+        actions: [
+          actions.transfer(3n),
+          actions.functionCall(method, new Uint8Array(Buffer.from(args)), 30n * TGAS, 0n),
+        ],
       });
       recs.push(chain.submit(tx.bytes));
     }
-    const nocode = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'localnet', nonce: nonce++, blockHash: chain.head.hash, actions: [actions.functionCall('x', {}, 30n * TGAS, 0n)] });
+    const nocode = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
+      actions: [actions.functionCall('x', {}, 30n * TGAS, 0n)],
+    });
     const nc = chain.submit(nocode.bytes);
     chain.produceBlock();
-    failures.forEach(([, , kind], i) => expect(recs[i]!.status).toEqual({ Failure: { ActionError: { index: 1, kind } } }));
-    expect(nc.status).toEqual({ Failure: { ActionError: { index: 0, kind: { FunctionCallError: { CompilationError: { CodeDoesNotExist: { account_id: 'localnet' } } } } } } });
+    failures.forEach(([, , kind], i) => {
+      expect(recs[i]!.status).toEqual({ Failure: { ActionError: { index: 1, kind } } });
+    });
+    expect(nc.status).toEqual({
+      Failure: {
+        ActionError: {
+          index: 0,
+          kind: { FunctionCallError: { CompilationError: { CodeDoesNotExist: { account_id: 'localnet' } } } },
+        },
+      },
+    });
     expect(chain.getAccount('counter.localnet')!.amount).toBe(before); // the transfers were rolled back
     expect(chain.viewAccessKey('alice.localnet', alice.getPublicKey().toString())!.nonce).toBe(Number(nonce - 1n)); // nonces still used
     expect(chain.stats.txFailed).toBe(4);
@@ -204,43 +288,116 @@ describe('applying transactions', () => {
     const newKey = KeyPair.fromRandom('ed25519');
     let nonce = nextNonce(chain, 'alice.localnet', alice);
     const ok = await signTx({
-      signerId: 'alice.localnet', key: alice, receiverId: 'bob.alice.localnet', nonce: nonce++, blockHash: chain.head.hash,
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'bob.alice.localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
       actions: [actions.createAccount(), actions.transfer(NEAR), actions.addFullAccessKey(newKey.getPublicKey())],
     });
-    const notParent = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'carol.localnet', nonce: nonce++, blockHash: chain.head.hash, actions: [actions.createAccount()] });
+    const notParent = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'carol.localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
+      actions: [actions.createAccount()],
+    });
     const r1 = chain.submit(ok.bytes);
     const r2 = chain.submit(notParent.bytes);
     const block = chain.produceBlock();
     expect(r1.status).toEqual({ SuccessValue: '' });
-    expect(r2.status).toEqual({ Failure: { ActionError: { index: 0, kind: { CreateAccountNotAllowed: { account_id: 'carol.localnet', predecessor_id: 'alice.localnet' } } } } });
+    expect(r2.status).toEqual({
+      Failure: {
+        ActionError: {
+          index: 0,
+          kind: { CreateAccountNotAllowed: { account_id: 'carol.localnet', predecessor_id: 'alice.localnet' } },
+        },
+      },
+    });
     expect(chain.getAccount('carol.localnet')).toBeUndefined();
     expect(chain.viewAccount('bob.alice.localnet')!.amount).toBe(NEAR.toString());
-    expect(chain.viewAccessKey('bob.alice.localnet', newKey.getPublicKey().toString())).toEqual({ nonce: Number(BigInt(block.height - 1) * NONCE_MULTIPLIER), permission: 'FullAccess' });
+    expect(chain.viewAccessKey('bob.alice.localnet', newKey.getPublicKey().toString())).toEqual({
+      nonce: Number(BigInt(block.height - 1) * NONCE_MULTIPLIER),
+      permission: 'FullAccess',
+    });
     // the new key signs for the new account
-    const own = await signTx({ signerId: 'bob.alice.localnet', key: newKey, receiverId: 'counter.localnet', nonce: nextNonce(chain, 'bob.alice.localnet', newKey), blockHash: chain.head.hash, actions: [actions.functionCall('whoami', {}, TGAS, 0n)] });
+    const own = await signTx({
+      signerId: 'bob.alice.localnet',
+      key: newKey,
+      receiverId: 'counter.localnet',
+      nonce: nextNonce(chain, 'bob.alice.localnet', newKey),
+      blockHash: chain.head.hash,
+      actions: [actions.functionCall('whoami', {}, TGAS, 0n)],
+    });
     const r3 = chain.submit(own.bytes);
     chain.produceBlock();
-    expect(JSON.parse(Buffer.from((r3.status as { SuccessValue: string }).SuccessValue, 'base64').toString())).toEqual({ signer: 'bob.alice.localnet', key: newKey.getPublicKey().toString(), deposit: '0' });
+    expect(JSON.parse(Buffer.from((r3.status as { SuccessValue: string }).SuccessValue, 'base64').toString())).toEqual({
+      signer: 'bob.alice.localnet',
+      key: newKey.getPublicKey().toString(),
+      deposit: '0',
+    });
   });
 
   it('AddKey/DeleteKey on another account need permission; DeployContract stores the code hash', async () => {
     const { chain, alice } = setup();
     const k = KeyPair.fromRandom('ed25519');
     let nonce = nextNonce(chain, 'alice.localnet', alice);
-    const foreign = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'counter.localnet', nonce: nonce++, blockHash: chain.head.hash, actions: [actions.addFullAccessKey(k.getPublicKey())] });
-    const own = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'alice.localnet', nonce: nonce++, blockHash: chain.head.hash, actions: [actions.addFullAccessKey(k.getPublicKey()), actions.deployContract(new Uint8Array([0, 97, 115, 109]))] });
+    const foreign = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'counter.localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
+      actions: [actions.addFullAccessKey(k.getPublicKey())],
+    });
+    const own = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'alice.localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
+      actions: [actions.addFullAccessKey(k.getPublicKey()), actions.deployContract(new Uint8Array([0, 97, 115, 109]))],
+    });
     const r1 = chain.submit(foreign.bytes);
     const r2 = chain.submit(own.bytes);
     chain.produceBlock();
-    expect(r1.status).toEqual({ Failure: { ActionError: { index: 0, kind: { ActorNoPermission: { account_id: 'counter.localnet', actor_id: 'alice.localnet' } } } } });
+    expect(r1.status).toEqual({
+      Failure: {
+        ActionError: {
+          index: 0,
+          kind: { ActorNoPermission: { account_id: 'counter.localnet', actor_id: 'alice.localnet' } },
+        },
+      },
+    });
     expect(r2.status).toEqual({ SuccessValue: '' });
-    expect(chain.viewAccount('alice.localnet')!.code_hash).toBe(baseEncode(createHash('sha256').update(new Uint8Array([0, 97, 115, 109])).digest()));
+    expect(chain.viewAccount('alice.localnet')!.code_hash).toBe(
+      baseEncode(
+        createHash('sha256')
+          .update(new Uint8Array([0, 97, 115, 109]))
+          .digest(),
+      ),
+    );
     expect(chain.viewCode('alice.localnet')).toMatchObject({ hash: chain.viewAccount('alice.localnet')!.code_hash });
     expect(chain.accessKeys('alice.localnet').map((x) => x.publicKey)).toContain(k.getPublicKey().toString());
-    const del = await signTx({ signerId: 'alice.localnet', key: alice, receiverId: 'alice.localnet', nonce: nonce++, blockHash: chain.head.hash, actions: [actions.deleteKey(k.getPublicKey()), actions.deleteKey(k.getPublicKey())] });
+    const del = await signTx({
+      signerId: 'alice.localnet',
+      key: alice,
+      receiverId: 'alice.localnet',
+      nonce: nonce++,
+      blockHash: chain.head.hash,
+      actions: [actions.deleteKey(k.getPublicKey()), actions.deleteKey(k.getPublicKey())],
+    });
     const r3 = chain.submit(del.bytes);
     chain.produceBlock();
-    expect(r3.status).toEqual({ Failure: { ActionError: { index: 1, kind: { DeleteKeyDoesNotExist: { account_id: 'alice.localnet', public_key: k.getPublicKey().toString() } } } } });
+    expect(r3.status).toEqual({
+      Failure: {
+        ActionError: {
+          index: 1,
+          kind: { DeleteKeyDoesNotExist: { account_id: 'alice.localnet', public_key: k.getPublicKey().toString() } },
+        },
+      },
+    });
     expect(chain.viewAccessKey('alice.localnet', k.getPublicKey().toString())).toBeDefined(); // rolled back
   });
 
@@ -260,12 +417,26 @@ describe('applying transactions', () => {
   it('views: unknown account, compat VM errors, key lists', () => {
     const { chain, alice } = setup();
     expect(chain.viewAccount('nobody.localnet')).toBeUndefined();
-    expect(chain.callView('nobody.localnet', 'get', new Uint8Array())).toEqual({ ok: false, error: 'AccountDoesNotExist' });
-    expect(chain.callView('localnet', 'get', new Uint8Array())).toEqual({ ok: false, error: 'VmError', message: 'wasm execution failed with error: CompilationError(CodeDoesNotExist { account_id: "localnet" })' });
-    expect(chain.callView('counter.localnet', 'nope', new Uint8Array())).toMatchObject({ message: 'wasm execution failed with error: MethodResolveError(MethodNotFound)' });
-    expect(chain.callView('counter.localnet', 'boom', new Uint8Array())).toMatchObject({ message: 'wasm execution failed with error: HostError(GuestPanic { panic_msg: "view boom" })' });
+    expect(chain.callView('nobody.localnet', 'get', new Uint8Array())).toEqual({
+      ok: false,
+      error: 'AccountDoesNotExist',
+    });
+    expect(chain.callView('localnet', 'get', new Uint8Array())).toEqual({
+      ok: false,
+      error: 'VmError',
+      message: 'wasm execution failed with error: CompilationError(CodeDoesNotExist { account_id: "localnet" })',
+    });
+    expect(chain.callView('counter.localnet', 'nope', new Uint8Array())).toMatchObject({
+      message: 'wasm execution failed with error: MethodResolveError(MethodNotFound)',
+    });
+    expect(chain.callView('counter.localnet', 'boom', new Uint8Array())).toMatchObject({
+      message: 'wasm execution failed with error: HostError(GuestPanic { panic_msg: "view boom" })',
+    });
     expect(chain.viewAccessKeyList('nobody.localnet')).toEqual({ keys: [] });
-    expect(chain.viewAccessKeyList('alice.localnet').keys).toContainEqual({ public_key: alice.getPublicKey().toString(), access_key: { nonce: 0, permission: 'FullAccess' } });
+    expect(chain.viewAccessKeyList('alice.localnet').keys).toContainEqual({
+      public_key: alice.getPublicKey().toString(),
+      access_key: { nonce: 0, permission: 'FullAccess' },
+    });
     expect(chain.viewCode('localnet')).toBe('NoContractCode');
     expect(chain.viewCode('counter.localnet')).toEqual({ code_base64: '', hash: counterContract().codeHash });
     chain.deleteAccessKey('alice.localnet', alice.getPublicKey().toString());

@@ -14,14 +14,23 @@ export function counterContract(): ContractModel & { value: number } {
       if (method === 'boom') return { ok: false, error: { kind: 'Panic', message: 'view boom' }, logs: [] };
       return { ok: false, error: { kind: 'MethodNotFound' }, logs: [] };
     },
-    call(method: string, args: unknown, ctx: { signerId: string; signerPublicKey: string; attachedDeposit: bigint }): ContractOutcome {
+    call(
+      method: string,
+      args: unknown,
+      ctx: { signerId: string; signerPublicKey: string; attachedDeposit: bigint },
+    ): ContractOutcome {
       if (method === 'increment') {
         const by = (args as { by?: number }).by ?? 1;
         c.value += by;
         return { ok: true, value: c.value, logs: [`incremented by ${by}`] };
       }
       if (method === 'boom') return { ok: false, error: { kind: 'Panic', message: 'boom' }, logs: ['about to fail'] };
-      if (method === 'whoami') return { ok: true, value: { signer: ctx.signerId, key: ctx.signerPublicKey, deposit: ctx.attachedDeposit.toString() }, logs: [] };
+      if (method === 'whoami')
+        return {
+          ok: true,
+          value: { signer: ctx.signerId, key: ctx.signerPublicKey, deposit: ctx.attachedDeposit.toString() },
+          logs: [],
+        };
       if (method === 'noop') return { ok: true, logs: [] };
       return { ok: false, error: { kind: 'MethodNotFound' }, logs: [] };
     },
@@ -40,7 +49,14 @@ export interface TxSpec {
 
 /** borsh(SignedTransaction) for a tx signed by `key`. */
 export async function signTx(s: TxSpec): Promise<{ bytes: Uint8Array; hash: string }> {
-  const tx = createTransaction(s.signerId, s.key.getPublicKey(), s.receiverId, s.nonce, s.actions, baseDecode(s.blockHash));
+  const tx = createTransaction(
+    s.signerId,
+    s.key.getPublicKey(),
+    s.receiverId,
+    s.nonce,
+    s.actions,
+    baseDecode(s.blockHash),
+  );
   const { signedTransaction, txHash } = await new KeyPairSigner(s.key).signTransaction(tx);
   return { bytes: signedTransaction.encode(), hash: baseEncode(txHash) };
 }
@@ -66,7 +82,9 @@ export function thrown(f: () => unknown): unknown {
 export function camel(o: unknown): unknown {
   if (o === null || typeof o !== 'object') return o;
   if (Array.isArray(o)) return o.map(camel);
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(v)]));
+  return Object.fromEntries(
+    Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(v)]),
+  );
 }
 
 export const NEAR = 10n ** 24n;
@@ -85,7 +103,10 @@ export function seedAccounts(chain: Chain, extra: (chain: Chain) => void = () =>
     balance: 10n * NEAR,
     keys: [
       { publicKey: alice.getPublicKey().toString(), permission: 'FullAccess' },
-      { publicKey: fcKey.getPublicKey().toString(), permission: { FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: null } } },
+      {
+        publicKey: fcKey.getPublicKey().toString(),
+        permission: { FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: null } },
+      },
     ],
   });
   extra(chain);

@@ -1,19 +1,34 @@
 import { describe, expect, test } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
-import { listScenarios, loadScenario, manifestFor, resolveScenario, scenarioKey, shapeSecretValue } from '../../twin/scenario.ts';
+import {
+  listScenarios,
+  loadScenario,
+  manifestFor,
+  resolveScenario,
+  scenarioKey,
+  shapeSecretValue,
+} from '../../twin/scenario.ts';
 
 describe('scenario files', () => {
   test('the scenarios the runbook is proven on are all present and valid', () => {
-    expect(listScenarios()).toEqual(expect.arrayContaining([
-      'healthy', 'incident-key-mismatch', 'stale-node-secrets', 'placeholder-secret', 'json-wrapped-secret', 'secret-with-trailing-newline',
-    ]));
+    expect(listScenarios()).toEqual(
+      expect.arrayContaining([
+        'healthy',
+        'incident-key-mismatch',
+        'stale-node-secrets',
+        'placeholder-secret',
+        'json-wrapped-secret',
+        'secret-with-trailing-newline',
+      ]),
+    );
     for (const name of listScenarios()) expect(() => loadScenario(name)).not.toThrow();
   });
 
   test('an invalid scenario names the field that is wrong', () => {
-    expect(() => resolveScenario({ name: 'x', description: '', reproduces: '', keys: { account: { chain: 'A' } } } as never))
-      .toThrow(/keys\.account\.secretsManager|account/);
+    expect(() =>
+      resolveScenario({ name: 'x', description: '', reproduces: '', keys: { account: { chain: 'A' } } } as never),
+    ).toThrow(/keys\.account\.secretsManager|account/);
   });
 
   test('keys are 64-byte seed‖public ed25519 keypairs whose public half matches the seed', () => {

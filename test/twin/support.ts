@@ -11,7 +11,14 @@ import { resolveScenario } from '../../twin/scenario.ts';
 
 export const NODE_PROGRAM = resolve(import.meta.dirname, '..', '..', 'twin', 'node', 'main.ts');
 
-export interface NodeProc { index: number; accountId: string; ip: string; dir: string; proc: ChildProcess; output: string[] }
+export interface NodeProc {
+  index: number;
+  accountId: string;
+  ip: string;
+  dir: string;
+  proc: ChildProcess;
+  output: string[];
+}
 
 /** Chain + RPC + contract (Initializing) for a scenario, and a way to run node processes against it. */
 export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number; keyEventTimeoutBlocks: number }) {
@@ -23,16 +30,41 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
   chain.createAccount('localnet', { balance: 10n ** 30n });
   chain.createAccount('v1.signer.localnet', { balance: 10n ** 26n });
   for (const n of scenario.nodeList) {
-    chain.createAccount(n.accountId, { balance: 10n ** 25n, keys: [{ publicKey: n.account.chain!.publicKey, permission: 'FullAccess' }] });
+    chain.createAccount(n.accountId, {
+      balance: 10n ** 25n,
+      keys: [{ publicKey: n.account.chain!.publicKey, permission: 'FullAccess' }],
+    });
   }
   chain.deployContract('v1.signer.localnet', contract);
   const ctx = (signerId: string, signerPublicKey: string) => ({
-    contractId: 'v1.signer.localnet', blockHeight: chain.head.height, signerId, signerPublicKey, predecessorId: signerId, attachedDeposit: 0n, prepaidGas: 3n * 10n ** 14n,
+    contractId: 'v1.signer.localnet',
+    blockHeight: chain.head.height,
+    signerId,
+    signerPublicKey,
+    predecessorId: signerId,
+    attachedDeposit: 0n,
+    prepaidGas: 3n * 10n ** 14n,
   });
-  const participants = scenario.nodeList.map((n) => [n.accountId, n.index, { url: `http://${block}.${10 + n.index}:${port}`, sign_pk: n.p2p.chain!.publicKey }]);
-  const init = contract.call('init', { parameters: { participants: { next_id: scenario.nodes, participants }, threshold: scenario.threshold }, init_config: { key_event_timeout_blocks: o.keyEventTimeoutBlocks } }, ctx('localnet', 'ed25519:11111111111111111111111111111111'));
+  const participants = scenario.nodeList.map((n) => [
+    n.accountId,
+    n.index,
+    { url: `http://${block}.${10 + n.index}:${port}`, sign_pk: n.p2p.chain!.publicKey },
+  ]);
+  const init = contract.call(
+    'init',
+    {
+      parameters: { participants: { next_id: scenario.nodes, participants }, threshold: scenario.threshold },
+      init_config: { key_event_timeout_blocks: o.keyEventTimeoutBlocks },
+    },
+    ctx('localnet', 'ed25519:11111111111111111111111111111111'),
+  );
   if (!init.ok) throw new Error(JSON.stringify(init.error));
-  for (const n of scenario.nodeList) contract.call('vote_add_domains', { domains: [{ id: 0, scheme: 'Secp256k1' }] }, ctx(n.accountId, n.account.chain!.publicKey));
+  for (const n of scenario.nodeList)
+    contract.call(
+      'vote_add_domains',
+      { domains: [{ id: 0, scheme: 'Secp256k1' }] },
+      ctx(n.accountId, n.account.chain!.publicKey),
+    );
   chain.start();
   const rpc = await startNearRpc({ chain });
   const root = mkdtempSync(join(tmpdir(), 'near-l3-'));
@@ -42,8 +74,19 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
     const n = scenario.nodeList[i]!;
     const dir = join(root, `node-${i}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.yaml'), `my_near_account_id: ${n.accountId}\nweb_ui:\n  host: 0.0.0.0\n  port: ${port}\nindexer:\n  mpc_contract_id: v1.signer.localnet\n`);
-    writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ p2p_private_key: n.p2p.node!.secretKey, near_signer_key: signerKey, near_responder_keys: [signerKey] }), { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `my_near_account_id: ${n.accountId}\nweb_ui:\n  host: 0.0.0.0\n  port: ${port}\nindexer:\n  mpc_contract_id: v1.signer.localnet\n`,
+    );
+    writeFileSync(
+      join(dir, 'secrets.json'),
+      JSON.stringify({
+        p2p_private_key: n.p2p.node!.secretKey,
+        near_signer_key: signerKey,
+        near_responder_keys: [signerKey],
+      }),
+      { mode: 0o600 },
+    );
     return dir;
   }
 
@@ -51,7 +94,15 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
     const n = scenario.nodeList[i]!;
     const dir = join(root, `node-${i}`);
     const proc = spawn(process.execPath, [NODE_PROGRAM, 'start', 'local'], {
-      env: { ...process.env, MPC_HOME_DIR: dir, MPC_SECRET_STORE_KEY: n.secretStoreKey, TWIN_NEAR_RPC_URL: rpc.url, TWIN_HOST_IP: `${block}.${10 + i}`, TWIN_POLL_MS: String(o.blockTimeMs), TWIN_ATTESTATION_BACKOFF_MAX_MS: '500' },
+      env: {
+        ...process.env,
+        MPC_HOME_DIR: dir,
+        MPC_SECRET_STORE_KEY: n.secretStoreKey,
+        TWIN_NEAR_RPC_URL: rpc.url,
+        TWIN_HOST_IP: `${block}.${10 + i}`,
+        TWIN_POLL_MS: String(o.blockTimeMs),
+        TWIN_ATTESTATION_BACKOFF_MAX_MS: '500',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const node = { index: i, accountId: n.accountId, ip: `${block}.${10 + i}`, dir, proc, output: [] as string[] };
@@ -84,7 +135,17 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
   }
 
   return {
-    scenario, chain, rpc, contract, nodes, writeHome, startNode, stopNode, state, waitFor, port,
+    scenario,
+    chain,
+    rpc,
+    contract,
+    nodes,
+    writeHome,
+    startNode,
+    stopNode,
+    state,
+    waitFor,
+    port,
     async stop() {
       for (const n of nodes) if (n) await stopNode(n.index);
       chain.stop();

@@ -25,14 +25,21 @@ function awsClients(twin: Twin) {
 
 /** SendCommand + poll GetCommandInvocation, as any SSM user would. */
 async function runShell(ssm: SSMClient, instanceId: string, commands: string[], timeoutMs = 60_000) {
-  const sent = await ssm.send(new SendCommandCommand({
-    DocumentName: 'AWS-RunShellScript', InstanceIds: [instanceId], Parameters: { commands }, TimeoutSeconds: 60,
-  }));
+  const sent = await ssm.send(
+    new SendCommandCommand({
+      DocumentName: 'AWS-RunShellScript',
+      InstanceIds: [instanceId],
+      Parameters: { commands },
+      TimeoutSeconds: 60,
+    }),
+  );
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     try {
-      const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId }));
+      const inv = await ssm.send(
+        new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId }),
+      );
       if (['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(inv.Status!)) return inv;
     } catch (e) {
       if ((e as Error).name !== 'InvocationDoesNotExist') throw e;
@@ -60,7 +67,11 @@ describe('incident-key-mismatch on the twin', () => {
   let twin: Twin;
   let provider: JsonRpcProvider;
   beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: TIMEOUT_BLOCKS });
+    twin = await startTwin({
+      scenario: 'incident-key-mismatch',
+      blockTimeMs: BLOCK_MS,
+      keyEventTimeoutBlocks: TIMEOUT_BLOCKS,
+    });
     provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
   });
   afterAll(async () => twin?.stop());
@@ -72,19 +83,29 @@ describe('incident-key-mismatch on the twin', () => {
     expect(Object.keys(state)).toEqual(['Initializing']);
     const { ssm } = awsClients(twin);
     for (const node of twin.nodes) {
-      const inv = await runShell(ssm, node.instanceId, ['docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ' + node.accountId + '"']);
+      const inv = await runShell(ssm, node.instanceId, [
+        `docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ${node.accountId}"`,
+      ]);
       expect(Number(inv.StandardOutputContent!.trim()), `${node.accountId} logs`).toBeGreaterThan(0);
     }
   });
 
   test('healing with only AWS SDK calls and SSM shell commands brings the contract to Running', async () => {
     const { sm, ssm } = awsClients(twin);
-    const manifest = JSON.parse((await import('node:fs')).readFileSync(twin.manifestPath, 'utf8')) as Record<string, Record<string, string>>;
+    const manifest = JSON.parse((await import('node:fs')).readFileSync(twin.manifestPath, 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
     for (const node of twin.nodes) {
       const entry = manifest[`node-${node.index}`]!;
       const onChain = await provider.viewAccessKeyList({ accountId: node.accountId });
       expect(onChain.keys.map((k) => k.public_key)).toContain(entry.MPC_ACCOUNT_PK);
-      await sm.send(new PutSecretValueCommand({ SecretId: `mpc-node-${node.index}-mpc_account_sk`, SecretString: entry.MPC_ACCOUNT_SK }));
+      await sm.send(
+        new PutSecretValueCommand({
+          SecretId: `mpc-node-${node.index}-mpc_account_sk`,
+          SecretString: entry.MPC_ACCOUNT_SK,
+        }),
+      );
       const inv = await runShell(ssm, node.instanceId, [
         'set -eu',
         'D="${MPC_DATA_DIR:-/data}"',
@@ -114,14 +135,22 @@ describe('healthy on the twin', () => {
   afterAll(async () => twin?.stop());
 
   test('is Running with a real secp256k1 root key, and derived_public_key = root + tweak·G', async () => {
-    const root = (await provider.callFunction({ contractId: twin.contractId, method: 'public_key', args: { domain_id: 0 } })) as string;
+    const root = (await provider.callFunction({
+      contractId: twin.contractId,
+      method: 'public_key',
+      args: { domain_id: 0 },
+    })) as string;
     expect(root).toMatch(/^secp256k1:/);
     const xy = base58.decode(root.slice('secp256k1:'.length));
     const rootPoint = secp256k1.Point.fromBytes(Uint8Array.from([4, ...xy])); // throws unless on the curve
-    const tweak = sha3_256(new TextEncoder().encode('near-mpc-recovery v0.1.0 epsilon derivation:test.localnet,ethereum-test'));
-    const expected = rootPoint.add(secp256k1.Point.BASE.multiply(BigInt('0x' + Buffer.from(tweak).toString('hex'))));
+    const tweak = sha3_256(
+      new TextEncoder().encode('near-mpc-recovery v0.1.0 epsilon derivation:test.localnet,ethereum-test'),
+    );
+    const expected = rootPoint.add(secp256k1.Point.BASE.multiply(BigInt(`0x${Buffer.from(tweak).toString('hex')}`)));
     const derived = (await provider.callFunction({
-      contractId: twin.contractId, method: 'derived_public_key', args: { path: 'ethereum-test', predecessor: 'test.localnet', domain_id: 0 },
+      contractId: twin.contractId,
+      method: 'derived_public_key',
+      args: { path: 'ethereum-test', predecessor: 'test.localnet', domain_id: 0 },
     })) as string;
     expect(derived).toBe(`secp256k1:${base58.encode(expected.toBytes(false).slice(1))}`);
   });
@@ -129,9 +158,14 @@ describe('healthy on the twin', () => {
   test('docker restart through SSM gives a new process that keeps the key from /data/secrets.json', async () => {
     const { ssm } = awsClients(twin);
     const node = twin.nodes[1]!;
-    const pid = async () => (await runShell(ssm, node.instanceId, ["docker inspect --format '{{.State.Pid}}' mpc-node"])).StandardOutputContent!.trim();
+    const pid = async () =>
+      (
+        await runShell(ssm, node.instanceId, ["docker inspect --format '{{.State.Pid}}' mpc-node"])
+      ).StandardOutputContent!.trim();
     const publicData = async () => {
-      const inv = await runShell(ssm, twin.nearBase.instanceId, [`curl -sf --retry 20 --retry-delay 1 --retry-all-errors http://${node.privateIp}:8080/public_data`]);
+      const inv = await runShell(ssm, twin.nearBase.instanceId, [
+        `curl -sf --retry 20 --retry-delay 1 --retry-all-errors http://${node.privateIp}:8080/public_data`,
+      ]);
       return JSON.parse(inv.StandardOutputContent!) as { near_signer_public_key: string };
     };
     const before = await pid();

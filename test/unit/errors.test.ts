@@ -4,22 +4,55 @@ import { classifyFailure } from '../../helpers/errors.ts';
 import { isTransient, withRetry } from '../../helpers/retry.ts';
 
 const rpc = { system: 'NEAR RPC', endpoint: 'http://10.0.0.5:3030', setting: 'NEAR_RPC_URL' };
-const named = (name: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { name }, extra);
-const fetchFailed = (code: string) => new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} 10.0.0.5:3030`), { code }) });
+const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), { name }, extra);
+const fetchFailed = (code: string) =>
+  new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} 10.0.0.5:3030`), { code }) });
 
 describe('classifyFailure', () => {
   test.for([
-    [named('CredentialsProviderError', 'Could not load credentials from any providers'), 'credentials-missing', /no AWS credentials were found .* Set AWS_PROFILE/],
-    [named('ExpiredTokenException', 'The security token included in the request is expired'), 'credentials-rejected', /AWS rejected the credentials \(ExpiredTokenException/],
-    [named('UnrecognizedClientException', 'The security token included in the request is invalid.'), 'credentials-rejected', /Refresh them/],
-    [named('AccessDeniedException', 'User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ssm:SendCommand'), 'access-denied', /access denied .*ssm:SendCommand/],
-    [fetchFailed('ECONNREFUSED'), 'unreachable', /^NEAR RPC at http:\/\/10\.0\.0\.5:3030 is unreachable \(ECONNREFUSED\)\. Check NEAR_RPC_URL/],
+    [
+      named('CredentialsProviderError', 'Could not load credentials from any providers'),
+      'credentials-missing',
+      /no AWS credentials were found .* Set AWS_PROFILE/,
+    ],
+    [
+      named('ExpiredTokenException', 'The security token included in the request is expired'),
+      'credentials-rejected',
+      /AWS rejected the credentials \(ExpiredTokenException/,
+    ],
+    [
+      named('UnrecognizedClientException', 'The security token included in the request is invalid.'),
+      'credentials-rejected',
+      /Refresh them/,
+    ],
+    [
+      named(
+        'AccessDeniedException',
+        'User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ssm:SendCommand',
+      ),
+      'access-denied',
+      /access denied .*ssm:SendCommand/,
+    ],
+    [
+      fetchFailed('ECONNREFUSED'),
+      'unreachable',
+      /^NEAR RPC at http:\/\/10\.0\.0\.5:3030 is unreachable \(ECONNREFUSED\)\. Check NEAR_RPC_URL/,
+    ],
     [fetchFailed('ENOTFOUND'), 'unreachable', /unreachable \(ENOTFOUND\)/],
     [new TypeError('fetch failed', { cause: new Error('bad port') }), 'unreachable', /unreachable \(bad port\)/],
     [named('ThrottlingException', 'Rate exceeded'), 'throttled', /still throttled after the retry budget/],
-    [named('ProviderError', 'RPC status: Internal server error', { cause: 500 }), 'server-error', /kept answering HTTP 500 through the retry budget/],
+    [
+      named('ProviderError', 'RPC status: Internal server error', { cause: 500 }),
+      'server-error',
+      /kept answering HTTP 500 through the retry budget/,
+    ],
     [named('InternalServerError', 'boom', { $metadata: { httpStatusCode: 503 } }), 'server-error', /HTTP 503/],
-    [named('ValidationException', 'Stack with id X does not exist'), 'unknown', /^NEAR RPC at http:\/\/10\.0\.0\.5:3030: Stack with id X does not exist$/],
+    [
+      named('ValidationException', 'Stack with id X does not exist'),
+      'unknown',
+      /^NEAR RPC at http:\/\/10\.0\.0\.5:3030: Stack with id X does not exist$/,
+    ],
   ] as const)('%s → %s', ([error, kind, message]) => {
     const c = classifyFailure(error, rpc);
     expect(c.kind).toBe(kind);
@@ -36,17 +69,27 @@ describe('transient failures are retried, others are not', () => {
 
   test('withRetry retries a transient failure within its budget, and names the call', async () => {
     let calls = 0;
-    await expect(withRetry('RPC status', async () => {
-      calls++;
-      throw fetchFailed('ECONNREFUSED');
-    }, { retries: 2, minTimeout: 1 })).rejects.toThrow(/^RPC status: fetch failed$/);
+    await expect(
+      withRetry(
+        'RPC status',
+        async () => {
+          calls++;
+          throw fetchFailed('ECONNREFUSED');
+        },
+        { retries: 2, minTimeout: 1 },
+      ),
+    ).rejects.toThrow(/^RPC status: fetch failed$/);
     expect(calls).toBe(3);
   });
 
   test('an error object shared by two callers is not prefixed twice (SDKs reuse them)', async () => {
     const shared = named('CredentialsProviderError', 'Could not load credentials from any providers');
-    const a = await withRetry('DescribeStacks A', async () => { throw shared; }).catch((e: Error) => e);
-    const b = await withRetry('DescribeStacks B', async () => { throw shared; }).catch((e: Error) => e);
+    const a = await withRetry('DescribeStacks A', async () => {
+      throw shared;
+    }).catch((e: Error) => e);
+    const b = await withRetry('DescribeStacks B', async () => {
+      throw shared;
+    }).catch((e: Error) => e);
     expect(a.message).toBe('DescribeStacks A: Could not load credentials from any providers');
     expect(b.message).toBe('DescribeStacks B: Could not load credentials from any providers');
     expect(b.name).toBe('CredentialsProviderError');

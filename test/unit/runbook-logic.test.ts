@@ -23,18 +23,29 @@ describe('node keys by the MPC node rules', () => {
     ['no ed25519: prefix', good.slice(8), /must start with 'ed25519:'/],
     ['bad base58', 'ed25519:0OIl', /not valid base58/],
     ['wrong length', `ed25519:${base58.encode(bytes.slice(0, 40))}`, /40 bytes/],
-    ['a 32-byte seed only (near-api-js accepts it; the node does not)', `ed25519:${base58.encode(bytes.slice(0, 32))}`, /32-byte seed/],
-    ['a 64-byte key whose public half does not match its seed', `ed25519:${base58.encode(Uint8Array.from([...bytes.slice(0, 32), ...base58.decode(key(1).publicKey.slice(8))]))}`, /public half does not match/],
+    [
+      'a 32-byte seed only (near-api-js accepts it; the node does not)',
+      `ed25519:${base58.encode(bytes.slice(0, 32))}`,
+      /32-byte seed/,
+    ],
+    [
+      'a 64-byte key whose public half does not match its seed',
+      `ed25519:${base58.encode(Uint8Array.from([...bytes.slice(0, 32), ...base58.decode(key(1).publicKey.slice(8))]))}`,
+      /public half does not match/,
+    ],
   ] as const)('%s is refused, and the error never quotes the value', ([, value, why]) => {
     expect(nodeKeyProblem(value)).toMatch(why);
-    expect(() => parseNodeSecretKey(value, { node: 'node-3', field: 'MPC_ACCOUNT_SK' })).toThrow(/^node-3\.MPC_ACCOUNT_SK: /);
+    expect(() => parseNodeSecretKey(value, { node: 'node-3', field: 'MPC_ACCOUNT_SK' })).toThrow(
+      /^node-3\.MPC_ACCOUNT_SK: /,
+    );
     try {
       parseNodeSecretKey(value, { node: 'node-3', field: 'MPC_ACCOUNT_SK' });
     } catch (e) {
       expect((e as Error).message).not.toContain(value.slice(8, 30));
     }
   });
-  test('a valid key gives its public key', () => expect(parseNodeSecretKey(good, { node: 'n', field: 'f' }).publicKey).toBe(key(0).publicKey));
+  test('a valid key gives its public key', () =>
+    expect(parseNodeSecretKey(good, { node: 'n', field: 'f' }).publicKey).toBe(key(0).publicKey));
 
   test.for([
     ['plain', good, good],
@@ -89,7 +100,9 @@ describe('the keys manifest', () => {
     const dup = clone();
     dup['node-1']!.MPC_ACCOUNT_SK = dup['node-0']!.MPC_ACCOUNT_SK!;
     dup['node-1']!.MPC_ACCOUNT_PK = dup['node-0']!.MPC_ACCOUNT_PK!;
-    expect(problemsOf(dup, 'dup.json').join('\n')).toMatch(/node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0/);
+    expect(problemsOf(dup, 'dup.json').join('\n')).toMatch(
+      /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0/,
+    );
   });
   test('an SK that does not derive its PK, a bad p2p key, a bad secret store key; nothing quotes a value', () => {
     const m = clone();
@@ -102,7 +115,7 @@ describe('the keys manifest', () => {
     expect(problems).toMatch(/node-2\.MPC_SECRET_STORE_KEY: must be 32 hex/);
     for (const n of Object.values(good)) expect(problems).not.toContain(n.MPC_ACCOUNT_SK!.slice(8));
   });
-  test('an account id with the stale .node0 suffix is a warning, and the chain\'s id is used', () => {
+  test("an account id with the stale .node0 suffix is a warning, and the chain's id is used", () => {
     const m = clone();
     m['node-1']!.MPC_ACCOUNT_ID = 'mpc-node-1.node0';
     const loaded = loadManifest(write(m, 'node0.json'), expectFor);
@@ -121,8 +134,12 @@ describe('derivation matches the reference vectors', () => {
   test('derived key for alice.near / test from the mainnet-shaped root', () => {
     const root = 'secp256k1:3tFRbMqmoa6AAALMrEFAYCEoHcqKxeW38YptwowBVBtXK1vo36HDbUWuR6EZmoK4JcH6HDkNMGGqP1ouV7VZUWya';
     const d = deriveChildPublicKey(root, 'alice.near', 'test');
-    expect(d).toBe('secp256k1:5bQPDXyYyWvUDDqS67WkGCU7J6NcuywVqMfTsauAcP4sQFU14h22kAuAEuiEXv9Qxxm6oZLZwRgPBkwwsoSineCR');
-    expect(toUncompressedHex(d)).toBe('04e5bc687a0d3c48ec470200cd5f295288c01931dee362f24127a488dfb2e2b9a749516ff33f3c5ea763d8f2a22c58293e9cc5826a7832d8125f76e6459c099082');
+    expect(d).toBe(
+      'secp256k1:5bQPDXyYyWvUDDqS67WkGCU7J6NcuywVqMfTsauAcP4sQFU14h22kAuAEuiEXv9Qxxm6oZLZwRgPBkwwsoSineCR',
+    );
+    expect(toUncompressedHex(d)).toBe(
+      '04e5bc687a0d3c48ec470200cd5f295288c01931dee362f24127a488dfb2e2b9a749516ff33f3c5ea763d8f2a22c58293e9cc5826a7832d8125f76e6459c099082',
+    );
   });
 
   test('EVM address of the public key of scalar 1 is the well-known 0x7E5F…5Bdf', () => {
@@ -133,20 +150,43 @@ describe('derivation matches the reference vectors', () => {
 
 describe('diagnosis across the four places', () => {
   const ev = (i: number, o: { chain?: string; sm?: string; manifest?: string; node?: string } = {}): NodeEvidence => ({
-    index: i, accountId: `mpc-node-${i}.localnet`, instanceId: `i-${i}`, privateIp: `10.0.0.${i}`,
-    chain: { accountExists: true, accessKeys: [{ publicKey: o.chain ?? key(i).publicKey, permission: 'FullAccess' }], participantSignPk: key(i, 'A', 'p2p').publicKey },
+    index: i,
+    accountId: `mpc-node-${i}.localnet`,
+    instanceId: `i-${i}`,
+    privateIp: `10.0.0.${i}`,
+    chain: {
+      accountExists: true,
+      accessKeys: [{ publicKey: o.chain ?? key(i).publicKey, permission: 'FullAccess' }],
+      participantSignPk: key(i, 'A', 'p2p').publicKey,
+    },
     secretsManager: {
       account: { secretName: `mpc-node-${i}-mpc_account_sk`, shape: 'plain', publicKey: o.sm ?? key(i).publicKey },
       p2p: { secretName: `mpc-node-${i}-mpc_p2p_private_key`, shape: 'plain', publicKey: key(i, 'A', 'p2p').publicKey },
     },
-    manifest: { nodeKey: `node-${i}`, accountId: `mpc-node-${i}.localnet`, accountPublicKey: o.manifest ?? key(i).publicKey, p2pPublicKey: key(i, 'A', 'p2p').publicKey, problems: [] },
-    node: { reachable: true, healthy: true, signerPublicKey: o.node ?? key(i).publicKey, p2pPublicKey: key(i, 'A', 'p2p').publicKey },
+    manifest: {
+      nodeKey: `node-${i}`,
+      accountId: `mpc-node-${i}.localnet`,
+      accountPublicKey: o.manifest ?? key(i).publicKey,
+      p2pPublicKey: key(i, 'A', 'p2p').publicKey,
+      problems: [],
+    },
+    node: {
+      reachable: true,
+      healthy: true,
+      signerPublicKey: o.node ?? key(i).publicKey,
+      p2pPublicKey: key(i, 'A', 'p2p').publicKey,
+    },
   });
 
-  test('all four agree: no findings', () => expect(diagnose([ev(0), ev(1)], { contractId: 'v1.signer.localnet' })).toEqual([]));
+  test('all four agree: no findings', () =>
+    expect(diagnose([ev(0), ev(1)], { contractId: 'v1.signer.localnet' })).toEqual([]));
 
   test('the incident: secret and node hold another key; both repairs offered', () => {
-    const f = errors(diagnose([ev(0, { sm: key(0, 'B').publicKey, node: key(0, 'B').publicKey })], { contractId: 'v1.signer.localnet' }));
+    const f = errors(
+      diagnose([ev(0, { sm: key(0, 'B').publicKey, node: key(0, 'B').publicKey })], {
+        contractId: 'v1.signer.localnet',
+      }),
+    );
     expect(f.map((x) => [x.place, x.code, x.repair?.kind])).toEqual([
       ['secretsManager', 'secret-not-on-chain', 'restore-secret'],
       ['node', 'node-key-not-on-chain', 'rematerialise-node-secrets'],
@@ -154,13 +194,23 @@ describe('diagnosis across the four places', () => {
   });
 
   test('keys swapped between two nodes: refused, nothing to restore', () => {
-    const f = errors(diagnose([ev(0, { manifest: key(1).publicKey }), ev(1, { manifest: key(0).publicKey })], { contractId: 'v1.signer.localnet' }));
+    const f = errors(
+      diagnose([ev(0, { manifest: key(1).publicKey }), ev(1, { manifest: key(0).publicKey })], {
+        contractId: 'v1.signer.localnet',
+      }),
+    );
     expect(f.every((x) => !x.repair)).toBe(true);
-    expect(f.find((x) => x.code === 'key-on-wrong-account')?.message).toMatch(/mpc-node-0\.localnet: the manifest's account key .* is on mpc-node-1\.localnet/);
+    expect(f.find((x) => x.code === 'key-on-wrong-account')?.message).toMatch(
+      /mpc-node-0\.localnet: the manifest's account key .* is on mpc-node-1\.localnet/,
+    );
   });
 
   test('a manifest key that is on no account: refused with the reason', () => {
-    const f = errors(diagnose([ev(0, { manifest: key(0, 'Z').publicKey, sm: key(0, 'Z').publicKey })], { contractId: 'v1.signer.localnet' }));
+    const f = errors(
+      diagnose([ev(0, { manifest: key(0, 'Z').publicKey, sm: key(0, 'Z').publicKey })], {
+        contractId: 'v1.signer.localnet',
+      }),
+    );
     expect(f.find((x) => x.code === 'manifest-key-not-on-chain')?.refusal).toMatch(/manifest cannot settle/);
     expect(f.find((x) => x.code === 'secret-not-on-chain')?.repair).toBeUndefined();
   });

@@ -2,7 +2,12 @@
 import { createHash } from 'node:crypto';
 import { AwsError } from './protocol.ts';
 
-export interface StackOutput { key: string; value: string; description?: string; exportName?: string }
+export interface StackOutput {
+  key: string;
+  value: string;
+  description?: string;
+  exportName?: string;
+}
 export interface StackDefinition {
   stackName: string;
   outputs: StackOutput[];
@@ -33,18 +38,26 @@ export function cdkOutputKey(path: string[]): string {
   for (const c of components) {
     if (deduped.length === 0 || !deduped[deduped.length - 1]!.endsWith(c)) deduped.push(c);
   }
-  const human = deduped.filter((c) => c !== HIDDEN_FROM_HUMAN_ID).map(removeNonAlphanumeric).join('').slice(0, MAX_HUMAN_LEN);
+  const human = deduped
+    .filter((c) => c !== HIDDEN_FROM_HUMAN_ID)
+    .map(removeNonAlphanumeric)
+    .join('')
+    .slice(0, MAX_HUMAN_LEN);
   return human + hash;
 }
 
 function uuidFrom(text: string): string {
-  return createHash('md5').update(text).digest('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
+  return createHash('md5')
+    .update(text)
+    .digest('hex')
+    .replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
 }
 
 /** `stacks` is read live: the twin may push, edit or remove definitions at run time. */
 export function createCloudFormation(accountId: string, region: string, stacks: StackDefinition[]) {
   const created = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
-  const stackId = (name: string) => `arn:aws:cloudformation:${region}:${accountId}:stack/${name}/${uuidFrom(`${accountId}|${region}|${name}`)}`;
+  const stackId = (name: string) =>
+    `arn:aws:cloudformation:${region}:${accountId}:stack/${name}/${uuidFrom(`${accountId}|${region}|${name}`)}`;
   const view = (s: StackDefinition) => ({
     StackId: stackId(s.stackName),
     StackName: s.stackName,
@@ -52,7 +65,16 @@ export function createCloudFormation(accountId: string, region: string, stacks: 
     StackStatus: s.status ?? 'CREATE_COMPLETE',
     DisableRollback: false,
     Capabilities: ['CAPABILITY_IAM'],
-    ...(s.outputs.length ? { Outputs: s.outputs.map((o) => ({ OutputKey: o.key, OutputValue: o.value, Description: o.description, ExportName: o.exportName })) } : {}),
+    ...(s.outputs.length
+      ? {
+          Outputs: s.outputs.map((o) => ({
+            OutputKey: o.key,
+            OutputValue: o.value,
+            Description: o.description,
+            ExportName: o.exportName,
+          })),
+        }
+      : {}),
     EnableTerminationProtection: false,
     DriftInformation: { StackDriftStatus: 'NOT_CHECKED' },
   });
@@ -62,7 +84,9 @@ export function createCloudFormation(accountId: string, region: string, stacks: 
       DescribeStacks(i: Record<string, string>) {
         const wanted = i.StackName;
         if (!wanted) return { Stacks: stacks.filter((s) => s.status !== 'DELETE_COMPLETE').map(view) };
-        const s = stacks.find((x) => (x.stackName === wanted && x.status !== 'DELETE_COMPLETE') || stackId(x.stackName) === wanted);
+        const s = stacks.find(
+          (x) => (x.stackName === wanted && x.status !== 'DELETE_COMPLETE') || stackId(x.stackName) === wanted,
+        );
         if (!s) throw new AwsError('ValidationError', `Stack with id ${wanted} does not exist`);
         return { Stacks: [view(s)] };
       },

@@ -24,5 +24,9 @@ export interface InstanceHost {
   describe(): InstanceInfo[];
   /** The SSM agent's connection state (an instance dropping offline). */
   setPing(instanceId: string, ping: InstanceInfo['pingStatus']): void;
-  run(instanceId: string, commands: string[], opts: { executionTimeoutSeconds: number; workingDirectory?: string }): RunningCommand;
+  run(
+    instanceId: string,
+    commands: string[],
+    opts: { executionTimeoutSeconds: number; workingDirectory?: string },
+  ): RunningCommand;
 }

@@ -11,7 +11,10 @@ export class AwsError extends Error {
 
 /** The framework-level constraint error (`1 validation error detected: …`) every JSON service sends. */
 export function validationError(field: string, value: string, constraint: string): AwsError {
-  return new AwsError('ValidationException', `1 validation error detected: Value ${value} at '${field}' failed to satisfy constraint: ${constraint}`);
+  return new AwsError(
+    'ValidationException',
+    `1 validation error detected: Value ${value} at '${field}' failed to satisfy constraint: ${constraint}`,
+  );
 }
 
 const xmlEscape = (s: string) =>
@@ -35,7 +38,13 @@ export function queryResponse(action: string, xmlns: string, result: unknown, re
   return `<${action}Response xmlns="${xmlns}"><${action}Result>${toXml(result)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }
 
-export function queryError(code: string, message: string, requestId: string, type: 'Sender' | 'Receiver' = 'Sender', xmlns = ''): string {
+export function queryError(
+  code: string,
+  message: string,
+  requestId: string,
+  type: 'Sender' | 'Receiver' = 'Sender',
+  xmlns = '',
+): string {
   const ns = xmlns ? ` xmlns="${xmlns}"` : '';
   return `<ErrorResponse${ns}><Error><Type>${type}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }

@@ -8,8 +8,17 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { AwsError, epochSeconds, validationError } from './protocol.ts';
 
-interface Version { id: string; kind: 'string' | 'binary'; value: string; stages: string[]; created: number }
-interface Tag { Key: string; Value: string }
+interface Version {
+  id: string;
+  kind: 'string' | 'binary';
+  value: string;
+  stages: string[];
+  created: number;
+}
+interface Tag {
+  Key: string;
+  Value: string;
+}
 interface Secret {
   name: string;
   arn: string;
@@ -28,9 +37,13 @@ const MAX_VALUE_BYTES = 65_536;
 const DAY_MS = 86_400_000;
 const ARN_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-const secretNotFound = () => new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+const secretNotFound = () =>
+  new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
 const markedForDeletion = () =>
-  new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.");
+  new AwsError(
+    'InvalidRequestException',
+    "You can't perform this operation on the secret because it was marked for deletion.",
+  );
 const invalidParam = (message: string) => new AwsError('InvalidParameterException', message);
 
 type Input = Record<string, unknown>;
@@ -38,7 +51,10 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const strList = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
-interface Filter { Key: string; Values: string[] }
+interface Filter {
+  Key: string;
+  Values: string[];
+}
 
 export interface SecretStoreOptions {
   /** Clock for dates (ms); tests may pass a fixed clock. */
@@ -49,7 +65,8 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
   const clock = opts.now ?? Date.now;
   const secrets = new Map<string, Secret>();
 
-  const arnSuffix = () => Array.from({ length: 6 }, () => ARN_SUFFIX_CHARS[randomInt(ARN_SUFFIX_CHARS.length)]).join('');
+  const arnSuffix = () =>
+    Array.from({ length: 6 }, () => ARN_SUFFIX_CHARS[randomInt(ARN_SUFFIX_CHARS.length)]).join('');
 
   /** By name, full ARN, or partial ARN (the ARN without its 6-character suffix). */
   function lookup(id: unknown): Secret | undefined {
@@ -76,15 +93,25 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
   const byStage = (s: Secret, stage: string) => s.versions.find((v) => v.stages.includes(stage));
   const byId = (s: Secret, id: string) => s.versions.find((v) => v.id === id);
 
-  function valueOf(i: Input): { kind: 'string' | 'binary'; value: string } | undefined {
+  function secretValueOf(i: Input): { kind: 'string' | 'binary'; value: string } | undefined {
     const ss = str(i.SecretString);
     const sb = str(i.SecretBinary);
-    if (ss !== undefined && sb !== undefined) throw invalidParam('You can\'t specify both a binary secret value and a string secret value in the same secret.');
-    const v = ss !== undefined ? { kind: 'string' as const, value: ss } : sb !== undefined ? { kind: 'binary' as const, value: sb } : undefined;
+    if (ss !== undefined && sb !== undefined)
+      throw invalidParam("You can't specify both a binary secret value and a string secret value in the same secret.");
+    const v =
+      ss !== undefined
+        ? { kind: 'string' as const, value: ss }
+        : sb !== undefined
+          ? { kind: 'binary' as const, value: sb }
+          : undefined;
     if (v) {
       const bytes = v.kind === 'string' ? Buffer.byteLength(v.value) : Buffer.from(v.value, 'base64').length;
       if (bytes > MAX_VALUE_BYTES) {
-        throw validationError(v.kind === 'string' ? 'secretString' : 'secretBinary', "'***'", `Member must have length less than or equal to ${MAX_VALUE_BYTES}`);
+        throw validationError(
+          v.kind === 'string' ? 'secretString' : 'secretBinary',
+          "'***'",
+          `Member must have length less than or equal to ${MAX_VALUE_BYTES}`,
+        );
       }
     }
     return v;
@@ -92,7 +119,11 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
 
   function checkToken(token: string) {
     if (token.length < 32 || token.length > 64) {
-      throw validationError('clientRequestToken', `'${token}'`, 'Member must have length ' + (token.length < 32 ? 'greater than or equal to 32' : 'less than or equal to 64'));
+      throw validationError(
+        'clientRequestToken',
+        `'${token}'`,
+        `Member must have length ${token.length < 32 ? 'greater than or equal to 32' : 'less than or equal to 64'}`,
+      );
     }
   }
 
@@ -114,16 +145,27 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
 
   function validateStages(stages: string[] | undefined) {
     if (stages === undefined) return;
-    if (stages.length < 1 || stages.length > 20) throw validationError('versionStages', `'[${stages.join(', ')}]'`, 'Member must have length between 1 and 20');
-    for (const st of stages) if (st.length < 1 || st.length > 256) throw validationError('versionStages', `'${st}'`, 'Member must have length between 1 and 256');
+    if (stages.length < 1 || stages.length > 20)
+      throw validationError('versionStages', `'[${stages.join(', ')}]'`, 'Member must have length between 1 and 20');
+    for (const st of stages)
+      if (st.length < 1 || st.length > 256)
+        throw validationError('versionStages', `'${st}'`, 'Member must have length between 1 and 256');
   }
 
   /** A new version under `token`, or the existing one when the token was used with the same value. */
-  function addVersion(s: Secret, value: { kind: 'string' | 'binary'; value: string }, token: string, stages?: string[]): Version {
+  function addVersion(
+    s: Secret,
+    value: { kind: 'string' | 'binary'; value: string },
+    token: string,
+    stages?: string[],
+  ): Version {
     const existing = byId(s, token);
     if (existing) {
       if (existing.kind !== value.kind || existing.value !== value.value) {
-        throw new AwsError('ResourceExistsException', `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${s.arn}.`);
+        throw new AwsError(
+          'ResourceExistsException',
+          `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${s.arn}.`,
+        );
       }
       return existing;
     }
@@ -152,7 +194,8 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     VersionStages: [...v.stages],
     CreatedDate: epochSeconds(v.created),
   });
-  const stagesMap = (s: Secret) => Object.fromEntries(s.versions.filter((v) => v.stages.length).map((v) => [v.id, [...v.stages]]));
+  const stagesMap = (s: Secret) =>
+    Object.fromEntries(s.versions.filter((v) => v.stages.length).map((v) => [v.id, [...v.stages]]));
   const metaOut = (s: Secret) => ({
     ARN: s.arn,
     Name: s.name,
@@ -171,20 +214,39 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     let v: Version | undefined;
     if (versionId) {
       v = byId(s, versionId);
-      if (!v) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+      if (!v)
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+        );
       if (versionStage && !v.stages.includes(versionStage)) {
-        throw new AwsError('InvalidRequestException', 'You provided a VersionStage that is not associated to the provided VersionId.');
+        throw new AwsError(
+          'InvalidRequestException',
+          'You provided a VersionStage that is not associated to the provided VersionId.',
+        );
       }
     } else {
       const stage = versionStage ?? 'AWSCURRENT';
       v = byStage(s, stage);
-      if (!v) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
+      if (!v)
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for staging label: ${stage}`,
+        );
     }
     s.accessed = Math.floor(clock() / DAY_MS) * DAY_MS; // AWS records the access date, not the time
     return valueOut(s, v);
   }
 
-  const FILTER_KEYS = new Set(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']);
+  const FILTER_KEYS = new Set([
+    'description',
+    'name',
+    'tag-key',
+    'tag-value',
+    'primary-region',
+    'owning-service',
+    'all',
+  ]);
   function parseFilters(raw: unknown): Filter[] {
     if (raw === undefined) return [];
     if (!Array.isArray(raw)) throw invalidParam('Invalid filter.');
@@ -192,10 +254,15 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     return raw.map((f: { Key?: unknown; Values?: unknown }) => {
       const key = str(f.Key);
       if (!key || !FILTER_KEYS.has(key)) {
-        throw validationError('filters.1.member.key', `'${String(f.Key)}'`, `Member must satisfy enum value set: [${[...FILTER_KEYS].join(', ')}]`);
+        throw validationError(
+          'filters.1.member.key',
+          `'${String(f.Key)}'`,
+          `Member must satisfy enum value set: [${[...FILTER_KEYS].join(', ')}]`,
+        );
       }
       const values = strList(f.Values) ?? [];
-      if (values.length < 1 || values.length > 10) throw invalidParam(`Invalid number of values for the filter ${key}.`);
+      if (values.length < 1 || values.length > 10)
+        throw invalidParam(`Invalid number of values for the filter ${key}.`);
       return { Key: key, Values: values };
     });
   }
@@ -206,12 +273,18 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
       const negatives = f.Values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
       const hit = (val: string) => {
         switch (f.Key) {
-          case 'name': return s.name.startsWith(val);
-          case 'tag-key': return s.tags.some((t) => t.Key.startsWith(val));
-          case 'tag-value': return s.tags.some((t) => t.Value.startsWith(val));
-          case 'description': return (s.description ?? '').toLowerCase().startsWith(val.toLowerCase());
-          case 'primary-region': return region.startsWith(val);
-          case 'owning-service': return false;
+          case 'name':
+            return s.name.startsWith(val);
+          case 'tag-key':
+            return s.tags.some((t) => t.Key.startsWith(val));
+          case 'tag-value':
+            return s.tags.some((t) => t.Value.startsWith(val));
+          case 'description':
+            return (s.description ?? '').toLowerCase().startsWith(val.toLowerCase());
+          case 'primary-region':
+            return region.startsWith(val);
+          case 'owning-service':
+            return false;
           case 'all': {
             const words = [s.name, s.description ?? '', ...s.tags.flatMap((t) => [t.Key, t.Value])]
               .flatMap((x) => x.toLowerCase().split(/[^a-z0-9]+/i))
@@ -219,7 +292,8 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
             const needle = val.toLowerCase();
             return words.some((w) => w.startsWith(needle)) || s.name.toLowerCase().startsWith(needle);
           }
-          default: return false;
+          default:
+            return false;
         }
       };
       const posOk = positives.length === 0 || positives.some(hit);
@@ -231,7 +305,11 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
   function paginate<T>(items: T[], max: unknown, token: unknown, o: { cap: number; field: string }) {
     const maxN = num(max);
     if (maxN !== undefined && (maxN < 1 || maxN > o.cap || !Number.isInteger(maxN))) {
-      throw validationError(o.field, String(maxN), `Member must have value ${maxN < 1 ? 'greater than or equal to 1' : `less than or equal to ${o.cap}`}`);
+      throw validationError(
+        o.field,
+        String(maxN),
+        `Member must have value ${maxN < 1 ? 'greater than or equal to 1' : `less than or equal to ${o.cap}`}`,
+      );
     }
     let start = 0;
     const t = str(token);
@@ -262,10 +340,15 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
   function parseTags(raw: unknown): Tag[] {
     if (raw === undefined) return [];
     if (!Array.isArray(raw)) throw invalidParam('Invalid tag list.');
-    const tags = raw.map((t: { Key?: unknown; Value?: unknown }) => ({ Key: String(t.Key ?? ''), Value: String(t.Value ?? '') }));
+    const tags = raw.map((t: { Key?: unknown; Value?: unknown }) => ({
+      Key: String(t.Key ?? ''),
+      Value: String(t.Value ?? ''),
+    }));
     for (const t of tags) {
-      if (t.Key.length < 1 || t.Key.length > 128) throw validationError('tags.member.key', `'${t.Key}'`, 'Member must have length between 1 and 128');
-      if (t.Value.length > 256) throw validationError('tags.member.value', "'…'", 'Member must have length less than or equal to 256');
+      if (t.Key.length < 1 || t.Key.length > 128)
+        throw validationError('tags.member.key', `'${t.Key}'`, 'Member must have length between 1 and 128');
+      if (t.Value.length > 256)
+        throw validationError('tags.member.value', "'…'", 'Member must have length less than or equal to 256');
     }
     return tags;
   }
@@ -274,20 +357,29 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     CreateSecret(i) {
       const name = str(i.Name);
       if (!name || !NAME_RE.test(name)) {
-        throw invalidParam('Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
+        throw invalidParam(
+          'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+        );
       }
-      const value = valueOf(i);
+      const value = secretValueOf(i);
       const token = str(i.ClientRequestToken);
       if (token) checkToken(token);
       const old = secrets.get(name);
       if (old?.deletionDate !== undefined) {
-        throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
+        throw new AwsError(
+          'InvalidRequestException',
+          "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        );
       }
       if (old) {
         // A retried CreateSecret (same token, same value) answers as the first call did.
         const same = token && value && byId(old, token);
-        if (same && same.kind === value.kind && same.value === value.value) return { ARN: old.arn, Name: old.name, VersionId: same.id };
-        throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+        if (same && same.kind === value.kind && same.value === value.value)
+          return { ARN: old.arn, Name: old.name, VersionId: same.id };
+        throw new AwsError(
+          'ResourceExistsException',
+          `The operation failed because the secret ${name} already exists.`,
+        );
       }
       const s = newSecret(name, str(i.Description), parseTags(i.Tags));
       secrets.set(name, s);
@@ -306,7 +398,8 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     BatchGetSecretValue(i) {
       const ids = strList(i.SecretIdList);
       const hasFilters = i.Filters !== undefined;
-      if ((ids && hasFilters) || (!ids && !hasFilters)) throw invalidParam('Either SecretIdList or Filters must be provided, but not both.');
+      if ((ids && hasFilters) || (!ids && !hasFilters))
+        throw invalidParam('Either SecretIdList or Filters must be provided, but not both.');
       if (ids && i.MaxResults !== undefined) throw invalidParam('MaxResults is only valid when Filters are provided.');
       const SecretValues: unknown[] = [];
       const Errors: unknown[] = [];
@@ -319,13 +412,16 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
         }
       };
       if (ids) {
-        if (ids.length < 1 || ids.length > 20) throw validationError('secretIdList', `'[…${ids.length} ids]'`, 'Member must have length between 1 and 20');
+        if (ids.length < 1 || ids.length > 20)
+          throw validationError('secretIdList', `'[…${ids.length} ids]'`, 'Member must have length between 1 and 20');
         for (const id of ids) tryGet(id);
         return { SecretValues, Errors };
       }
       const filters = parseFilters(i.Filters);
       if (!filters.length) throw invalidParam('Either SecretIdList or Filters must be provided, but not both.');
-      const all = [...secrets.values()].filter((s) => s.deletionDate === undefined && matches(s, filters)).sort((a, b) => a.name.localeCompare(b.name));
+      const all = [...secrets.values()]
+        .filter((s) => s.deletionDate === undefined && matches(s, filters))
+        .sort((a, b) => a.name.localeCompare(b.name));
       const { page, next } = paginate(all, i.MaxResults, i.NextToken, { cap: 20, field: 'maxResults' });
       for (const s of page) tryGet(s.name);
       return { SecretValues, Errors, ...(next ? { NextToken: next } : {}) };
@@ -334,10 +430,15 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     PutSecretValue(i) {
       const s = find(i.SecretId);
       const token = str(i.ClientRequestToken);
-      if (!token) throw new AwsError('InvalidRequestException', 'You must provide a ClientRequestToken value. We recommend a UUID-type value.');
+      if (!token)
+        throw new AwsError(
+          'InvalidRequestException',
+          'You must provide a ClientRequestToken value. We recommend a UUID-type value.',
+        );
       checkToken(token);
-      const value = valueOf(i);
-      if (!value) throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
+      const value = secretValueOf(i);
+      if (!value)
+        throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
       const stages = strList(i.VersionStages);
       validateStages(stages);
       const v = addVersion(s, value, token, stages);
@@ -346,7 +447,7 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
 
     UpdateSecret(i) {
       const s = find(i.SecretId);
-      const value = valueOf(i);
+      const value = secretValueOf(i);
       const description = str(i.Description);
       if (description !== undefined) {
         s.description = description;
@@ -381,9 +482,12 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
       const removeFrom = str(i.RemoveFromVersionId);
       const holder = byStage(s, label);
       if (removeFrom !== undefined) {
-        if (!byId(s, removeFrom)) throw invalidParam(`The parameter RemoveFromVersionId is not valid: version ${removeFrom} does not exist.`);
+        if (!byId(s, removeFrom))
+          throw invalidParam(`The parameter RemoveFromVersionId is not valid: version ${removeFrom} does not exist.`);
         if (!holder || holder.id !== removeFrom) {
-          throw invalidParam(`The parameter RemoveFromVersionId is not valid: staging label ${label} is not attached to version ${removeFrom}.`);
+          throw invalidParam(
+            `The parameter RemoveFromVersionId is not valid: staging label ${label} is not attached to version ${removeFrom}.`,
+          );
         }
       }
       if (moveTo !== undefined) {
@@ -396,7 +500,8 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
         }
         moveLabel(s, label, to);
       } else if (removeFrom !== undefined) {
-        if (label === 'AWSCURRENT') throw invalidParam('You can only remove the staging label AWSCURRENT by moving it to another version.');
+        if (label === 'AWSCURRENT')
+          throw invalidParam('You can only remove the staging label AWSCURRENT by moving it to another version.');
         moveLabel(s, label, undefined);
       } else {
         throw invalidParam('You must specify MoveToVersionId or RemoveFromVersionId.');
@@ -412,7 +517,10 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
         .filter((s) => (i.IncludePlannedDeletion === true || s.deletionDate === undefined) && matches(s, filters))
         .sort((a, b) => (desc ? -1 : 1) * (a.created - b.created || a.name.localeCompare(b.name)));
       const { page, next } = paginate(all, i.MaxResults, i.NextToken, { cap: 100, field: 'maxResults' });
-      return { SecretList: page.map((s) => ({ ...metaOut(s), SecretVersionsToStages: stagesMap(s) })), ...(next ? { NextToken: next } : {}) };
+      return {
+        SecretList: page.map((s) => ({ ...metaOut(s), SecretVersionsToStages: stagesMap(s) })),
+        ...(next ? { NextToken: next } : {}),
+      };
     },
 
     TagResource(i) {
@@ -487,7 +595,10 @@ export function createSecretsManager(accountId: string, region: string, opts: Se
     },
     /** Every version, oldest first, including deprecated ones. */
     versions(name: string): { id: string; stages: string[]; created: Date }[] {
-      return secrets.get(name)?.versions.map((v) => ({ id: v.id, stages: [...v.stages], created: new Date(v.created) })) ?? [];
+      return (
+        secrets.get(name)?.versions.map((v) => ({ id: v.id, stages: [...v.stages], created: new Date(v.created) })) ??
+        []
+      );
     },
     arn: (name: string): string | undefined => secrets.get(name)?.arn,
     names: (): string[] => [...secrets.keys()],

@@ -47,19 +47,34 @@ export interface AwsFaults extends SsmFaults {
 /** Fault settings as scenario data may carry them (every field optional). */
 export const AwsFaultsInputSchema = z.object({
   latencyMs: z.number().min(0).optional(),
-  throttle: z.array(z.object({ service: z.string().optional(), operation: z.string().optional(), count: z.number().int().min(0) })).optional(),
+  throttle: z
+    .array(
+      z.object({ service: z.string().optional(), operation: z.string().optional(), count: z.number().int().min(0) }),
+    )
+    .optional(),
   error5xxRate: z.number().min(0).max(1).optional(),
   failNext5xx: z.number().int().min(0).optional(),
   ssmHang: z.object({ commandPattern: z.string().optional() }).nullable().optional(),
   invocationHiddenPolls: z.number().int().min(0).optional(),
   invocationDelayMs: z.number().min(0).optional(),
   ssmTimeScale: z.number().positive().optional(),
-  ssmDropOffline: z.object({ instanceIds: z.array(z.string()), commandPattern: z.string().optional() }).nullable().optional(),
+  ssmDropOffline: z
+    .object({ instanceIds: z.array(z.string()), commandPattern: z.string().optional() })
+    .nullable()
+    .optional(),
 });
 export type AwsFaultsInput = z.infer<typeof AwsFaultsInputSchema>;
 
 export function defaultAwsFaults(): AwsFaults {
-  return { latencyMs: 0, throttle: [], error5xxRate: 0, failNext5xx: 0, invocationHiddenPolls: 1, invocationDelayMs: 0, ssmTimeScale: 1 };
+  return {
+    latencyMs: 0,
+    throttle: [],
+    error5xxRate: 0,
+    failNext5xx: 0,
+    invocationHiddenPolls: 1,
+    invocationDelayMs: 0,
+    ssmTimeScale: 1,
+  };
 }
 
 /** Applies scenario fault data to a live `faults` object (copies; the input is not mutated later). */
@@ -73,7 +88,9 @@ export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
   if (f.invocationHiddenPolls !== undefined) faults.invocationHiddenPolls = f.invocationHiddenPolls;
   if (f.invocationDelayMs !== undefined) faults.invocationDelayMs = f.invocationDelayMs;
   if (f.ssmTimeScale !== undefined) faults.ssmTimeScale = f.ssmTimeScale;
-  if (f.ssmDropOffline !== undefined) faults.ssmDropOffline = f.ssmDropOffline === null ? undefined : { ...f.ssmDropOffline, instanceIds: [...f.ssmDropOffline.instanceIds] };
+  if (f.ssmDropOffline !== undefined)
+    faults.ssmDropOffline =
+      f.ssmDropOffline === null ? undefined : { ...f.ssmDropOffline, instanceIds: [...f.ssmDropOffline.instanceIds] };
 }
 
 export interface AwsEndpointOptions {
@@ -131,11 +148,15 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
 
   function injected(service: AwsService, op: string): AwsError | undefined {
     const t = faults.throttle.find(
-      (x) => x.count > 0 && (!x.service || normaliseService(x.service) === service) && (!x.operation || x.operation === op),
+      (x) =>
+        x.count > 0 && (!x.service || normaliseService(x.service) === service) && (!x.operation || x.operation === op),
     );
     if (t) {
       t.count--;
-      return new AwsError(service === 'cloudformation' || service === 'sts' ? 'Throttling' : 'ThrottlingException', 'Rate exceeded');
+      return new AwsError(
+        service === 'cloudformation' || service === 'sts' ? 'Throttling' : 'ThrottlingException',
+        'Rate exceeded',
+      );
     }
     let fail = false;
     if (faults.failNext5xx > 0) {
@@ -149,17 +170,24 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
       }
     }
     if (fail) {
-      const code = service === 'secretsmanager' ? 'InternalServiceError' : service === 'ssm' ? 'InternalServerError' : 'InternalFailure';
-      const msg = service === 'cloudformation' || service === 'sts'
-        ? 'The request processing has failed because of an unknown error, exception or failure.'
-        : 'We encountered an internal error. Please try again.';
+      const code =
+        service === 'secretsmanager'
+          ? 'InternalServiceError'
+          : service === 'ssm'
+            ? 'InternalServerError'
+            : 'InternalFailure';
+      const msg =
+        service === 'cloudformation' || service === 'sts'
+          ? 'The request processing has failed because of an unknown error, exception or failure.'
+          : 'We encountered an internal error. Please try again.';
       return new AwsError(code, msg, 500);
     }
     return undefined;
   }
 
   const count = (service: string, op: string) => {
-    const s = (stats[service] ??= {});
+    stats[service] ??= {};
+    const s = stats[service];
     s[op] = (s[op] ?? 0) + 1;
   };
 
@@ -201,7 +229,13 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
       } catch (e) {
         if (e instanceof AwsError) return sendError(e);
         // Never echo an internal message: it could carry request data.
-        return sendError(new AwsError(service === 'ssm' ? 'InternalServerError' : 'InternalServiceError', 'An internal error occurred in the twin.', 500));
+        return sendError(
+          new AwsError(
+            service === 'ssm' ? 'InternalServerError' : 'InternalServiceError',
+            'An internal error occurred in the twin.',
+            500,
+          ),
+        );
       }
     }
 
@@ -215,17 +249,34 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
     };
     const sendError = (e: AwsError, xmlns = '') =>
       send(e.status, queryError(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender', xmlns));
-    if (!q) return sendError(new AwsError('InvalidAction', `Could not find operation ${action} for version ${form.get('Version') ?? '(none)'}`));
+    if (!q)
+      return sendError(
+        new AwsError(
+          'InvalidAction',
+          `Could not find operation ${action} for version ${form.get('Version') ?? '(none)'}`,
+        ),
+      );
     count(q.service, action);
     const fault = injected(q.service, action);
     if (fault) return sendError(fault, q.xmlns);
     const fn = (q.service === 'sts' ? sts : cfn.ops)[action];
-    if (!fn) return sendError(new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`), q.xmlns);
+    if (!fn)
+      return sendError(
+        new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`),
+        q.xmlns,
+      );
     try {
       send(200, queryResponse(action, q.xmlns, fn(Object.fromEntries(form)), requestId));
     } catch (e) {
       if (e instanceof AwsError) return sendError(e, q.xmlns);
-      sendError(new AwsError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500), q.xmlns);
+      sendError(
+        new AwsError(
+          'InternalFailure',
+          'The request processing has failed because of an unknown error, exception or failure.',
+          500,
+        ),
+        q.xmlns,
+      );
     }
   }
 

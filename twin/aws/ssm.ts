@@ -163,7 +163,8 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
 
   /** Visible once polled `invocationHiddenPolls` times (by Get or List) and `invocationDelayMs` after the send; a refused poll counts. */
   const seen = (inv: Invocation) => {
-    if (inv.hiddenPolls >= faults.invocationHiddenPolls && Date.now() - inv.requested >= faults.invocationDelayMs) return true;
+    if (inv.hiddenPolls >= faults.invocationHiddenPolls && Date.now() - inv.requested >= faults.invocationDelayMs)
+      return true;
     inv.hiddenPolls++;
     return false;
   };
@@ -221,7 +222,9 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
       MaxErrors: '0',
       TargetCount: invs.length,
       CompletedCount: done.length,
-      ErrorCount: invs.filter((i) => i.status === 'Failed' || (i.status === 'TimedOut' && i.details !== 'DeliveryTimedOut')).length,
+      ErrorCount: invs.filter(
+        (i) => i.status === 'Failed' || (i.status === 'TimedOut' && i.details !== 'DeliveryTimedOut'),
+      ).length,
       DeliveryTimedOutCount: invs.filter((i) => i.details === 'DeliveryTimedOut').length,
       ServiceRole: '',
       NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
@@ -239,7 +242,11 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
   function page<T>(items: T[], max: unknown, token: unknown, o: { min: number; max: number; def: number }) {
     const m = num(max);
     if (m !== undefined && (m < o.min || m > o.max || !Number.isInteger(m))) {
-      throw validationError('maxResults', String(m), `Member must have value ${m < o.min ? `greater than or equal to ${o.min}` : `less than or equal to ${o.max}`}`);
+      throw validationError(
+        'maxResults',
+        String(m),
+        `Member must have value ${m < o.min ? `greater than or equal to ${o.min}` : `less than or equal to ${o.max}`}`,
+      );
     }
     let startAt = 0;
     const t = str(token);
@@ -258,35 +265,57 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
     SendCommand(i) {
       const doc = str(i.DocumentName);
       if (!doc) throw validationError('documentName', 'null', 'Member must not be null');
-      if (doc !== 'AWS-RunShellScript') throw new AwsError('InvalidDocument', `Document with name ${doc} does not exist.`);
+      if (doc !== 'AWS-RunShellScript')
+        throw new AwsError('InvalidDocument', `Document with name ${doc} does not exist.`);
       if (i.Targets !== undefined && i.InstanceIds !== undefined) {
         throw new AwsError('InvalidParameters', 'You can specify either Targets or InstanceIds, but not both.');
       }
-      if (i.Targets !== undefined) throw new AwsError('InvalidParameters', 'The twin supports InstanceIds only (no Targets).');
+      if (i.Targets !== undefined)
+        throw new AwsError('InvalidParameters', 'The twin supports InstanceIds only (no Targets).');
       const ids = Array.isArray(i.InstanceIds) ? i.InstanceIds.map(String) : [];
       if (ids.length > 50) {
-        throw validationError('instanceIds', `'[${ids.join(', ')}]'`, 'Member must have length less than or equal to 50');
+        throw validationError(
+          'instanceIds',
+          `'[${ids.join(', ')}]'`,
+          'Member must have length less than or equal to 50',
+        );
       }
       if (ids.length < 1) throw new AwsError('InvalidInstanceId', 'No instances specified.');
       for (const id of ids) {
-        if (!INSTANCE_ID_RE.test(id)) throw validationError('instanceIds', `'[${ids.join(', ')}]'`, `Member must satisfy constraint: [Member must satisfy regular expression pattern: ${INSTANCE_ID_RE.source}]`);
+        if (!INSTANCE_ID_RE.test(id))
+          throw validationError(
+            'instanceIds',
+            `'[${ids.join(', ')}]'`,
+            `Member must satisfy constraint: [Member must satisfy regular expression pattern: ${INSTANCE_ID_RE.source}]`,
+          );
       }
       if (new Set(ids).size !== ids.length) throw new AwsError('DuplicateInstanceId', 'Instance Id is duplicated');
       const timeoutSeconds = num(i.TimeoutSeconds) ?? 3600;
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 2_592_000) {
-        throw validationError('timeoutSeconds', String(timeoutSeconds), timeoutSeconds < 30 ? 'Member must have value greater than or equal to 30' : 'Member must have value less than or equal to 2592000');
+        throw validationError(
+          'timeoutSeconds',
+          String(timeoutSeconds),
+          timeoutSeconds < 30
+            ? 'Member must have value greater than or equal to 30'
+            : 'Member must have value less than or equal to 2592000',
+        );
       }
       const comment = str(i.Comment) ?? '';
-      if (comment.length > 100) throw validationError('comment', `'${comment}'`, 'Member must have length less than or equal to 100');
+      if (comment.length > 100)
+        throw validationError('comment', `'${comment}'`, 'Member must have length less than or equal to 100');
       const params = (i.Parameters ?? {}) as Record<string, unknown>;
       for (const k of Object.keys(params)) {
-        if (!['commands', 'workingDirectory', 'executionTimeout'].includes(k)) throw new AwsError('InvalidParameters', `document AWS-RunShellScript does not support parameters.`);
+        if (!['commands', 'workingDirectory', 'executionTimeout'].includes(k))
+          throw new AwsError('InvalidParameters', `document AWS-RunShellScript does not support parameters.`);
       }
       const cmds = Array.isArray(params.commands) ? params.commands.map(String) : [];
       if (!cmds.length) throw new AwsError('InvalidParameters', 'Parameter "commands" is required.');
       const execRaw = Array.isArray(params.executionTimeout) ? String(params.executionTimeout[0] ?? '') : '3600';
       if (!EXECUTION_TIMEOUT_RE.test(execRaw)) {
-        throw new AwsError('InvalidParameters', `Parameter "executionTimeout" "${execRaw}" failed to satisfy constraint: must be a number between 1 and 172800.`);
+        throw new AwsError(
+          'InvalidParameters',
+          `Parameter "executionTimeout" "${execRaw}" failed to satisfy constraint: must be a number between 1 and 172800.`,
+        );
       }
       const wd = Array.isArray(params.workingDirectory) ? String(params.workingDirectory[0] ?? '') : '';
       const known = host.describe();
@@ -300,14 +329,29 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
       if (Array.isArray(params.executionTimeout)) parameters.executionTimeout = [execRaw];
       if (Array.isArray(params.workingDirectory)) parameters.workingDirectory = [wd];
       const cmd: Command = {
-        id: randomUUID(), comment, commands: cmds, instanceIds: ids, requested: now, timeoutSeconds,
-        executionTimeout: Number(execRaw), parameters, ...(wd ? { workingDirectory: wd } : {}),
+        id: randomUUID(),
+        comment,
+        commands: cmds,
+        instanceIds: ids,
+        requested: now,
+        timeoutSeconds,
+        executionTimeout: Number(execRaw),
+        parameters,
+        ...(wd ? { workingDirectory: wd } : {}),
       };
       commands.set(cmd.id, cmd);
       for (const id of ids) {
         const inv: Invocation = {
-          commandId: cmd.id, instanceId: id, status: 'Pending', details: 'Pending', responseCode: -1,
-          stdout: '', stderr: '', requested: now, hiddenPolls: 0, timers: [],
+          commandId: cmd.id,
+          instanceId: id,
+          status: 'Pending',
+          details: 'Pending',
+          responseCode: -1,
+          stdout: '',
+          stderr: '',
+          requested: now,
+          hiddenPolls: 0,
+          timers: [],
         };
         invocations.set(key(cmd.id, id), inv);
       }
@@ -324,24 +368,32 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
     GetCommandInvocation(i) {
       const commandId = str(i.CommandId);
       const instanceId = str(i.InstanceId);
-      if (!commandId || commandId.length !== 36) throw validationError('commandId', `'${commandId ?? 'null'}'`, 'Member must have length equal to 36');
-      if (!instanceId || !INSTANCE_ID_RE.test(instanceId)) throw new AwsError('InvalidInstanceId', 'Instance Id is not valid');
+      if (commandId?.length !== 36)
+        throw validationError('commandId', `'${commandId ?? 'null'}'`, 'Member must have length equal to 36');
+      if (!instanceId || !INSTANCE_ID_RE.test(instanceId))
+        throw new AwsError('InvalidInstanceId', 'Instance Id is not valid');
       const inv = invocations.get(key(commandId, instanceId));
       if (!inv) throw invocationMissing();
       if (!seen(inv)) throw invocationMissing();
       const plugin = str(i.PluginName);
-      if (plugin !== undefined && plugin !== 'aws:runShellScript') throw new AwsError('InvalidPluginName', 'The plugin name is not valid.');
+      if (plugin !== undefined && plugin !== 'aws:runShellScript')
+        throw new AwsError('InvalidPluginName', 'The plugin name is not valid.');
       return invocationView(inv, commands.get(inv.commandId)!);
     },
 
     ListCommandInvocations(i) {
       const commandId = str(i.CommandId);
       const instanceId = str(i.InstanceId);
-      if (commandId !== undefined && commandId.length !== 36) throw validationError('commandId', `'${commandId}'`, 'Member must have length equal to 36');
-      const cmds = [...commands.values()].filter((c) => !commandId || c.id === commandId).sort((a, b) => b.requested - a.requested);
+      if (commandId !== undefined && commandId.length !== 36)
+        throw validationError('commandId', `'${commandId}'`, 'Member must have length equal to 36');
+      const cmds = [...commands.values()]
+        .filter((c) => !commandId || c.id === commandId)
+        .sort((a, b) => b.requested - a.requested);
       // Eventual consistency: an invocation's first poll(s) see nothing (an empty list, not an error).
       const list = cmds
-        .flatMap((c) => c.instanceIds.filter((id) => !instanceId || id === instanceId).map((id) => invocations.get(key(c.id, id))!))
+        .flatMap((c) =>
+          c.instanceIds.filter((id) => !instanceId || id === instanceId).map((id) => invocations.get(key(c.id, id))!),
+        )
         .filter(seen);
       const { slice, next } = page(list, i.MaxResults, i.NextToken, { min: 1, max: 50, def: 50 });
       const details = i.Details === true;
@@ -362,20 +414,24 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
             StandardOutputUrl: '',
             StandardErrorUrl: '',
             CommandPlugins: details
-              ? [{
-                  Name: 'aws:runShellScript',
-                  Status: inv.status,
-                  StatusDetails: inv.details,
-                  ResponseCode: inv.responseCode,
-                  ...(inv.started !== undefined ? { ResponseStartDateTime: epochSeconds(inv.started) } : {}),
-                  ...(inv.ended !== undefined && inv.started !== undefined ? { ResponseFinishDateTime: epochSeconds(inv.ended) } : {}),
-                  Output: pluginOutput(inv),
-                  StandardOutputUrl: '',
-                  StandardErrorUrl: '',
-                  OutputS3Region: '',
-                  OutputS3BucketName: '',
-                  OutputS3KeyPrefix: '',
-                }]
+              ? [
+                  {
+                    Name: 'aws:runShellScript',
+                    Status: inv.status,
+                    StatusDetails: inv.details,
+                    ResponseCode: inv.responseCode,
+                    ...(inv.started !== undefined ? { ResponseStartDateTime: epochSeconds(inv.started) } : {}),
+                    ...(inv.ended !== undefined && inv.started !== undefined
+                      ? { ResponseFinishDateTime: epochSeconds(inv.ended) }
+                      : {}),
+                    Output: pluginOutput(inv),
+                    StandardOutputUrl: '',
+                    StandardErrorUrl: '',
+                    OutputS3Region: '',
+                    OutputS3BucketName: '',
+                    OutputS3KeyPrefix: '',
+                  },
+                ]
               : [],
             ServiceRole: '',
             NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
@@ -389,7 +445,8 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
     ListCommands(i) {
       const commandId = str(i.CommandId);
       const instanceId = str(i.InstanceId);
-      if (commandId !== undefined && commandId.length !== 36) throw validationError('commandId', `'${commandId}'`, 'Member must have length equal to 36');
+      if (commandId !== undefined && commandId.length !== 36)
+        throw validationError('commandId', `'${commandId}'`, 'Member must have length equal to 36');
       const list = [...commands.values()]
         .filter((c) => (!commandId || c.id === commandId) && (!instanceId || c.instanceIds.includes(instanceId)))
         .sort((a, b) => b.requested - a.requested);
@@ -414,24 +471,45 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
 
     DescribeInstanceInformation(i) {
       if (i.Filters !== undefined && i.InstanceInformationFilterList !== undefined) {
-        throw new AwsError('InvalidFilterKey', 'You can specify either Filters or InstanceInformationFilterList, but not both.');
+        throw new AwsError(
+          'InvalidFilterKey',
+          'You can specify either Filters or InstanceInformationFilterList, but not both.',
+        );
       }
       let list = host.describe();
       const legacy = (i.InstanceInformationFilterList ?? []) as { key?: string; valueSet?: string[] }[];
       const filters = [
-        ...((i.Filters ?? []) as { Key?: string; Values?: string[] }[]).map((f) => ({ Key: String(f.Key), Values: (f.Values ?? []).map(String) })),
+        ...((i.Filters ?? []) as { Key?: string; Values?: string[] }[]).map((f) => ({
+          Key: String(f.Key),
+          Values: (f.Values ?? []).map(String),
+        })),
         ...legacy.map((f) => ({ Key: String(f.key), Values: (f.valueSet ?? []).map(String) })),
       ];
       for (const f of filters) {
         if (f.Key === 'InstanceIds') list = list.filter((x) => f.Values.includes(x.instanceId));
         else if (f.Key === 'PingStatus') {
           for (const v of f.Values) {
-            if (!['Online', 'ConnectionLost', 'Inactive'].includes(v)) throw new AwsError('InvalidInstanceInformationFilterValue', `${v} is not a valid value for the PingStatus filter.`);
+            if (!['Online', 'ConnectionLost', 'Inactive'].includes(v))
+              throw new AwsError(
+                'InvalidInstanceInformationFilterValue',
+                `${v} is not a valid value for the PingStatus filter.`,
+              );
           }
           list = list.filter((x) => f.Values.includes(x.pingStatus));
         } else if (f.Key === 'PlatformTypes') list = list.filter(() => f.Values.includes('Linux'));
         else if (f.Key === 'ResourceType') list = list.filter(() => f.Values.includes('EC2Instance'));
-        else if (!['AgentVersion', 'AssociationStatus', 'IamRole', 'ActivationIds', 'SourceIds', 'SourceTypes', 'tag-key'].includes(f.Key) && !f.Key.startsWith('tag:')) {
+        else if (
+          ![
+            'AgentVersion',
+            'AssociationStatus',
+            'IamRole',
+            'ActivationIds',
+            'SourceIds',
+            'SourceTypes',
+            'tag-key',
+          ].includes(f.Key) &&
+          !f.Key.startsWith('tag:')
+        ) {
           throw new AwsError('InvalidFilterKey', `The filter key ${f.Key} is not valid.`);
         }
       }
@@ -474,7 +552,14 @@ export function createSsm(host: InstanceHost, faults: SsmFaults) {
       }
     },
     /** Direct view for tests and the twin: every invocation's status. */
-    invocations: () => [...invocations.values()].map((v) => ({ commandId: v.commandId, instanceId: v.instanceId, status: v.status, details: v.details, responseCode: v.responseCode })),
+    invocations: () =>
+      [...invocations.values()].map((v) => ({
+        commandId: v.commandId,
+        instanceId: v.instanceId,
+        status: v.status,
+        details: v.details,
+        responseCode: v.responseCode,
+      })),
   };
 }
 export type SsmService = ReturnType<typeof createSsm>;

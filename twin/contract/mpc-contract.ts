@@ -8,20 +8,71 @@ import { deriveKeySecp256k1, deriveTweak, nearKeyToPoint } from './kdf.ts';
 
 type ParticipantInfo = { url: string; sign_pk: string };
 type Participant = [string, number, ParticipantInfo];
-interface Parameters { participants: { next_id: number; participants: Participant[] }; threshold: number }
-interface Domain { id: number; scheme: string }
+interface Parameters {
+  participants: { next_id: number; participants: Participant[] };
+  threshold: number;
+}
+interface Domain {
+  id: number;
+  scheme: string;
+}
 type PublicKeyExtended = { Secp256k1: { near_public_key: string } };
-interface KeyForDomain { domain_id: number; key: PublicKeyExtended; attempt: number }
-interface Instance { attempt_id: number; started_in: number; expires_on: number; completed: number[]; public_key: PublicKeyExtended | null }
-interface KeyEvent { epoch_id: number; domain: Domain; parameters: Parameters; instance: Instance | null; next_attempt_id: number }
-interface KeyEventId { epoch_id: number; domain_id: number; attempt_id: number }
-interface Registry { domains: Domain[]; next_domain_id: number }
+interface KeyForDomain {
+  domain_id: number;
+  key: PublicKeyExtended;
+  attempt: number;
+}
+interface Instance {
+  attempt_id: number;
+  started_in: number;
+  expires_on: number;
+  completed: number[];
+  public_key: PublicKeyExtended | null;
+}
+interface KeyEvent {
+  epoch_id: number;
+  domain: Domain;
+  parameters: Parameters;
+  instance: Instance | null;
+  next_attempt_id: number;
+}
+interface KeyEventId {
+  epoch_id: number;
+  domain_id: number;
+  attempt_id: number;
+}
+interface Registry {
+  domains: Domain[];
+  next_domain_id: number;
+}
 
 type State =
-  | { Running: { domains: Registry; keyset: { epoch_id: number; domains: KeyForDomain[] }; parameters: Parameters; parameters_votes: { proposal_by_account: Record<string, unknown> }; add_domains_votes: { proposal_by_account: Record<string, Domain[]> }; previously_cancelled_resharing_epoch_id: number | null } }
-  | { Initializing: { domains: Registry; epoch_id: number; generated_keys: KeyForDomain[]; generating_key: KeyEvent; cancel_votes: number[] } };
+  | {
+      Running: {
+        domains: Registry;
+        keyset: { epoch_id: number; domains: KeyForDomain[] };
+        parameters: Parameters;
+        parameters_votes: { proposal_by_account: Record<string, unknown> };
+        add_domains_votes: { proposal_by_account: Record<string, Domain[]> };
+        previously_cancelled_resharing_epoch_id: number | null;
+      };
+    }
+  | {
+      Initializing: {
+        domains: Registry;
+        epoch_id: number;
+        generated_keys: KeyForDomain[];
+        generating_key: KeyEvent;
+        cancel_votes: number[];
+      };
+    };
 
-interface AttestationEntry { account_id: string; tls_public_key: string; account_public_key: string | null; attestation: unknown }
+interface AttestationEntry {
+  account_id: string;
+  tls_public_key: string;
+  account_public_key: string | null;
+  attestation: unknown;
+}
 
 class Panic extends Error {}
 const panic = (message: string): never => {
@@ -48,10 +99,12 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
     const ids = new Set(p.participants.participants.map((x) => x[1]));
     const accounts = new Set(p.participants.participants.map((x) => x[0]));
     if (ids.size !== n || accounts.size !== n) panic('Participants are not unique');
-    if (p.participants.participants.some((x) => x[1] >= p.participants.next_id)) panic('Participant ids must be below next_id');
+    if (p.participants.participants.some((x) => x[1] >= p.participants.next_id))
+      panic('Participant ids must be below next_id');
   }
 
-  const activeParameters = (s: State): Parameters => ('Running' in s ? s.Running.parameters : s.Initializing.generating_key.parameters);
+  const activeParameters = (s: State): Parameters =>
+    'Running' in s ? s.Running.parameters : s.Initializing.generating_key.parameters;
   const participantOf = (p: Parameters, account: string) => p.participants.participants.find((x) => x[0] === account);
   const leaderOf = (p: Parameters) => [...p.participants.participants].sort((a, b) => a[1] - b[1])[0]!;
 
@@ -59,35 +112,49 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
     const me = participantOf(activeParameters(s), ctx.signerId);
     const entry = me && attestations.get(me[2].sign_pk);
     if (!me || !entry || entry.account_id !== ctx.signerId) panic('Caller must be an attested participant');
-    if (entry!.account_public_key !== null && entry!.account_public_key !== ctx.signerPublicKey) panic('Caller must be an attested participant');
+    if (entry!.account_public_key !== null && entry!.account_public_key !== ctx.signerPublicKey)
+      panic('Caller must be an attested participant');
     return me!;
   }
 
-  const activeInstance = (ev: KeyEvent, height: number) => (ev.instance && height < ev.instance.expires_on ? ev.instance : null);
+  const activeInstance = (ev: KeyEvent, height: number) =>
+    ev.instance && height < ev.instance.expires_on ? ev.instance : null;
 
   function checkKeyEventId(ev: KeyEvent, id: KeyEventId, attempt: number) {
-    if (id.epoch_id !== ev.epoch_id || id.domain_id !== ev.domain.id || id.attempt_id !== attempt) panic('Key event Id mismatch');
+    if (id.epoch_id !== ev.epoch_id || id.domain_id !== ev.domain.id || id.attempt_id !== attempt)
+      panic('Key event Id mismatch');
   }
 
   function keyEventFor(domain: Domain, epoch: number, parameters: Parameters): KeyEvent {
     return { epoch_id: epoch, domain, parameters: clone(parameters), instance: null, next_attempt_id: 0 };
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
   const calls: Record<string, (args: any, ctx: CallContext, logs: string[]) => unknown> = {
     init(args) {
       if (state) panic('The contract has already been initialized');
       const parameters = args?.parameters as Parameters | undefined;
       if (!parameters) panic('missing field `parameters`');
       validateParameters(parameters!);
-      if (args.init_config?.key_event_timeout_blocks) config = { ...config, key_event_timeout_blocks: args.init_config.key_event_timeout_blocks };
+      if (args.init_config?.key_event_timeout_blocks)
+        config = { ...config, key_event_timeout_blocks: args.init_config.key_event_timeout_blocks };
       state = {
         Running: {
-          domains: { domains: [], next_domain_id: 0 }, keyset: { epoch_id: 0, domains: [] }, parameters: clone(parameters!),
-          parameters_votes: { proposal_by_account: {} }, add_domains_votes: { proposal_by_account: {} }, previously_cancelled_resharing_epoch_id: null,
+          domains: { domains: [], next_domain_id: 0 },
+          keyset: { epoch_id: 0, domains: [] },
+          parameters: clone(parameters!),
+          parameters_votes: { proposal_by_account: {} },
+          add_domains_votes: { proposal_by_account: {} },
+          previously_cancelled_resharing_epoch_id: null,
         },
       };
       for (const [account_id, , info] of parameters!.participants.participants) {
-        attestations.set(info.sign_pk, { account_id, tls_public_key: info.sign_pk, account_public_key: null, attestation: { Mock: 'Valid' } });
+        attestations.set(info.sign_pk, {
+          account_id,
+          tls_public_key: info.sign_pk,
+          account_public_key: null,
+          attestation: { Mock: 'Valid' },
+        });
       }
     },
     init_running(args, ctx) {
@@ -96,12 +163,21 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       validateParameters(args.parameters);
       state = {
         Running: {
-          domains: { domains: args.domains, next_domain_id: args.next_domain_id }, keyset: args.keyset, parameters: clone(args.parameters),
-          parameters_votes: { proposal_by_account: {} }, add_domains_votes: { proposal_by_account: {} }, previously_cancelled_resharing_epoch_id: null,
+          domains: { domains: args.domains, next_domain_id: args.next_domain_id },
+          keyset: args.keyset,
+          parameters: clone(args.parameters),
+          parameters_votes: { proposal_by_account: {} },
+          add_domains_votes: { proposal_by_account: {} },
+          previously_cancelled_resharing_epoch_id: null,
         },
       };
       for (const [account_id, , info] of (args.parameters as Parameters).participants.participants) {
-        attestations.set(info.sign_pk, { account_id, tls_public_key: info.sign_pk, account_public_key: null, attestation: { Mock: 'Valid' } });
+        attestations.set(info.sign_pk, {
+          account_id,
+          tls_public_key: info.sign_pk,
+          account_public_key: null,
+          attestation: { Mock: 'Valid' },
+        });
       }
     },
     vote_add_domains(args, ctx) {
@@ -111,14 +187,22 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       const me = participantOf(r.parameters, ctx.signerId) ?? panic('Not a participant');
       r.add_domains_votes.proposal_by_account[String(me[1])] = args.domains;
       const proposal = JSON.stringify(args.domains);
-      const votes = Object.values(r.add_domains_votes.proposal_by_account).filter((d) => JSON.stringify(d) === proposal).length;
+      const votes = Object.values(r.add_domains_votes.proposal_by_account).filter(
+        (d) => JSON.stringify(d) === proposal,
+      ).length;
       if (votes < r.parameters.participants.participants.length) return;
       const domains: Domain[] = args.domains;
-      const registry = { domains: [...r.domains.domains, ...domains], next_domain_id: Math.max(r.domains.next_domain_id, ...domains.map((d) => d.id + 1)) };
+      const registry = {
+        domains: [...r.domains.domains, ...domains],
+        next_domain_id: Math.max(r.domains.next_domain_id, ...domains.map((d) => d.id + 1)),
+      };
       state = {
         Initializing: {
-          domains: registry, epoch_id: r.keyset.epoch_id, generated_keys: clone(r.keyset.domains),
-          generating_key: keyEventFor(domains[0]!, r.keyset.epoch_id, r.parameters), cancel_votes: [],
+          domains: registry,
+          epoch_id: r.keyset.epoch_id,
+          generated_keys: clone(r.keyset.domains),
+          generating_key: keyEventFor(domains[0]!, r.keyset.epoch_id, r.parameters),
+          cancel_votes: [],
         },
       };
     },
@@ -127,11 +211,17 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       if (!('Initializing' in s)) return panic('Protocol state is not initializing.');
       requireAttestedParticipant(s, ctx);
       const ev = s.Initializing.generating_key;
-      if (leaderOf(ev.parameters)[0] !== ctx.signerId) panic('Voting account is not the leader of the current reshare or keygen instance.');
-      if (activeInstance(ev, ctx.blockHeight)) panic('Can not start a new reshare or keygen instance while the current instance is still active.');
+      if (leaderOf(ev.parameters)[0] !== ctx.signerId)
+        panic('Voting account is not the leader of the current reshare or keygen instance.');
+      if (activeInstance(ev, ctx.blockHeight))
+        panic('Can not start a new reshare or keygen instance while the current instance is still active.');
       checkKeyEventId(ev, args.key_event_id, ev.next_attempt_id);
       ev.instance = {
-        attempt_id: ev.next_attempt_id, started_in: ctx.blockHeight, expires_on: ctx.blockHeight + 1 + config.key_event_timeout_blocks, completed: [], public_key: null,
+        attempt_id: ev.next_attempt_id,
+        started_in: ctx.blockHeight,
+        expires_on: ctx.blockHeight + 1 + config.key_event_timeout_blocks,
+        completed: [],
+        public_key: null,
       };
       ev.next_attempt_id += 1;
     },
@@ -166,8 +256,12 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       }
       state = {
         Running: {
-          domains: init.domains, keyset: { epoch_id: init.epoch_id, domains: init.generated_keys }, parameters: ev.parameters,
-          parameters_votes: { proposal_by_account: {} }, add_domains_votes: { proposal_by_account: {} }, previously_cancelled_resharing_epoch_id: null,
+          domains: init.domains,
+          keyset: { epoch_id: init.epoch_id, domains: init.generated_keys },
+          parameters: ev.parameters,
+          parameters_votes: { proposal_by_account: {} },
+          add_domains_votes: { proposal_by_account: {} },
+          previously_cancelled_resharing_epoch_id: null,
         },
       };
     },
@@ -183,12 +277,18 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
     },
     submit_participant_info(args, ctx) {
       loaded();
-      if (ctx.signerId !== ctx.predecessorId) panic(`Caller must be the signer account (signer: ${ctx.signerId}, predecessor: ${ctx.predecessorId})`);
+      if (ctx.signerId !== ctx.predecessorId)
+        panic(`Caller must be the signer account (signer: ${ctx.signerId}, predecessor: ${ctx.predecessorId})`);
       if (!String(ctx.signerPublicKey).startsWith('ed25519:')) panic('Signer public key must be an ED25519 key');
       const attestation = args.proposed_participant_attestation;
       if (JSON.stringify(attestation) !== JSON.stringify({ Mock: 'Valid' })) panic('Invalid TEE Remote Attestation.');
       const tls = String(args.tls_public_key);
-      attestations.set(tls, { account_id: ctx.signerId, tls_public_key: tls, account_public_key: ctx.signerPublicKey, attestation });
+      attestations.set(tls, {
+        account_id: ctx.signerId,
+        tls_public_key: tls,
+        account_public_key: ctx.signerPublicKey,
+        attestation,
+      });
     },
   };
 
@@ -199,6 +299,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
     return k!.key.Secp256k1.near_public_key;
   };
 
+  // biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
   const views: Record<string, (args: any, ctx: ViewContext) => unknown> = {
     state: () => clone(loaded()),
     public_key: (args) => runningKey(Number(args?.domain_id ?? 0)),
@@ -213,15 +314,25 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       const ids = s.Running.domains.domains.filter((d) => d.scheme === 'Secp256k1').map((d) => d.id);
       return ids.length ? Math.max(...ids) : panic('called `Option::unwrap()` on a `None` value');
     },
-    version: () => (loaded(), version),
-    config: () => (loaded(), { ...config }),
+    version: () => {
+      loaded();
+      return version;
+    },
+    config: () => {
+      loaded();
+      return { ...config };
+    },
     get_attestation: (args) => {
       loaded();
       return attestations.get(String(args?.tls_public_key))?.attestation ?? null;
     },
     get_tee_accounts: () => {
       loaded();
-      return [...attestations.values()].map((a) => ({ account_id: a.account_id, tls_public_key: a.tls_public_key, account_public_key: a.account_public_key }));
+      return [...attestations.values()].map((a) => ({
+        account_id: a.account_id,
+        tls_public_key: a.tls_public_key,
+        account_public_key: a.account_public_key,
+      }));
     },
   };
 
@@ -240,7 +351,10 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
     state: () => (state ? clone(state) : 'NotInitialized'),
     view(method, args, ctx) {
       const fn = views[method];
-      if (!fn) return calls[method] ? { ok: false, error: { kind: 'Panic', message: 'ProhibitedInView' }, logs: [] } : { ok: false, error: { kind: 'MethodNotFound' }, logs: [] };
+      if (!fn)
+        return calls[method]
+          ? { ok: false, error: { kind: 'Panic', message: 'ProhibitedInView' }, logs: [] }
+          : { ok: false, error: { kind: 'MethodNotFound' }, logs: [] };
       return run(() => fn(args, ctx), []);
     },
     call(method, args, ctx) {

@@ -26,7 +26,11 @@ export interface ImageTable {
 }
 
 /** One line of container output; `at` is epoch milliseconds with sub-millisecond precision. */
-export interface LogLine { at: number; stream: 'stdout' | 'stderr'; text: string }
+export interface LogLine {
+  at: number;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
 
 /** Result of one `docker …` command line. `chunks` keeps stdout/stderr in the order they were written. */
 export interface DockerResult {
@@ -115,7 +119,7 @@ export function humanDuration(ms: number): string {
 }
 
 const GO_DURATION = /^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Docker's `--since`/`--until`: Go duration relative to now (10m, 1h30m), unix seconds, or a timestamp. */
 export function parseDockerTime(v: string, flag: string, now = Date.now()): number {
@@ -126,7 +130,8 @@ export function parseDockerTime(v: string, flag: string, now = Date.now()): numb
   }
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const t = Date.parse(v); // without a zone: local time, as Docker
-  if (Number.isNaN(t)) throw new DockerError(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`, 1);
+  if (Number.isNaN(t))
+    throw new DockerError(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`, 1);
   // Keep sub-millisecond digits of RFC3339Nano timestamps.
   const frac = /\.(\d{4,9})/.exec(v)?.[1];
   return frac ? Math.floor(t) + Number(`0.${frac.slice(3)}`) : t;
@@ -149,7 +154,7 @@ type Node =
   | { kind: 'text'; text: string }
   | { kind: 'action'; expr: string; pos: number }
   | { kind: 'range'; expr: string; pos: number; body: Node[] }
-  | { kind: 'if'; expr: string; pos: number; then: Node[]; else: Node[] };
+  | { kind: 'if'; expr: string; pos: number; body: Node[]; orElse: Node[] };
 
 function parseTemplate(src: string): Node[] {
   const tokens: ({ t: 'text'; v: string } | { t: 'act'; v: string; pos: number })[] = [];
@@ -195,7 +200,7 @@ function parseTemplate(src: string): Node[] {
       } else if (word === 'if') {
         const then = block(['else', 'end']);
         const els = then.stop === 'else' ? block(['end']).nodes : [];
-        nodes.push({ kind: 'if', expr: tok.v.slice(2).trim(), pos: tok.pos, then: then.nodes, else: els });
+        nodes.push({ kind: 'if', expr: tok.v.slice(2).trim(), pos: tok.pos, body: then.nodes, orElse: els });
       } else if (word === 'end' || word === 'else') {
         throw new DockerError(`template parsing error: template: :1: unexpected {{${word}}}`, 1);
       } else nodes.push({ kind: 'action', expr: tok.v, pos: tok.pos });
@@ -211,19 +216,24 @@ function goString(v: unknown): string {
   if (v === undefined || v === null) return '<no value>';
   if (Array.isArray(v)) return `[${v.map(goString).join(' ')}]`;
   if (typeof v === 'object') {
-    return `map[${Object.keys(v).sort().map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`).join(' ')}]`;
+    return `map[${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`)
+      .join(' ')}]`;
   }
   return String(v);
 }
 
-const truthy = (v: unknown) => !(v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
+const truthy = (v: unknown) =>
+  !(v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
 
 function evalTemplate(nodes: Node[], data: unknown): string {
   const field = (dot: unknown, path: string, pos: number): unknown => {
     if (path === '.') return dot;
     let cur = dot;
     for (const key of path.slice(1).split('.')) {
-      if (cur && typeof cur === 'object' && !Array.isArray(cur) && key in (cur as object)) cur = (cur as Record<string, unknown>)[key];
+      if (cur && typeof cur === 'object' && !Array.isArray(cur) && key in (cur as object))
+        cur = (cur as Record<string, unknown>)[key];
       else if (cur && typeof cur === 'object' && (cur as { __map?: boolean }).__map) cur = undefined;
       else throw new DockerError(`template: :1:${pos + 2}: executing "" at <${path}>: can't evaluate field ${key}`, 1);
     }
@@ -243,46 +253,71 @@ function evalTemplate(nodes: Node[], data: unknown): string {
     if (fn === undefined) throw new DockerError('template parsing error: template: :1: missing value for command', 1);
     const vals = () => rest.map((a) => value(a, dot, pos));
     switch (fn) {
-      case 'json': return JSON.stringify(vals()[0] ?? null);
-      case 'println': return vals().map(goString).join(' ') + '\n';
-      case 'print': return vals().map(goString).join('');
+      case 'json':
+        return JSON.stringify(vals()[0] ?? null);
+      case 'println':
+        return `${vals().map(goString).join(' ')}\n`;
+      case 'print':
+        return vals().map(goString).join('');
       case 'printf': {
         const [f, ...xs] = vals();
         let n = 0;
-        return String(f).replace(/%[svdq]/g, (m) => (m === '%q' ? JSON.stringify(goString(xs[n++])) : goString(xs[n++])));
+        return String(f).replace(/%[svdq]/g, (m) =>
+          m === '%q' ? JSON.stringify(goString(xs[n++])) : goString(xs[n++]),
+        );
       }
       case 'index': {
         const [o, ...ks] = vals();
-        return ks.reduce<unknown>((c, k) => (c && typeof c === 'object' ? (c as Record<string, unknown>)[String(k)] : undefined), o);
+        return ks.reduce<unknown>(
+          (c, k) => (c && typeof c === 'object' ? (c as Record<string, unknown>)[String(k)] : undefined),
+          o,
+        );
       }
       case 'len': {
         const v = vals()[0];
-        return Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0;
+        return Array.isArray(v) || typeof v === 'string'
+          ? v.length
+          : v && typeof v === 'object'
+            ? Object.keys(v).length
+            : 0;
       }
-      case 'upper': return String(vals()[0]).toUpperCase();
-      case 'lower': return String(vals()[0]).toLowerCase();
-      case 'eq': { const [a, ...bs] = vals(); return bs.some((b) => b === a); }
-      case 'ne': { const [a, b] = vals(); return a !== b; }
-      case 'not': return !truthy(vals()[0]);
-      case 'and': return vals().every(truthy);
-      case 'or': return vals().some(truthy);
+      case 'upper':
+        return String(vals()[0]).toUpperCase();
+      case 'lower':
+        return String(vals()[0]).toLowerCase();
+      case 'eq': {
+        const [a, ...bs] = vals();
+        return bs.some((b) => b === a);
+      }
+      case 'ne': {
+        const [a, b] = vals();
+        return a !== b;
+      }
+      case 'not':
+        return !truthy(vals()[0]);
+      case 'and':
+        return vals().every(truthy);
+      case 'or':
+        return vals().some(truthy);
       default:
         if (rest.length) throw new DockerError(`template parsing error: template: :1: function "${fn}" not defined`, 1);
         return value(fn, dot, pos);
     }
   };
   const run = (ns: Node[], dot: unknown): string =>
-    ns.map((n) => {
-      if (n.kind === 'text') return n.text;
-      if (n.kind === 'action') {
-        const v = evalExpr(n.expr, dot, n.pos);
-        return typeof v === 'string' ? v : goString(v);
-      }
-      if (n.kind === 'if') return truthy(evalExpr(n.expr, dot, n.pos)) ? run(n.then, dot) : run(n.else, dot);
-      const over = evalExpr(n.expr, dot, n.pos);
-      const items = Array.isArray(over) ? over : over && typeof over === 'object' ? Object.values(over) : [];
-      return items.map((it) => run(n.body, it)).join('');
-    }).join('');
+    ns
+      .map((n) => {
+        if (n.kind === 'text') return n.text;
+        if (n.kind === 'action') {
+          const v = evalExpr(n.expr, dot, n.pos);
+          return typeof v === 'string' ? v : goString(v);
+        }
+        if (n.kind === 'if') return truthy(evalExpr(n.expr, dot, n.pos)) ? run(n.body, dot) : run(n.orElse, dot);
+        const over = evalExpr(n.expr, dot, n.pos);
+        const items = Array.isArray(over) ? over : over && typeof over === 'object' ? Object.values(over) : [];
+        return items.map((it) => run(n.body, it)).join('');
+      })
+      .join('');
   return run(nodes, data);
 }
 
@@ -295,13 +330,34 @@ function renderTemplate(template: string, data: unknown): string {
 function tabulate(lines: string[]): string {
   const rows = lines.map((l) => l.split('\t'));
   const widths: number[] = [];
-  for (const r of rows) r.slice(0, -1).forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((r) => r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(Math.max(10, (widths[i] ?? 0) + 3)) : cell)).join('').trimEnd()).join('\n');
+  for (const r of rows)
+    r.slice(0, -1).forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i < r.length - 1 ? cell.padEnd(Math.max(10, (widths[i] ?? 0) + 3)) : cell))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const PS_HEADERS: Record<string, string> = {
-  ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS',
-  State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
+  Ports: 'PORTS',
+  State: 'STATE',
+  Status: 'STATUS',
+  Size: 'SIZE',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  Networks: 'NETWORKS',
 };
 
 /** Docker's reference normalisation for lookups in the image table (docker.io/ prefix, :latest default). */
@@ -321,7 +377,10 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
 
   const containers = (instanceId: string) => {
     let m = byInstance.get(instanceId);
-    if (!m) byInstance.set(instanceId, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      byInstance.set(instanceId, m);
+    }
     return m;
   };
 
@@ -348,7 +407,10 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     const image = images.get(normaliseImage(c.image))!;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? IMAGE_PATH,
-      HOSTNAME: c.networkMode === 'host' ? `ip-${(opts.hostEnv(instanceId).TWIN_HOST_IP ?? '127.0.0.1').replace(/\./g, '-')}` : c.id.slice(0, 12),
+      HOSTNAME:
+        c.networkMode === 'host'
+          ? `ip-${(opts.hostEnv(instanceId).TWIN_HOST_IP ?? '127.0.0.1').replace(/\./g, '-')}`
+          : c.id.slice(0, 12),
       HOME: '/root',
       ...opts.hostEnv(instanceId),
     };
@@ -388,9 +450,25 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     proc.on('close', (code, signal) => onExit(instanceId, c, proc, code, signal, ''));
   }
 
-  const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  const SIGNAL_NUMBERS: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGABRT: 6,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGTERM: 15,
+  };
 
-  function onExit(instanceId: string, c: Container, proc: ChildProcess | undefined, code: number | null, signal: NodeJS.Signals | null, error: string) {
+  function onExit(
+    instanceId: string,
+    c: Container,
+    proc: ChildProcess | undefined,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    error: string,
+  ) {
     if (proc && c.proc !== proc) return;
     if (!c.running) return;
     const ranMs = nowMs() - c.startedAt;
@@ -402,9 +480,13 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     c.error = error;
     const waiters = c.exitWaiters.splice(0);
     const p = c.restartPolicy;
-    const again = !shuttingDown && !c.manuallyStopped && containers(instanceId).get(c.name) === c && (
-      p.name === 'always' || p.name === 'unless-stopped' ||
-      (p.name === 'on-failure' && c.exitCode !== 0 && (p.maxRetries === 0 || c.restartCount < p.maxRetries)));
+    const again =
+      !shuttingDown &&
+      !c.manuallyStopped &&
+      containers(instanceId).get(c.name) === c &&
+      (p.name === 'always' ||
+        p.name === 'unless-stopped' ||
+        (p.name === 'on-failure' && c.exitCode !== 0 && (p.maxRetries === 0 || c.restartCount < p.maxRetries)));
     if (again) {
       if (ranMs >= backoff.resetAfterMs) c.backoffMs = 0;
       c.backoffMs = c.backoffMs ? Math.min(backoff.maxMs, c.backoffMs * 2) : backoff.initialMs;
@@ -450,11 +532,16 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
   }
 
   const command = (c: Container) => [c.entrypoint ?? '/app/start.sh', ...c.args].join(' ');
-  const state = (c: Container) => (c.running ? 'running' : c.restarting ? 'restarting' : c.finishedAt ? 'exited' : 'created');
+  const state = (c: Container) =>
+    c.running ? 'running' : c.restarting ? 'restarting' : c.finishedAt ? 'exited' : 'created';
   const status = (c: Container) =>
-    c.running ? `Up ${humanDuration(nowMs() - c.startedAt)}`
-      : c.restarting ? `Restarting (${c.exitCode}) ${humanDuration(nowMs() - c.finishedAt)} ago`
-        : c.finishedAt ? `Exited (${c.exitCode}) ${humanDuration(nowMs() - c.finishedAt)} ago` : 'Created';
+    c.running
+      ? `Up ${humanDuration(nowMs() - c.startedAt)}`
+      : c.restarting
+        ? `Restarting (${c.exitCode}) ${humanDuration(nowMs() - c.finishedAt)} ago`
+        : c.finishedAt
+          ? `Exited (${c.exitCode}) ${humanDuration(nowMs() - c.finishedAt)} ago`
+          : 'Created';
   const iso = (ms: number) => (ms ? rfc3339Nano(ms) : ZERO_TIME);
 
   function inspectView(c: Container) {
@@ -464,8 +551,17 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       Path: c.entrypoint ?? '/app/start.sh',
       Args: c.args,
       State: {
-        Status: state(c), Running: c.running, Paused: false, Restarting: c.restarting, OOMKilled: false, Dead: false,
-        Pid: c.running ? c.pid : 0, ExitCode: c.exitCode, Error: c.error, StartedAt: iso(c.startedAt), FinishedAt: iso(c.finishedAt),
+        Status: state(c),
+        Running: c.running,
+        Paused: false,
+        Restarting: c.restarting,
+        OOMKilled: false,
+        Dead: false,
+        Pid: c.running ? c.pid : 0,
+        ExitCode: c.exitCode,
+        Error: c.error,
+        StartedAt: iso(c.startedAt),
+        FinishedAt: iso(c.finishedAt),
       },
       Image: `sha256:${Buffer.from(normaliseImage(c.image)).toString('hex').padEnd(64, '0').slice(0, 64)}`,
       Name: `/${c.name}`,
@@ -478,7 +574,14 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
         RestartPolicy: { Name: c.restartPolicy.name, MaximumRetryCount: c.restartPolicy.maxRetries },
         AutoRemove: c.autoRemove,
       },
-      Mounts: c.mounts.map((m) => ({ Type: 'bind', Source: m.host, Destination: m.container, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: 'rprivate' })),
+      Mounts: c.mounts.map((m) => ({
+        Type: 'bind',
+        Source: m.host,
+        Destination: m.container,
+        Mode: m.readOnly ? 'ro' : '',
+        RW: !m.readOnly,
+        Propagation: 'rprivate',
+      })),
       Config: {
         Hostname: c.id.slice(0, 12),
         Env: [...Object.entries(c.env).map(([k, v]) => `${k}=${v}`), `PATH=${IMAGE_PATH}`],
@@ -497,7 +600,10 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       ID: noTrunc ? c.id : c.id.slice(0, 12),
       Image: c.image,
       Command: noTrunc || cmd.length <= 22 ? cmd : `${cmd.slice(0, 20)}…"`,
-      CreatedAt: new Date(c.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+      CreatedAt: new Date(c.created)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' +0000 UTC'),
       RunningFor: `${humanDuration(nowMs() - c.created)} ago`,
       Ports: '',
       State: state(c),
@@ -513,19 +619,72 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
   // ----------------------------------------------------------------------------------------------
   // `docker` command lines
 
-  interface Out { chunks: DockerResult['chunks'] }
+  interface Out {
+    chunks: DockerResult['chunks'];
+  }
   const say = (o: Out, text: string) => text && o.chunks.push({ stream: 'stdout', text });
   const err = (o: Out, text: string) => text && o.chunks.push({ stream: 'stderr', text });
 
   /** Parse `docker run` options; returns the container spec or throws DockerError. */
   function parseRun(rest: string[], callerEnv: Record<string, string>) {
     const spec = {
-      name: undefined as string | undefined, env: {} as Record<string, string>, mounts: [] as Container['mounts'],
-      restartPolicy: { name: 'no', maxRetries: 0 } as RestartPolicy, networkMode: 'bridge', entrypoint: undefined as string | undefined,
-      detach: false, autoRemove: false, image: '', args: [] as string[],
+      name: undefined as string | undefined,
+      env: {} as Record<string, string>,
+      mounts: [] as Container['mounts'],
+      restartPolicy: { name: 'no', maxRetries: 0 } as RestartPolicy,
+      networkMode: 'bridge',
+      entrypoint: undefined as string | undefined,
+      detach: false,
+      autoRemove: false,
+      image: '',
+      args: [] as string[],
     };
-    const withValue = new Set(['--name', '--restart', '--net', '--network', '-v', '--volume', '-e', '--env', '--entrypoint', '-p', '--publish', '-w', '--workdir', '-u', '--user', '--log-driver', '--log-opt', '--label', '-l', '--hostname', '-h', '--memory', '-m', '--cpus', '--pull', '--platform', '--add-host', '--stop-timeout', '--env-file']);
-    const boolFlags = new Set(['-d', '--detach', '--rm', '-i', '--interactive', '-t', '--tty', '-it', '-dit', '-itd', '--init', '--privileged', '--read-only']);
+    const withValue = new Set([
+      '--name',
+      '--restart',
+      '--net',
+      '--network',
+      '-v',
+      '--volume',
+      '-e',
+      '--env',
+      '--entrypoint',
+      '-p',
+      '--publish',
+      '-w',
+      '--workdir',
+      '-u',
+      '--user',
+      '--log-driver',
+      '--log-opt',
+      '--label',
+      '-l',
+      '--hostname',
+      '-h',
+      '--memory',
+      '-m',
+      '--cpus',
+      '--pull',
+      '--platform',
+      '--add-host',
+      '--stop-timeout',
+      '--env-file',
+    ]);
+    const boolFlags = new Set([
+      '-d',
+      '--detach',
+      '--rm',
+      '-i',
+      '--interactive',
+      '-t',
+      '--tty',
+      '-it',
+      '-dit',
+      '-itd',
+      '--init',
+      '--privileged',
+      '--read-only',
+    ]);
     let i = 0;
     for (; i < rest.length; i++) {
       const a = rest[i]!;
@@ -538,7 +697,8 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
       let v: string | undefined;
       if (boolFlags.has(flag)) {
-        if (flag.includes('d')) spec.detach = spec.detach || flag === '-d' || flag === '--detach' || /^-[it]*d[it]*$/.test(flag);
+        if (flag.includes('d'))
+          spec.detach = spec.detach || flag === '-d' || flag === '--detach' || /^-[it]*d[it]*$/.test(flag);
         if (flag === '--rm') spec.autoRemove = true;
         continue;
       }
@@ -549,16 +709,25 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       if (a.startsWith('--') && eq > 0) v = a.slice(eq + 1);
       else {
         v = rest[++i];
-        if (v === undefined) throw new DockerError(`flag needs an argument: '${flag.replace(/^-+/, '')}' in ${flag}\nSee 'docker run --help'.`, 125);
+        if (v === undefined)
+          throw new DockerError(
+            `flag needs an argument: '${flag.replace(/^-+/, '')}' in ${flag}\nSee 'docker run --help'.`,
+            125,
+          );
       }
       switch (flag) {
         case '--name':
-          if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v)) throw new DockerError(`docker: Error response from daemon: Invalid container name (${v}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed.\nSee 'docker run --help'.`, 125);
+          if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(v))
+            throw new DockerError(
+              `docker: Error response from daemon: Invalid container name (${v}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed.\nSee 'docker run --help'.`,
+              125,
+            );
           spec.name = v;
           break;
         case '--restart': {
           const [name, max] = v.split(':');
-          if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name!)) throw new DockerError(`docker: invalid restart policy format: ${v}\nSee 'docker run --help'.`, 125);
+          if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name!))
+            throw new DockerError(`docker: invalid restart policy format: ${v}\nSee 'docker run --help'.`, 125);
           spec.restartPolicy = { name: name as RestartPolicy['name'], maxRetries: Number(max ?? 0) || 0 };
           break;
         }
@@ -569,9 +738,21 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
         case '-v':
         case '--volume': {
           const [host, container, mode] = v.split(':');
-          if (!host || !container || !isAbsolute(container)) throw new DockerError(`docker: Error response from daemon: invalid volume specification: '${v}'.\nSee 'docker run --help'.`, 125);
-          if (!isAbsolute(host)) throw new DockerError(`docker: Error response from daemon: create ${host}: "${host}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path.\nSee 'docker run --help'.`, 125);
-          spec.mounts.push({ host, container: container.replace(/\/+$/, '') || '/', readOnly: (mode ?? '').split(',').includes('ro') });
+          if (!host || !container || !isAbsolute(container))
+            throw new DockerError(
+              `docker: Error response from daemon: invalid volume specification: '${v}'.\nSee 'docker run --help'.`,
+              125,
+            );
+          if (!isAbsolute(host))
+            throw new DockerError(
+              `docker: Error response from daemon: create ${host}: "${host}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path.\nSee 'docker run --help'.`,
+              125,
+            );
+          spec.mounts.push({
+            host,
+            container: container.replace(/\/+$/, '') || '/',
+            readOnly: (mode ?? '').split(',').includes('ro'),
+          });
           break;
         }
         case '-e':
@@ -588,34 +769,72 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
           break; // accepted, without effect in the twin
       }
     }
-    if (spec.autoRemove && spec.restartPolicy.name !== 'no') throw new DockerError('docker: Conflicting options: --restart and --rm.\nSee \'docker run --help\'.', 125);
+    if (spec.autoRemove && spec.restartPolicy.name !== 'no')
+      throw new DockerError("docker: Conflicting options: --restart and --rm.\nSee 'docker run --help'.", 125);
     spec.image = rest[i] ?? '';
     spec.args = rest.slice(i + 1);
-    if (!spec.image) throw new DockerError(`docker: 'docker run' requires at least 1 argument\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'docker run --help' for more information`, 1);
+    if (!spec.image)
+      throw new DockerError(
+        `docker: 'docker run' requires at least 1 argument\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'docker run --help' for more information`,
+        1,
+      );
     return spec;
   }
 
-  async function cmdRun(instanceId: string, rest: string[], callerEnv: Record<string, string>, o: Out): Promise<number> {
+  async function cmdRun(
+    instanceId: string,
+    rest: string[],
+    callerEnv: Record<string, string>,
+    o: Out,
+  ): Promise<number> {
     const spec = parseRun(rest, callerEnv);
     const image = normaliseImage(spec.image);
     if (!images.has(image)) {
       err(o, `Unable to find image '${image}' locally\n`);
-      throw new DockerError(`docker: Error response from daemon: pull access denied for ${image.replace(/:[^:/]+$/, '')}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied.\n\nRun 'docker run --help' for more information`, 125);
+      throw new DockerError(
+        `docker: Error response from daemon: pull access denied for ${image.replace(/:[^:/]+$/, '')}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied.\n\nRun 'docker run --help' for more information`,
+        125,
+      );
     }
     const all = containers(instanceId);
     let name = spec.name;
-    while (!name || (!spec.name && all.has(name))) name = `${ADJECTIVES[randomBytes(1)[0]! % 10]}_${NAMES[randomBytes(1)[0]! % 10]}${randomBytes(1)[0]! % 10}`;
+    while (!name || (!spec.name && all.has(name)))
+      name = `${ADJECTIVES[randomBytes(1)[0]! % 10]}_${NAMES[randomBytes(1)[0]! % 10]}${randomBytes(1)[0]! % 10}`;
     const id = randomBytes(32).toString('hex');
     const other = all.get(name);
     if (other) {
-      throw new DockerError(`docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker run --help' for more information`, 125);
+      throw new DockerError(
+        `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker run --help' for more information`,
+        125,
+      );
     }
     for (const m of spec.mounts) mkdirSync(m.host, { recursive: true }); // bind sources are created, as Docker does
     const c: Container = {
-      id, name, image: spec.image, entrypoint: spec.entrypoint, args: spec.args, env: spec.env, mounts: spec.mounts,
-      restartPolicy: spec.restartPolicy, networkMode: spec.networkMode, autoRemove: spec.autoRemove, created: nowMs(),
-      proc: undefined, pid: 0, running: false, restarting: false, startedAt: 0, finishedAt: 0, exitCode: 0, error: '',
-      restartCount: 0, backoffMs: 0, restartTimer: undefined, manuallyStopped: false, logs: [], exitWaiters: [],
+      id,
+      name,
+      image: spec.image,
+      entrypoint: spec.entrypoint,
+      args: spec.args,
+      env: spec.env,
+      mounts: spec.mounts,
+      restartPolicy: spec.restartPolicy,
+      networkMode: spec.networkMode,
+      autoRemove: spec.autoRemove,
+      created: nowMs(),
+      proc: undefined,
+      pid: 0,
+      running: false,
+      restarting: false,
+      startedAt: 0,
+      finishedAt: 0,
+      exitCode: 0,
+      error: '',
+      restartCount: 0,
+      backoffMs: 0,
+      restartTimer: undefined,
+      manuallyStopped: false,
+      logs: [],
+      exitWaiters: [],
     };
     all.set(name, c);
     launch(instanceId, c);
@@ -626,7 +845,11 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     // Attached: wait for the process, then hand back its output in order (the twin has no tty streaming).
     await waitExit(c);
     for (const l of c.logs) (l.stream === 'stdout' ? say : err)(o, `${l.text}\n`);
-    if (c.error) throw new DockerError(`docker: Error response from daemon: failed to create task for container: ${c.error}\n\nRun 'docker run --help' for more information`, 127);
+    if (c.error)
+      throw new DockerError(
+        `docker: Error response from daemon: failed to create task for container: ${c.error}\n\nRun 'docker run --help' for more information`,
+        127,
+      );
     return c.exitCode;
   }
 
@@ -661,7 +884,8 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       if (k === 'name') list = list.filter((c) => vs.some((v) => new RegExp(v).test(`/${c.name}`)));
       else if (k === 'id') list = list.filter((c) => vs.some((v) => c.id.startsWith(v)));
       else if (k === 'status') list = list.filter((c) => vs.includes(state(c)));
-      else if (k === 'ancestor') list = list.filter((c) => vs.some((v) => normaliseImage(v) === normaliseImage(c.image)));
+      else if (k === 'ancestor')
+        list = list.filter((c) => vs.some((v) => normaliseImage(v) === normaliseImage(c.image)));
       else throw new DockerError(`Error response from daemon: invalid filter '${k}'`, 1);
     }
     const rows = list.map((c) => psRow(c, noTrunc));
@@ -669,7 +893,8 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       say(o, rows.map((r) => `${r.ID}\n`).join(''));
       return 0;
     }
-    const fmt = format ?? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+    const fmt =
+      format ?? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
     if (fmt.startsWith('table')) {
       const body = fmt.slice(5).trimStart();
       const header = renderTemplate(body, Object.fromEntries(Object.keys(PS_HEADERS).map((k) => [k, PS_HEADERS[k]])));
@@ -704,16 +929,22 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       else if (a.startsWith('--tail=')) tail = tailOf(a.slice(7));
       else if (/^-n\d+$/.test(a)) tail = Number(a.slice(2));
       else if (a === '-t' || a === '--timestamps') timestamps = true;
-      else if (a === '-f' || a === '--follow' || a === '--details') continue; // no streaming in the twin: prints what is there
+      else if (a === '-f' || a === '--follow' || a === '--details')
+        continue; // no streaming in the twin: prints what is there
       else if (a.startsWith('-')) throw new DockerError(`unknown flag: ${a}\nSee 'docker logs --help'.`, 125);
       else refs.push(a);
     }
-    if (refs.length !== 1) throw new DockerError(`"docker logs" requires exactly 1 argument.\nSee 'docker logs --help'.\n\nUsage:  docker logs [OPTIONS] CONTAINER\n\nFetch the logs of a container`, 1);
+    if (refs.length !== 1)
+      throw new DockerError(
+        `"docker logs" requires exactly 1 argument.\nSee 'docker logs --help'.\n\nUsage:  docker logs [OPTIONS] CONTAINER\n\nFetch the logs of a container`,
+        1,
+      );
     const c = find(instanceId, refs[0]!);
     if (!c) throw new DockerError(`Error response from daemon: No such container: ${refs[0]}`, 1);
     let lines = c.logs.filter((l) => (since === undefined || l.at >= since) && (until === undefined || l.at <= until));
     if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
-    for (const l of lines) (l.stream === 'stdout' ? say : err)(o, `${timestamps ? `${rfc3339Nano(l.at)} ` : ''}${l.text}\n`);
+    for (const l of lines)
+      (l.stream === 'stdout' ? say : err)(o, `${timestamps ? `${rfc3339Nano(l.at)} ` : ''}${l.text}\n`);
     return 0;
   }
 
@@ -729,7 +960,8 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       else if (a.startsWith('-')) throw new DockerError(`unknown flag: ${a}\nSee 'docker inspect --help'.`, 125);
       else refs.push(a);
     }
-    if (!refs.length) throw new DockerError(`"docker inspect" requires at least 1 argument.\nSee 'docker inspect --help'.`, 1);
+    if (!refs.length)
+      throw new DockerError(`"docker inspect" requires at least 1 argument.\nSee 'docker inspect --help'.`, 1);
     const views: unknown[] = [];
     const missing: string[] = [];
     for (const ref of refs) {
@@ -743,21 +975,29 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     return missing.length ? 1 : 0;
   }
 
-  async function cmdLifecycle(instanceId: string, cmd: 'start' | 'stop' | 'restart' | 'kill', rest: string[], o: Out): Promise<number> {
+  async function cmdLifecycle(
+    instanceId: string,
+    cmd: 'start' | 'stop' | 'restart' | 'kill',
+    rest: string[],
+    o: Out,
+  ): Promise<number> {
     let timeout = defaultStopTimeout;
     let signal: NodeJS.Signals = cmd === 'kill' ? 'SIGKILL' : 'SIGTERM';
     const refs: string[] = [];
     for (let i = 0; i < rest.length; i++) {
       const a = rest[i]!;
-      if ((a === '-t' || a === '--time' || a === '--timeout') && cmd !== 'kill' && cmd !== 'start') timeout = Number(rest[++i]);
+      if ((a === '-t' || a === '--time' || a === '--timeout') && cmd !== 'kill' && cmd !== 'start')
+        timeout = Number(rest[++i]);
       else if (/^--(time|timeout)=/.test(a)) timeout = Number(a.split('=')[1]);
-      else if ((a === '-s' || a === '--signal') && cmd === 'kill') signal = (`SIG${rest[++i]!.replace(/^SIG/, '')}`) as NodeJS.Signals;
-      else if (a.startsWith('--signal=')) signal = (`SIG${a.slice(9).replace(/^SIG/, '')}`) as NodeJS.Signals;
+      else if ((a === '-s' || a === '--signal') && cmd === 'kill')
+        signal = `SIG${rest[++i]!.replace(/^SIG/, '')}` as NodeJS.Signals;
+      else if (a.startsWith('--signal=')) signal = `SIG${a.slice(9).replace(/^SIG/, '')}` as NodeJS.Signals;
       else if (a === '-a' || a === '--attach' || a === '-i') continue;
       else if (a.startsWith('-')) throw new DockerError(`unknown flag: ${a}\nSee 'docker ${cmd} --help'.`, 125);
       else refs.push(a);
     }
-    if (!refs.length) throw new DockerError(`"docker ${cmd}" requires at least 1 argument.\nSee 'docker ${cmd} --help'.`, 1);
+    if (!refs.length)
+      throw new DockerError(`"docker ${cmd}" requires at least 1 argument.\nSee 'docker ${cmd} --help'.`, 1);
     let failed = false;
     for (const ref of refs) {
       const c = find(instanceId, ref);
@@ -798,9 +1038,12 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
         continue;
       }
       if ((c.running || c.restarting) && !force) {
-        err(o, c.restarting
-          ? `Error response from daemon: cannot remove container "/${c.name}": container is restarting: stop the container before removing or force remove\n`
-          : `Error response from daemon: cannot remove container "/${c.name}": container is running: stop the container before removing or force remove\n`);
+        err(
+          o,
+          c.restarting
+            ? `Error response from daemon: cannot remove container "/${c.name}": container is restarting: stop the container before removing or force remove\n`
+            : `Error response from daemon: cannot remove container "/${c.name}": container is running: stop the container before removing or force remove\n`,
+        );
         failed = true;
         continue;
       }
@@ -812,7 +1055,11 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
   }
 
   /** Run one `docker …` command line for an instance; callerEnv resolves `-e NAME` without a value. */
-  async function docker(instanceId: string, argv: string[], callerEnv: Record<string, string> = {}): Promise<DockerResult> {
+  async function docker(
+    instanceId: string,
+    argv: string[],
+    callerEnv: Record<string, string> = {},
+  ): Promise<DockerResult> {
     const o: Out = { chunks: [] };
     let exitCode: number;
     let [cmd, ...rest] = argv;
@@ -824,15 +1071,27 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     }
     try {
       switch (cmd) {
-        case 'run': exitCode = await cmdRun(instanceId, rest, callerEnv, o); break;
-        case 'ps': exitCode = cmdPs(instanceId, rest, o); break;
-        case 'logs': exitCode = cmdLogs(instanceId, rest, o); break;
-        case 'inspect': exitCode = cmdInspect(instanceId, rest, o, kind); break;
+        case 'run':
+          exitCode = await cmdRun(instanceId, rest, callerEnv, o);
+          break;
+        case 'ps':
+          exitCode = cmdPs(instanceId, rest, o);
+          break;
+        case 'logs':
+          exitCode = cmdLogs(instanceId, rest, o);
+          break;
+        case 'inspect':
+          exitCode = cmdInspect(instanceId, rest, o, kind);
+          break;
         case 'start':
         case 'stop':
         case 'restart':
-        case 'kill': exitCode = await cmdLifecycle(instanceId, cmd, rest, o); break;
-        case 'rm': exitCode = await cmdRm(instanceId, rest, o); break;
+        case 'kill':
+          exitCode = await cmdLifecycle(instanceId, cmd, rest, o);
+          break;
+        case 'rm':
+          exitCode = await cmdRm(instanceId, rest, o);
+          break;
         case 'version':
         case '--version':
         case '-v':
@@ -854,8 +1113,14 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     }
     return {
       exitCode,
-      stdout: o.chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join(''),
-      stderr: o.chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join(''),
+      stdout: o.chunks
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.text)
+        .join(''),
+      stderr: o.chunks
+        .filter((c) => c.stream === 'stderr')
+        .map((c) => c.text)
+        .join(''),
       chunks: o.chunks,
     };
   }

@@ -72,14 +72,23 @@ export async function createFleet(opts: FleetOptions) {
         res.writeHead(404).end();
         return;
       }
-      const body = JSON.parse(await readBody(req)) as { instanceId: string; argv: string[]; env?: Record<string, string> };
+      const body = JSON.parse(await readBody(req)) as {
+        instanceId: string;
+        argv: string[];
+        env?: Record<string, string>;
+      };
       if (!instances.has(body.instanceId)) throw new Error(`unknown instance ${body.instanceId}`);
       const result = await runtime.docker(body.instanceId, body.argv, body.env ?? {});
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(result));
     } catch (e) {
       res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ exitCode: 1, chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }] }));
+      res.end(
+        JSON.stringify({
+          exitCode: 1,
+          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
+        }),
+      );
     }
   });
   await new Promise<void>((ok, fail) => {
@@ -92,30 +101,44 @@ export async function createFleet(opts: FleetOptions) {
     if (instances.has(o.instanceId)) throw new Error(`instance ${o.instanceId} exists already`);
     const dir = join(opts.rootDir, o.instanceId);
     const inst: Instance = {
-      ...o, dir, dataDir: join(dir, 'data'), binDir: join(dir, 'bin'), homeDir: join(dir, 'home'), runDir: join(dir, 'run'),
-      cloudInitLog: join(dir, 'var', 'log', 'cloud-init-output.log'), ping: 'Online',
+      ...o,
+      dir,
+      dataDir: join(dir, 'data'),
+      binDir: join(dir, 'bin'),
+      homeDir: join(dir, 'home'),
+      runDir: join(dir, 'run'),
+      cloudInitLog: join(dir, 'var', 'log', 'cloud-init-output.log'),
+      ping: 'Online',
     };
-    for (const d of [inst.dataDir, inst.binDir, inst.homeDir, inst.runDir, join(dir, 'var', 'log')]) mkdirSync(d, { recursive: true });
+    for (const d of [inst.dataDir, inst.binDir, inst.homeDir, inst.runDir, join(dir, 'var', 'log')])
+      mkdirSync(d, { recursive: true });
     for (const tool of ['docker', 'aws']) {
       const path = join(inst.binDir, tool);
-      writeFileSync(path, `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`))} "$@"\n`);
+      writeFileSync(
+        path,
+        `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`))} "$@"\n`,
+      );
       chmodSync(path, 0o755);
     }
     // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
-    writeFileSync(join(inst.binDir, 'sudo'), [
-      '#!/usr/bin/env bash',
-      'while [ $# -gt 0 ]; do',
-      '  case "$1" in',
-      '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
-      '    --) shift; break ;;',
-      '    -*) shift ;;',
-      '    *) break ;;',
-      '  esac',
-      'done',
-      '[ $# -gt 0 ] || { echo "usage: sudo -h | -K | -k | -V" >&2; exit 1; }',
-      'exec "$@"',
-      '',
-    ].join('\n'), { mode: 0o755 });
+    writeFileSync(
+      join(inst.binDir, 'sudo'),
+      [
+        '#!/usr/bin/env bash',
+        'while [ $# -gt 0 ]; do',
+        '  case "$1" in',
+        '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
+        '    --) shift; break ;;',
+        '    -*) shift ;;',
+        '    *) break ;;',
+        '  esac',
+        'done',
+        '[ $# -gt 0 ] || { echo "usage: sudo -h | -K | -k | -V" >&2; exit 1; }',
+        'exec "$@"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     instances.set(o.instanceId, inst);
     return inst;
   }
@@ -149,8 +172,14 @@ export async function createFleet(opts: FleetOptions) {
 
   /** Run a script on an instance as AWS-RunShellScript does; the execution timeout kills the process group. */
   function runScript(
-    instanceId: string, script: string,
-    o: { timeoutSeconds: number; workingDirectory?: string; env?: Record<string, string>; onOutput?: (stream: 'stdout' | 'stderr', text: string) => void },
+    instanceId: string,
+    script: string,
+    o: {
+      timeoutSeconds: number;
+      workingDirectory?: string;
+      env?: Record<string, string>;
+      onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+    },
   ): RunningCommand {
     const inst = instances.get(instanceId);
     if (!inst) throw new Error(`no instance ${instanceId}`);
@@ -161,14 +190,24 @@ export async function createFleet(opts: FleetOptions) {
       cwd = sandboxPath(inst, o.workingDirectory);
       if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
         return {
-          done: Promise.resolve({ exitCode: 1, stdout: '', stderr: `Invalid workingDirectory ${o.workingDirectory}, directory doesn't exist.\nfailed to run commands: exit status 1`, timedOut: false }),
+          done: Promise.resolve({
+            exitCode: 1,
+            stdout: '',
+            stderr: `Invalid workingDirectory ${o.workingDirectory}, directory doesn't exist.\nfailed to run commands: exit status 1`,
+            timedOut: false,
+          }),
           cancel: () => {},
         };
       }
     }
     const file = join(orchestration, '_script.sh');
     writeFileSync(file, script, { mode: 0o700 });
-    const child = spawn('bash', [file], { cwd, env: instanceEnv(inst, o.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [file], {
+      cwd,
+      env: instanceEnv(inst, o.env),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -200,7 +239,12 @@ export async function createFleet(opts: FleetOptions) {
         clearTimeout(timer);
         children.delete(child);
         // The agent reports the script's exit status; a killed script reads as 128 + signal (SIGKILL: 137).
-        ok({ exitCode: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1), stdout, stderr, timedOut });
+        ok({
+          exitCode: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1),
+          stdout,
+          stderr,
+          timedOut,
+        });
       };
       child.on('error', (e) => {
         stderr += `failed to run commands: ${e.message}\n`;
@@ -215,14 +259,21 @@ export async function createFleet(opts: FleetOptions) {
 
   const describe = (): InstanceInfo[] =>
     [...instances.values()].map((i) => ({
-      instanceId: i.instanceId, pingStatus: i.ping, ipAddress: i.privateIp, computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
-      platformName: 'Amazon Linux', platformVersion: '2023',
+      instanceId: i.instanceId,
+      pingStatus: i.ping,
+      ipAddress: i.privateIp,
+      computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
+      platformName: 'Amazon Linux',
+      platformVersion: '2023',
     }));
 
   const host: InstanceHost = {
     describe,
     run: (id, commands, o) =>
-      runScript(id, commands.join('\n') + '\n', { timeoutSeconds: o.executionTimeoutSeconds, ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}) }),
+      runScript(id, `${commands.join('\n')}\n`, {
+        timeoutSeconds: o.executionTimeoutSeconds,
+        ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}),
+      }),
     setPing(id, ping) {
       const i = instances.get(id);
       if (!i) throw new Error(`no instance ${id}`);
@@ -247,7 +298,9 @@ export async function createFleet(opts: FleetOptions) {
       let output = '';
       const script = `exec bash ${shq(join(opts.repoDir, 'twin', 'instances', 'bootstrap.sh'))}\n`;
       const r = await runScript(id, script, {
-        timeoutSeconds, env, onOutput: (_s, text) => {
+        timeoutSeconds,
+        env,
+        onOutput: (_s, text) => {
           output += text;
           appendFileSync(inst.cloudInitLog, text);
         },
@@ -255,7 +308,8 @@ export async function createFleet(opts: FleetOptions) {
       return { ...r, output };
     },
     /** Run one `docker …` command line on an instance directly (tests, twin internals). */
-    docker: (instanceId: string, argv: string[], env: Record<string, string> = {}) => runtime.docker(instanceId, argv, env),
+    docker: (instanceId: string, argv: string[], env: Record<string, string> = {}) =>
+      runtime.docker(instanceId, argv, env),
     container: runtime.container,
     containers: runtime.list,
     containerLogs: runtime.logs,

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeSignedTransaction, encodeTransaction, PublicKey, baseEncode, baseDecode } from 'near-api-js';
-import type { CallContext, ContractModel } from './contract-host.ts';
+import type { CallContext, ContractModel, ContractOutcome } from './contract-host.ts';
 
 export type Permission =
   | 'FullAccess'
@@ -176,10 +176,24 @@ export function createChain(opts: ChainOptions = {}) {
   let pending: { record: TxRecord; tx: DecodedTx }[] = [];
   const listeners = new Set<(b: Block) => void>();
   const stats: ChainStats = {
-    blocks: 0, txSubmitted: 0, txAccepted: 0, txDuplicate: 0, txRejected: 0, rejectedBy: {},
-    txApplied: 0, txSucceeded: 0, txFailed: 0, txDropped: 0, actions: {}, contractCalls: 0, contractViews: 0, views: {},
+    blocks: 0,
+    txSubmitted: 0,
+    txAccepted: 0,
+    txDuplicate: 0,
+    txRejected: 0,
+    rejectedBy: {},
+    txApplied: 0,
+    txSucceeded: 0,
+    txFailed: 0,
+    txDropped: 0,
+    actions: {},
+    contractCalls: 0,
+    contractViews: 0,
+    views: {},
   };
-  const countView = (name: string) => { stats.views[name] = (stats.views[name] ?? 0) + 1; };
+  const countView = (name: string) => {
+    stats.views[name] = (stats.views[name] ?? 0) + 1;
+  };
   let timer: NodeJS.Timeout | undefined;
   const genesisHash = b58hash(`genesis|${chainId}|${Date.now()}|${Math.random()}`);
 
@@ -215,7 +229,10 @@ export function createChain(opts: ChainOptions = {}) {
     return acc;
   }
 
-  function createAccount(accountId: string, o: { balance?: bigint; keys?: { publicKey: string; permission: Permission }[] } = {}) {
+  function createAccount(
+    accountId: string,
+    o: { balance?: bigint; keys?: { publicKey: string; permission: Permission }[] } = {},
+  ) {
     const keys = new Map<string, AccessKey>();
     for (const k of o.keys ?? []) keys.set(normalizeKey(k.publicKey), { nonce: 0n, permission: k.permission });
     accounts.set(accountId, { amount: o.balance ?? 0n, locked: 0n, codeHash: NO_CODE_HASH, keys });
@@ -243,7 +260,8 @@ export function createChain(opts: ChainOptions = {}) {
   function actionView(a: DecodedAction): unknown {
     if (a.createAccount) return 'CreateAccount';
     // nearcore's ActionView carries the sha256 of the code (base64), not the code
-    if (a.deployContract) return { DeployContract: { code: sha256(Uint8Array.from(a.deployContract.code)).toString('base64') } };
+    if (a.deployContract)
+      return { DeployContract: { code: sha256(Uint8Array.from(a.deployContract.code)).toString('base64') } };
     if (a.functionCall) {
       return {
         FunctionCall: {
@@ -257,7 +275,15 @@ export function createChain(opts: ChainOptions = {}) {
     if (a.transfer) return { Transfer: { deposit: a.transfer.deposit.toString() } };
     if (a.stake) return { Stake: { stake: a.stake.stake.toString(), public_key: pkString(a.stake.publicKey) } };
     if (a.addKey) {
-      return { AddKey: { public_key: pkString(a.addKey.publicKey), access_key: { nonce: Number(a.addKey.accessKey.nonce), permission: permissionOf(a.addKey.accessKey.permission) } } };
+      return {
+        AddKey: {
+          public_key: pkString(a.addKey.publicKey),
+          access_key: {
+            nonce: Number(a.addKey.accessKey.nonce),
+            permission: permissionOf(a.addKey.accessKey.permission),
+          },
+        },
+      };
     }
     if (a.deleteKey) return { DeleteKey: { public_key: pkString(a.deleteKey.publicKey) } };
     if (a.deleteAccount) return { DeleteAccount: { beneficiary_id: a.deleteAccount.beneficiaryId } };
@@ -273,12 +299,18 @@ export function createChain(opts: ChainOptions = {}) {
   /** Stateless checks (nearcore `validate_transaction`): ids and actions. */
   function validateStateless(t: DecodedTx, hash: string) {
     if (!isValidAccountId(t.signerId)) throw new InvalidTx({ InvalidSignerId: { signer_id: t.signerId } }, hash);
-    if (!isValidAccountId(t.receiverId)) throw new InvalidTx({ InvalidReceiverId: { receiver_id: t.receiverId } }, hash);
+    if (!isValidAccountId(t.receiverId))
+      throw new InvalidTx({ InvalidReceiverId: { receiver_id: t.receiverId } }, hash);
     for (const [i, a] of t.actions.entries()) {
-      if (a.functionCall && BigInt(a.functionCall.gas) === 0n) throw new InvalidTx({ ActionsValidation: 'FunctionCallZeroAttachedGas' }, hash);
-      if (a.deleteAccount && i !== t.actions.length - 1) throw new InvalidTx({ ActionsValidation: 'DeleteActionMustBeFinal' }, hash);
+      if (a.functionCall && BigInt(a.functionCall.gas) === 0n)
+        throw new InvalidTx({ ActionsValidation: 'FunctionCallZeroAttachedGas' }, hash);
+      if (a.deleteAccount && i !== t.actions.length - 1)
+        throw new InvalidTx({ ActionsValidation: 'DeleteActionMustBeFinal' }, hash);
       if (a.deleteAccount && !isValidAccountId(a.deleteAccount.beneficiaryId)) {
-        throw new InvalidTx({ ActionsValidation: { InvalidAccountId: { account_id: a.deleteAccount.beneficiaryId } } }, hash);
+        throw new InvalidTx(
+          { ActionsValidation: { InvalidAccountId: { account_id: a.deleteAccount.beneficiaryId } } },
+          hash,
+        );
       }
     }
   }
@@ -289,11 +321,17 @@ export function createChain(opts: ChainOptions = {}) {
     const signer = accounts.get(t.signerId);
     if (!signer) throw new InvalidTx({ SignerDoesNotExist: { signer_id: t.signerId } }, hash);
     const key = signer.keys.get(publicKey);
-    if (!key) throw new InvalidTx({ InvalidAccessKeyError: { AccessKeyNotFound: { account_id: t.signerId, public_key: publicKey } } }, hash);
+    if (!key)
+      throw new InvalidTx(
+        { InvalidAccessKeyError: { AccessKeyNotFound: { account_id: t.signerId, public_key: publicKey } } },
+        hash,
+      );
     const nonce = BigInt(t.nonce);
-    if (nonce <= key.nonce) throw new InvalidTx({ InvalidNonce: { tx_nonce: Number(nonce), ak_nonce: Number(key.nonce) } }, hash);
+    if (nonce <= key.nonce)
+      throw new InvalidTx({ InvalidNonce: { tx_nonce: Number(nonce), ak_nonce: Number(key.nonce) } }, hash);
     const upper = BigInt(atHeight) * NONCE_MULTIPLIER;
-    if (nonce >= upper) throw new InvalidTx({ NonceTooLarge: { tx_nonce: Number(nonce), upper_bound: Number(upper) } }, hash);
+    if (nonce >= upper)
+      throw new InvalidTx({ NonceTooLarge: { tx_nonce: Number(nonce), upper_bound: Number(upper) } }, hash);
     const refHeight = heightOfHash.get(baseEncode(Uint8Array.from(t.blockHash)));
     if (refHeight === undefined) throw new InvalidTx('InvalidChain', hash);
     if (atHeight - refHeight > validity) throw new InvalidTx('Expired', hash);
@@ -304,22 +342,45 @@ export function createChain(opts: ChainOptions = {}) {
       if (!call) throw new InvalidTx({ InvalidAccessKeyError: 'RequiresFullAccess' }, hash);
       if (BigInt(call.deposit) > 0n) throw new InvalidTx({ InvalidAccessKeyError: 'DepositWithFunctionCall' }, hash);
       if (t.receiverId !== fc.receiver_id) {
-        throw new InvalidTx({ InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: t.receiverId, ak_receiver: fc.receiver_id } } }, hash);
+        throw new InvalidTx(
+          { InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: t.receiverId, ak_receiver: fc.receiver_id } } },
+          hash,
+        );
       }
       if (fc.method_names.length > 0 && !fc.method_names.includes(call.methodName)) {
         throw new InvalidTx({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: call.methodName } } }, hash);
       }
       if (fc.allowance !== null && BigInt(fc.allowance) < cost) {
-        throw new InvalidTx({ InvalidAccessKeyError: { NotEnoughAllowance: { account_id: t.signerId, public_key: publicKey, allowance: fc.allowance, cost: cost.toString() } } }, hash);
+        throw new InvalidTx(
+          {
+            InvalidAccessKeyError: {
+              NotEnoughAllowance: {
+                account_id: t.signerId,
+                public_key: publicKey,
+                allowance: fc.allowance,
+                cost: cost.toString(),
+              },
+            },
+          },
+          hash,
+        );
       }
     }
     if (cost > signer.amount) {
-      throw new InvalidTx({ NotEnoughBalance: { signer_id: t.signerId, balance: signer.amount.toString(), cost: cost.toString() } }, hash);
+      throw new InvalidTx(
+        { NotEnoughBalance: { signer_id: t.signerId, balance: signer.amount.toString(), cost: cost.toString() } },
+        hash,
+      );
     }
     return { signer, key };
   }
 
-  function decode(bytes: Uint8Array): { t: DecodedTx; hash: string; hashBytes: Uint8Array; sig: { curve: string; data: Uint8Array } } {
+  function decode(bytes: Uint8Array): {
+    t: DecodedTx;
+    hash: string;
+    hashBytes: Uint8Array;
+    sig: { curve: string; data: Uint8Array };
+  } {
     let stx: ReturnType<typeof decodeSignedTransaction>;
     try {
       stx = decodeSignedTransaction(bytes);
@@ -329,7 +390,10 @@ export function createChain(opts: ChainOptions = {}) {
     }
     const t = stx.transaction as unknown as DecodedTx;
     const hashBytes = sha256(encodeTransaction(stx.transaction));
-    const s = stx.signature as unknown as { ed25519Signature?: { data: ArrayLike<number> }; secp256k1Signature?: { data: ArrayLike<number> } };
+    const s = stx.signature as unknown as {
+      ed25519Signature?: { data: ArrayLike<number> };
+      secp256k1Signature?: { data: ArrayLike<number> };
+    };
     const sig = s.ed25519Signature
       ? { curve: 'ed25519', data: Uint8Array.from(s.ed25519Signature.data) }
       : { curve: 'secp256k1', data: Uint8Array.from(s.secp256k1Signature?.data ?? []) };
@@ -368,9 +432,18 @@ export function createChain(opts: ChainOptions = {}) {
       validateStateless(t, hash);
       validateStateful(t, hash, head().height);
       const record: TxRecord = {
-        hash, signerId: t.signerId, receiverId: t.receiverId, publicKey: t.publicKey.toString(), nonce: BigInt(t.nonce),
-        signature: `${sig.curve}:${baseEncode(sig.data)}`, actionsView: t.actions.map(actionView), bytes: Uint8Array.from(bytes),
-        submittedAt: head().height, logs: [], receiptId: b58hash(`receipt|${hash}`), receiptGasBurnt: 0n,
+        hash,
+        signerId: t.signerId,
+        receiverId: t.receiverId,
+        publicKey: t.publicKey.toString(),
+        nonce: BigInt(t.nonce),
+        signature: `${sig.curve}:${baseEncode(sig.data)}`,
+        actionsView: t.actions.map(actionView),
+        bytes: Uint8Array.from(bytes),
+        submittedAt: head().height,
+        logs: [],
+        receiptId: b58hash(`receipt|${hash}`),
+        receiptGasBurnt: 0n,
       };
       txs.set(hash, record);
       pending.push({ record, tx: t });
@@ -397,7 +470,9 @@ export function createChain(opts: ChainOptions = {}) {
     touch(receiver);
     touch(record.signerId);
     const fail = (index: number, kind: unknown) => {
-      for (const [id, a] of backup) if (a) accounts.set(id, a); else accounts.delete(id);
+      for (const [id, a] of backup)
+        if (a) accounts.set(id, a);
+        else accounts.delete(id);
       record.status = { Failure: { ActionError: { index, kind } } };
     };
     let actor = record.signerId;
@@ -411,7 +486,13 @@ export function createChain(opts: ChainOptions = {}) {
         const dot = receiver.indexOf('.');
         if (dot < 0 && !isImplicit(receiver)) {
           if (receiver.length < 32 && record.signerId !== 'registrar') {
-            return fail(index, { CreateAccountOnlyByRegistrar: { account_id: receiver, registrar_account_id: 'registrar', predecessor_id: record.signerId } });
+            return fail(index, {
+              CreateAccountOnlyByRegistrar: {
+                account_id: receiver,
+                registrar_account_id: 'registrar',
+                predecessor_id: record.signerId,
+              },
+            });
           }
         } else if (dot >= 0 && receiver.slice(dot + 1) !== record.signerId) {
           return fail(index, { CreateAccountNotAllowed: { account_id: receiver, predecessor_id: record.signerId } });
@@ -424,12 +505,16 @@ export function createChain(opts: ChainOptions = {}) {
       if (!acc && a.transfer && isImplicit(receiver) && index === 0 && t.actions.length === 1) {
         // a transfer to a NEAR-implicit account creates it with its full access key
         acc = { amount: 0n, locked: 0n, codeHash: NO_CODE_HASH, keys: new Map() };
-        acc.keys.set(`ed25519:${baseEncode(Buffer.from(receiver, 'hex'))}`, { nonce: BigInt(block.height - 1) * NONCE_MULTIPLIER, permission: 'FullAccess' });
+        acc.keys.set(`ed25519:${baseEncode(Buffer.from(receiver, 'hex'))}`, {
+          nonce: BigInt(block.height - 1) * NONCE_MULTIPLIER,
+          permission: 'FullAccess',
+        });
         accounts.set(receiver, acc);
       }
       if (!acc) return fail(index, { AccountDoesNotExist: { account_id: receiver } });
       const needsActor = a.deployContract || a.addKey || a.deleteKey || a.deleteAccount || a.stake;
-      if (needsActor && actor !== receiver) return fail(index, { ActorNoPermission: { account_id: receiver, actor_id: actor } });
+      if (needsActor && actor !== receiver)
+        return fail(index, { ActorNoPermission: { account_id: receiver, actor_id: actor } });
       const signer = accounts.get(record.signerId)!;
       if (a.transfer) {
         signer.amount -= BigInt(a.transfer.deposit);
@@ -437,17 +522,27 @@ export function createChain(opts: ChainOptions = {}) {
       } else if (a.addKey) {
         const pk = pkString(a.addKey.publicKey);
         if (acc.keys.has(pk)) return fail(index, { AddKeyAlreadyExists: { account_id: receiver, public_key: pk } });
-        acc.keys.set(pk, { nonce: BigInt(block.height - 1) * NONCE_MULTIPLIER, permission: permissionOf(a.addKey.accessKey.permission) });
+        acc.keys.set(pk, {
+          nonce: BigInt(block.height - 1) * NONCE_MULTIPLIER,
+          permission: permissionOf(a.addKey.accessKey.permission),
+        });
       } else if (a.deleteKey) {
         const pk = pkString(a.deleteKey.publicKey);
-        if (!acc.keys.delete(pk)) return fail(index, { DeleteKeyDoesNotExist: { account_id: receiver, public_key: pk } });
+        if (!acc.keys.delete(pk))
+          return fail(index, { DeleteKeyDoesNotExist: { account_id: receiver, public_key: pk } });
       } else if (a.deployContract) {
         acc.codeHash = b58hash(Uint8Array.from(a.deployContract.code));
         // the model (if any) stands for other code now
         if (acc.contract && acc.contract.codeHash !== acc.codeHash) delete acc.contract;
       } else if (a.stake) {
         if (BigInt(a.stake.stake) > 0n) {
-          return fail(index, { InsufficientStake: { account_id: receiver, stake: a.stake.stake.toString(), minimum_stake: (10n ** 30n).toString() } });
+          return fail(index, {
+            InsufficientStake: {
+              account_id: receiver,
+              stake: a.stake.stake.toString(),
+              minimum_stake: (10n ** 30n).toString(),
+            },
+          });
         }
         if (acc.locked === 0n) return fail(index, { TriesToUnstake: { account_id: receiver } });
       } else if (a.deleteAccount) {
@@ -461,7 +556,9 @@ export function createChain(opts: ChainOptions = {}) {
         const fc = a.functionCall;
         gas += FUNCTION_CALL_GAS_BURNT;
         if (!acc.contract) {
-          return fail(index, { FunctionCallError: { CompilationError: { CodeDoesNotExist: { account_id: receiver } } } });
+          return fail(index, {
+            FunctionCallError: { CompilationError: { CodeDoesNotExist: { account_id: receiver } } },
+          });
         }
         const argsBytes = Uint8Array.from(fc.args);
         let args: unknown = {};
@@ -469,15 +566,22 @@ export function createChain(opts: ChainOptions = {}) {
           try {
             args = JSON.parse(Buffer.from(argsBytes).toString('utf8'));
           } catch {
-            return fail(index, { FunctionCallError: { ExecutionError: 'Smart contract panicked: Failed to deserialize input from JSON.' } });
+            return fail(index, {
+              FunctionCallError: { ExecutionError: 'Smart contract panicked: Failed to deserialize input from JSON.' },
+            });
           }
         }
         const ctx: CallContext = {
-          contractId: receiver, blockHeight: block.height, signerId: record.signerId, signerPublicKey: record.publicKey,
-          predecessorId: record.signerId, attachedDeposit: BigInt(fc.deposit), prepaidGas: BigInt(fc.gas),
+          contractId: receiver,
+          blockHeight: block.height,
+          signerId: record.signerId,
+          signerPublicKey: record.publicKey,
+          predecessorId: record.signerId,
+          attachedDeposit: BigInt(fc.deposit),
+          prepaidGas: BigInt(fc.gas),
         };
         stats.contractCalls++;
-        let out;
+        let out: ContractOutcome;
         try {
           out = acc.contract.call(fc.methodName, args, ctx);
         } catch (e) {
@@ -485,9 +589,12 @@ export function createChain(opts: ChainOptions = {}) {
         }
         record.logs.push(...out.logs);
         if (!out.ok) {
-          return fail(index, out.error.kind === 'MethodNotFound'
-            ? { FunctionCallError: { MethodResolveError: 'MethodNotFound' } }
-            : { FunctionCallError: { ExecutionError: `Smart contract panicked: ${out.error.message}` } });
+          return fail(
+            index,
+            out.error.kind === 'MethodNotFound'
+              ? { FunctionCallError: { MethodResolveError: 'MethodNotFound' } }
+              : { FunctionCallError: { ExecutionError: `Smart contract panicked: ${out.error.message}` } },
+          );
         }
         signer.amount -= BigInt(fc.deposit);
         acc.amount += BigInt(fc.deposit);
@@ -506,9 +613,12 @@ export function createChain(opts: ChainOptions = {}) {
     for (const p of batch) {
       const k = `${p.record.signerId}|${p.record.publicKey}`;
       const g = groups.get(k);
-      if (g) g.push(p); else groups.set(k, [p]);
+      if (g) g.push(p);
+      else groups.set(k, [p]);
     }
-    const ordered = [...groups.values()].flatMap((g) => g.sort((x, y) => (x.record.nonce < y.record.nonce ? -1 : x.record.nonce > y.record.nonce ? 1 : 0)));
+    const ordered = [...groups.values()].flatMap((g) =>
+      g.sort((x, y) => (x.record.nonce < y.record.nonce ? -1 : x.record.nonce > y.record.nonce ? 1 : 0)),
+    );
     const height = head().height + 1;
     const applied: { record: TxRecord; tx: DecodedTx }[] = [];
     const included: string[] = [];
@@ -519,7 +629,10 @@ export function createChain(opts: ChainOptions = {}) {
         applied.push(p);
         included.push(p.record.hash);
         // (the nonce and fee are charged in the loop below, before the next tx of the group is checked)
-        const { key, signer } = { key: accounts.get(p.record.signerId)!.keys.get(p.record.publicKey)!, signer: accounts.get(p.record.signerId)! };
+        const { key, signer } = {
+          key: accounts.get(p.record.signerId)!.keys.get(p.record.publicKey)!,
+          signer: accounts.get(p.record.signerId)!,
+        };
         key.nonce = p.record.nonce;
         signer.amount -= TX_GAS_BURNT * GAS_PRICE;
       } catch {
@@ -534,7 +647,8 @@ export function createChain(opts: ChainOptions = {}) {
       if (signer) signer.amount -= record.receiptGasBurnt * GAS_PRICE;
       record.includedIn = block;
       stats.txApplied++;
-      if ('SuccessValue' in record.status!) stats.txSucceeded++; else stats.txFailed++;
+      if ('SuccessValue' in record.status!) stats.txSucceeded++;
+      else stats.txFailed++;
     }
     for (const l of listeners) {
       try {
@@ -556,7 +670,13 @@ export function createChain(opts: ChainOptions = {}) {
     countView('view_account');
     const acc = accounts.get(accountId);
     if (!acc) return undefined;
-    return { amount: acc.amount.toString(), locked: acc.locked.toString(), code_hash: acc.codeHash, storage_usage: storageUsage(acc), storage_paid_at: 0 };
+    return {
+      amount: acc.amount.toString(),
+      locked: acc.locked.toString(),
+      code_hash: acc.codeHash,
+      storage_usage: storageUsage(acc),
+      storage_paid_at: 0,
+    };
   }
 
   function viewAccessKey(accountId: string, publicKey: string) {
@@ -572,19 +692,37 @@ export function createChain(opts: ChainOptions = {}) {
   }
 
   function accessKeys(accountId: string): { publicKey: string; nonce: bigint; permission: Permission }[] {
-    return [...(accounts.get(accountId)?.keys ?? new Map<string, AccessKey>()).entries()].map(([publicKey, k]) => ({ publicKey, nonce: k.nonce, permission: clonePermission(k.permission) }));
+    return [...(accounts.get(accountId)?.keys ?? new Map<string, AccessKey>()).entries()].map(([publicKey, k]) => ({
+      publicKey,
+      nonce: k.nonce,
+      permission: clonePermission(k.permission),
+    }));
   }
 
   function viewAccessKeyList(accountId: string) {
     countView('view_access_key_list');
-    return { keys: accessKeys(accountId).map((k) => ({ public_key: k.publicKey, access_key: { nonce: Number(k.nonce), permission: k.permission } })) };
+    return {
+      keys: accessKeys(accountId).map((k) => ({
+        public_key: k.publicKey,
+        access_key: { nonce: Number(k.nonce), permission: k.permission },
+      })),
+    };
   }
 
-  function callView(contractId: string, method: string, argsBytes: Uint8Array, blockHeight = head().height): CallViewResult {
+  function callView(
+    contractId: string,
+    method: string,
+    argsBytes: Uint8Array,
+    blockHeight = head().height,
+  ): CallViewResult {
     countView('call_function');
     const acc = accounts.get(contractId);
     if (!acc) return { ok: false, error: 'AccountDoesNotExist' };
-    const vm = (debug: string): CallViewResult => ({ ok: false, error: 'VmError', message: `wasm execution failed with error: ${debug}` });
+    const vm = (debug: string): CallViewResult => ({
+      ok: false,
+      error: 'VmError',
+      message: `wasm execution failed with error: ${debug}`,
+    });
     if (!acc.contract) return vm(`CompilationError(CodeDoesNotExist { account_id: ${JSON.stringify(contractId)} })`);
     let args: unknown = {};
     if (argsBytes.length > 0) {
@@ -595,14 +733,18 @@ export function createChain(opts: ChainOptions = {}) {
       }
     }
     stats.contractViews++;
-    let out;
+    let out: ContractOutcome;
     try {
       out = acc.contract.view(method, args, { contractId, blockHeight });
     } catch (e) {
       out = { ok: false as const, error: { kind: 'Panic' as const, message: (e as Error).message }, logs: [] };
     }
     if (!out.ok) {
-      return vm(out.error.kind === 'MethodNotFound' ? 'MethodResolveError(MethodNotFound)' : `HostError(GuestPanic { panic_msg: ${JSON.stringify(out.error.message)} })`);
+      return vm(
+        out.error.kind === 'MethodNotFound'
+          ? 'MethodResolveError(MethodNotFound)'
+          : `HostError(GuestPanic { panic_msg: ${JSON.stringify(out.error.message)} })`,
+      );
     }
     const result = out.value === undefined ? new Uint8Array() : new Uint8Array(Buffer.from(JSON.stringify(out.value)));
     return { ok: true, result, logs: out.logs };
@@ -644,7 +786,10 @@ export function createChain(opts: ChainOptions = {}) {
     accountIds: (): string[] => [...accounts.keys()],
     addAccessKey(accountId: string, publicKey: string, permission: Permission) {
       const acc = requireAccount(accountId);
-      acc.keys.set(normalizeKey(publicKey), { nonce: BigInt(Math.max(0, head().height - 1)) * NONCE_MULTIPLIER, permission });
+      acc.keys.set(normalizeKey(publicKey), {
+        nonce: BigInt(Math.max(0, head().height - 1)) * NONCE_MULTIPLIER,
+        permission,
+      });
     },
     deleteAccessKey(accountId: string, publicKey: string): boolean {
       return accounts.get(accountId)?.keys.delete(normalizeKey(publicKey)) ?? false;
@@ -701,7 +846,9 @@ function normalizeKey(pk: string): string {
 }
 
 function clonePermission(p: Permission): Permission {
-  return p === 'FullAccess' ? p : { FunctionCall: { ...p.FunctionCall, method_names: [...p.FunctionCall.method_names] } };
+  return p === 'FullAccess'
+    ? p
+    : { FunctionCall: { ...p.FunctionCall, method_names: [...p.FunctionCall.method_names] } };
 }
 
 /** 'InvalidNonce' for {InvalidNonce:{…}}, 'AccessKeyNotFound' for {InvalidAccessKeyError:{AccessKeyNotFound:…}}, … */

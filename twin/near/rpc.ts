@@ -69,10 +69,22 @@ const handlerError = (cause: string, info: unknown, data: unknown, status = 200)
   });
 
 const parseError = (message: string) =>
-  new RpcFailure(400, { name: 'REQUEST_VALIDATION_ERROR', cause: { name: 'PARSE_ERROR', info: { error_message: message } }, code: -32700, message: 'Parse error', data: message });
+  new RpcFailure(400, {
+    name: 'REQUEST_VALIDATION_ERROR',
+    cause: { name: 'PARSE_ERROR', info: { error_message: message } },
+    code: -32700,
+    message: 'Parse error',
+    data: message,
+  });
 
 const internalError = (message: string) =>
-  new RpcFailure(500, { name: 'INTERNAL_ERROR', cause: { name: 'INTERNAL_ERROR', info: { error_message: message } }, code: -32000, message: 'Server error', data: message });
+  new RpcFailure(500, {
+    name: 'INTERNAL_ERROR',
+    cause: { name: 'INTERNAL_ERROR', info: { error_message: message } },
+    code: -32000,
+    message: 'Server error',
+    data: message,
+  });
 
 const timeoutError = () => handlerError('TIMEOUT_ERROR', undefined, 'Timeout', 408);
 
@@ -85,12 +97,18 @@ const MAX_BODY = 10 * 1024 * 1024;
 /** nearcore's `tx_execution_status_meets_expectations`. */
 function meets(actual: WaitUntil, wanted: WaitUntil): boolean {
   switch (wanted) {
-    case 'NONE': return true;
-    case 'INCLUDED': return actual !== 'NONE';
-    case 'EXECUTED_OPTIMISTIC': return actual === 'EXECUTED_OPTIMISTIC' || actual === 'EXECUTED' || actual === 'FINAL';
-    case 'INCLUDED_FINAL': return actual === 'INCLUDED_FINAL' || actual === 'EXECUTED' || actual === 'FINAL';
-    case 'EXECUTED': return actual === 'EXECUTED' || actual === 'FINAL';
-    case 'FINAL': return actual === 'FINAL';
+    case 'NONE':
+      return true;
+    case 'INCLUDED':
+      return actual !== 'NONE';
+    case 'EXECUTED_OPTIMISTIC':
+      return actual === 'EXECUTED_OPTIMISTIC' || actual === 'EXECUTED' || actual === 'FINAL';
+    case 'INCLUDED_FINAL':
+      return actual === 'INCLUDED_FINAL' || actual === 'EXECUTED' || actual === 'FINAL';
+    case 'EXECUTED':
+      return actual === 'EXECUTED' || actual === 'FINAL';
+    case 'FINAL':
+      return actual === 'FINAL';
   }
 }
 
@@ -130,29 +148,49 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
         } catch {
           bytes = new Uint8Array();
         }
-        if (bytes.length !== 32) throw parseError(`Failed parsing args: invalid value: string ${JSON.stringify(id)}, expected a block height or a 32-byte base58 hash`);
+        if (bytes.length !== 32)
+          throw parseError(
+            `Failed parsing args: invalid value: string ${JSON.stringify(id)}, expected a block height or a 32-byte base58 hash`,
+          );
         b = chain.blockByHash(id);
       } else {
         throw parseError('Failed parsing args: block_id must be a block height or hash');
       }
       if (!b) {
         const below = typeof id === 'number' && id < chain.head.height;
-        const data = typeof id === 'number' ? `DB Not Found Error: BLOCK HEIGHT: ${id} \n Cause: Unknown` : `DB Not Found Error: BLOCK HEADER: ${id}`;
-        throw handlerError('UNKNOWN_BLOCK', forBlockMethod ? {} : { block_reference: { block_id: id } }, data, below ? 422 : 200);
+        const data =
+          typeof id === 'number'
+            ? `DB Not Found Error: BLOCK HEIGHT: ${id} \n Cause: Unknown`
+            : `DB Not Found Error: BLOCK HEADER: ${id}`;
+        throw handlerError(
+          'UNKNOWN_BLOCK',
+          forBlockMethod ? {} : { block_reference: { block_id: id } },
+          data,
+          below ? 422 : 200,
+        );
       }
       return b;
     }
     if (params.sync_checkpoint !== undefined) {
       if (params.sync_checkpoint === 'genesis') return chain.blockByHeight(1) ?? chain.earliestBlock();
       if (params.sync_checkpoint === 'earliest_available') return chain.earliestBlock();
-      throw parseError(`Failed parsing args: unknown variant \`${String(params.sync_checkpoint)}\`, expected \`genesis\` or \`earliest_available\``);
+      throw parseError(
+        `Failed parsing args: unknown variant \`${String(params.sync_checkpoint)}\`, expected \`genesis\` or \`earliest_available\``,
+      );
     }
     switch (params.finality) {
-      case 'final': return chain.finalBlock;
-      case 'near-final': return chain.nearFinalBlock;
-      case 'optimistic': return chain.head;
-      case undefined: throw parseError('Failed parsing args: missing field `finality`');
-      default: throw parseError(`Failed parsing args: unknown variant \`${String(params.finality)}\`, expected one of \`optimistic\`, \`near-final\`, \`final\``);
+      case 'final':
+        return chain.finalBlock;
+      case 'near-final':
+        return chain.nearFinalBlock;
+      case 'optimistic':
+        return chain.head;
+      case undefined:
+        throw parseError('Failed parsing args: missing field `finality`');
+      default:
+        throw parseError(
+          `Failed parsing args: unknown variant \`${String(params.finality)}\`, expected one of \`optimistic\`, \`near-final\`, \`final\``,
+        );
     }
   }
 
@@ -239,10 +277,16 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
     const [kind, account, ...rest] = path.split('/');
     const base = { account_id: account, finality: 'optimistic' };
     switch (kind) {
-      case 'account': return { request_type: 'view_account', ...base };
-      case 'access_key': return rest.length ? { request_type: 'view_access_key', ...base, public_key: rest.join('/') } : { request_type: 'view_access_key_list', ...base };
-      case 'contract': return { request_type: 'view_state', ...base, prefix_base64: '' };
-      case 'code': return { request_type: 'view_code', ...base };
+      case 'account':
+        return { request_type: 'view_account', ...base };
+      case 'access_key':
+        return rest.length
+          ? { request_type: 'view_access_key', ...base, public_key: rest.join('/') }
+          : { request_type: 'view_access_key_list', ...base };
+      case 'contract':
+        return { request_type: 'view_state', ...base, prefix_base64: '' };
+      case 'code':
+        return { request_type: 'view_code', ...base };
       case 'call': {
         let args = '';
         try {
@@ -252,7 +296,8 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
         }
         return { request_type: 'call_function', ...base, method_name: rest[0], args_base64: args };
       }
-      default: throw parseError(`Failed parsing args: Illegal path: ${kind}`);
+      default:
+        throw parseError(`Failed parsing args: Illegal path: ${kind}`);
     }
   }
 
@@ -262,12 +307,24 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
     const type = p.request_type;
     if (typeof type !== 'string') throw parseError('Failed parsing args: missing field `request_type`');
     byRequestType[type] = (byRequestType[type] ?? 0) + 1;
-    const known = ['view_account', 'view_access_key', 'view_access_key_list', 'call_function', 'view_code', 'view_state'];
+    const known = [
+      'view_account',
+      'view_access_key',
+      'view_access_key_list',
+      'call_function',
+      'view_code',
+      'view_state',
+    ];
     if (!known.includes(type)) throw parseError(`Failed parsing args: unknown variant \`${type}\``);
     const accountId = p.account_id;
     if (typeof accountId !== 'string') throw parseError('Failed parsing args: missing field `account_id`');
     const block = resolveBlock(p, false);
-    const unknownAccount = () => handlerError('UNKNOWN_ACCOUNT', { requested_account_id: accountId, ...blockRef(block) }, `account ${accountId} does not exist while viewing`);
+    const unknownAccount = () =>
+      handlerError(
+        'UNKNOWN_ACCOUNT',
+        { requested_account_id: accountId, ...blockRef(block) },
+        `account ${accountId} does not exist while viewing`,
+      );
     switch (type) {
       case 'view_account': {
         const v = chain.viewAccount(accountId);
@@ -282,7 +339,8 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
           throw parseError(`Failed parsing args: ${(e as Error).message}`);
         }
         const key = chain.viewAccessKey(accountId, p.public_key);
-        if (!key) return { error: `access key ${p.public_key} does not exist while viewing`, logs: [], ...blockRef(block) };
+        if (!key)
+          return { error: `access key ${p.public_key} does not exist while viewing`, logs: [], ...blockRef(block) };
         return { ...key, ...blockRef(block) };
       }
       case 'view_access_key_list':
@@ -291,7 +349,11 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
         const v = chain.viewCode(accountId);
         if (v === 'UnknownAccount') throw unknownAccount();
         if (v === 'NoContractCode') {
-          throw handlerError('NO_CONTRACT_CODE', { contract_account_id: accountId, ...blockRef(block) }, `Contract code for contract ID #${accountId} has never been observed on the node`);
+          throw handlerError(
+            'NO_CONTRACT_CODE',
+            { contract_account_id: accountId, ...blockRef(block) },
+            `Contract code for contract ID #${accountId} has never been observed on the node`,
+          );
         }
         return { ...v, ...blockRef(block) };
       }
@@ -303,7 +365,8 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
       case 'call_function': {
         if (typeof p.method_name !== 'string') throw parseError('Failed parsing args: missing field `method_name`');
         const b64 = p.args_base64 ?? '';
-        if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw parseError('Failed parsing args: invalid base64 in `args_base64`');
+        if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64))
+          throw parseError('Failed parsing args: invalid base64 in `args_base64`');
         const out = chain.callView(accountId, p.method_name, new Uint8Array(Buffer.from(b64, 'base64')), block.height);
         if (out.ok) return { result: [...out.result], logs: out.logs, ...blockRef(block) };
         if (out.error === 'AccountDoesNotExist') throw unknownAccount();
@@ -329,36 +392,66 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
       final_execution_status: reached(rec),
       status,
       transaction: {
-        signer_id: rec.signerId, public_key: rec.publicKey, nonce: Number(rec.nonce), receiver_id: rec.receiverId,
-        priority_fee: 0, actions: rec.actionsView, signature: rec.signature, hash: rec.hash,
+        signer_id: rec.signerId,
+        public_key: rec.publicKey,
+        nonce: Number(rec.nonce),
+        receiver_id: rec.receiverId,
+        priority_fee: 0,
+        actions: rec.actionsView,
+        signature: rec.signature,
+        hash: rec.hash,
       },
       transaction_outcome: {
-        id: rec.hash, block_hash: b.hash, proof: [],
+        id: rec.hash,
+        block_hash: b.hash,
+        proof: [],
         outcome: {
-          executor_id: rec.signerId, gas_burnt: Number(TX_GAS_BURNT), tokens_burnt: (TX_GAS_BURNT * GAS_PRICE).toString(), logs: [],
-          receipt_ids: [rec.receiptId], status: { SuccessReceiptId: rec.receiptId }, metadata: { version: 1, gas_profile: null },
+          executor_id: rec.signerId,
+          gas_burnt: Number(TX_GAS_BURNT),
+          tokens_burnt: (TX_GAS_BURNT * GAS_PRICE).toString(),
+          logs: [],
+          receipt_ids: [rec.receiptId],
+          status: { SuccessReceiptId: rec.receiptId },
+          metadata: { version: 1, gas_profile: null },
         },
       },
       receipts_outcome: [
         {
-          id: rec.receiptId, block_hash: b.hash, proof: [],
+          id: rec.receiptId,
+          block_hash: b.hash,
+          proof: [],
           outcome: {
-            executor_id: rec.receiverId, gas_burnt: Number(receiptGas), tokens_burnt: (receiptGas * GAS_PRICE).toString(), logs: [...rec.logs],
-            receipt_ids: [], status, metadata: { version: 3, gas_profile: [] },
+            executor_id: rec.receiverId,
+            gas_burnt: Number(receiptGas),
+            tokens_burnt: (receiptGas * GAS_PRICE).toString(),
+            logs: [...rec.logs],
+            receipt_ids: [],
+            status,
+            metadata: { version: 3, gas_profile: [] },
           },
         },
       ],
     };
     if (experimental) {
-      out.receipts = [{
-        predecessor_id: rec.signerId, receiver_id: rec.receiverId, receipt_id: rec.receiptId, priority: 0,
-        receipt: {
-          Action: {
-            signer_id: rec.signerId, signer_public_key: rec.publicKey, gas_price: GAS_PRICE.toString(),
-            output_data_receivers: [], input_data_ids: [], actions: rec.actionsView, is_promise_yield: false,
+      out.receipts = [
+        {
+          predecessor_id: rec.signerId,
+          receiver_id: rec.receiverId,
+          receipt_id: rec.receiptId,
+          priority: 0,
+          receipt: {
+            Action: {
+              signer_id: rec.signerId,
+              signer_public_key: rec.publicKey,
+              gas_price: GAS_PRICE.toString(),
+              output_data_receivers: [],
+              input_data_ids: [],
+              actions: rec.actionsView,
+              is_promise_yield: false,
+            },
           },
         },
-      }];
+      ];
     }
     return out;
   }
@@ -413,7 +506,9 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
   function waitUntilParam(v: unknown): WaitUntil {
     if (v === undefined || v === null) return 'EXECUTED_OPTIMISTIC';
     if (typeof v === 'string' && (STATUS_ORDER as readonly string[]).includes(v)) return v as WaitUntil;
-    throw parseError(`Failed parsing args: unknown variant \`${String(v)}\`, expected one of ${STATUS_ORDER.map((s) => `\`${s}\``).join(', ')}`);
+    throw parseError(
+      `Failed parsing args: unknown variant \`${String(v)}\`, expected one of ${STATUS_ORDER.map((s) => `\`${s}\``).join(', ')}`,
+    );
   }
 
   async function sendTx(bytes: Uint8Array, wanted: WaitUntil): Promise<unknown> {
@@ -437,7 +532,8 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
         hash = submit(signedTxBytes(o.signed_tx_base64)).hash;
       } else {
         if (typeof o.tx_hash !== 'string') throw parseError('Failed parsing args: missing field `tx_hash`');
-        if (typeof o.sender_account_id !== 'string') throw parseError('Failed parsing args: missing field `sender_account_id`');
+        if (typeof o.sender_account_id !== 'string')
+          throw parseError('Failed parsing args: missing field `sender_account_id`');
         hash = o.tx_hash;
       }
     } else {
@@ -452,7 +548,12 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
     if (bytes.length !== 32) throw parseError(`Failed parsing args: invalid tx hash ${JSON.stringify(hash)}`);
     const rec = chain.tx(hash);
     if (wanted === 'NONE') {
-      if (!rec) throw handlerError('UNKNOWN_TRANSACTION', { requested_transaction_hash: hash }, `Transaction ${hash} doesn't exist`);
+      if (!rec)
+        throw handlerError(
+          'UNKNOWN_TRANSACTION',
+          { requested_transaction_hash: hash },
+          `Transaction ${hash} doesn't exist`,
+        );
       return { final_execution_status: reached(rec), ...(rec.includedIn ? outcomeView(rec, experimental) : {}) };
     }
     const done = await waitFor(() => chain.tx(hash), wanted);
@@ -462,7 +563,10 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
   // --- dispatch -------------------------------------------------------------------------------------
 
   async function dispatch(method: string, params: unknown): Promise<unknown> {
-    const obj = (params && typeof params === 'object' && !Array.isArray(params) ? params : {}) as Record<string, unknown>;
+    const obj = (params && typeof params === 'object' && !Array.isArray(params) ? params : {}) as Record<
+      string,
+      unknown
+    >;
     const arr = Array.isArray(params) ? (params as unknown[]) : undefined;
     switch (method) {
       case 'status':
@@ -500,14 +604,35 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
         return hash;
       }
       case 'EXPERIMENTAL_protocol_config': {
-        const b = resolveBlock(obj.block_id === undefined && obj.finality === undefined && obj.sync_checkpoint === undefined ? { finality: 'final' } : obj, true);
+        const b = resolveBlock(
+          obj.block_id === undefined && obj.finality === undefined && obj.sync_checkpoint === undefined
+            ? { finality: 'final' }
+            : obj,
+          true,
+        );
         return {
-          chain_id: chain.chainId, genesis_height: 1, genesis_time: nsToIso(chain.blockByHeight(1)?.timestampNs ?? chain.earliestBlock().timestampNs),
-          protocol_version: 73, epoch_length: 500, num_block_producer_seats: 1, transaction_validity_period: chain.transactionValidityPeriod,
-          min_gas_price: GAS_PRICE.toString(), max_gas_price: (GAS_PRICE * 100n).toString(), gas_limit: 1_000_000_000_000_000,
-          block_producer_kickout_threshold: 90, chunk_producer_kickout_threshold: 90, online_min_threshold: [90, 100], online_max_threshold: [99, 100],
-          protocol_treasury_account: 'near', max_inflation_rate: [1, 40], protocol_reward_rate: [1, 10], total_supply: '2000000000000000000000000000000000',
-          runtime_config: { storage_amount_per_byte: '10000000000000000000', account_creation_config: { min_allowed_top_level_account_length: 32, registrar_account_id: 'registrar' } },
+          chain_id: chain.chainId,
+          genesis_height: 1,
+          genesis_time: nsToIso(chain.blockByHeight(1)?.timestampNs ?? chain.earliestBlock().timestampNs),
+          protocol_version: 73,
+          epoch_length: 500,
+          num_block_producer_seats: 1,
+          transaction_validity_period: chain.transactionValidityPeriod,
+          min_gas_price: GAS_PRICE.toString(),
+          max_gas_price: (GAS_PRICE * 100n).toString(),
+          gas_limit: 1_000_000_000_000_000,
+          block_producer_kickout_threshold: 90,
+          chunk_producer_kickout_threshold: 90,
+          online_min_threshold: [90, 100],
+          online_max_threshold: [99, 100],
+          protocol_treasury_account: 'near',
+          max_inflation_rate: [1, 40],
+          protocol_reward_rate: [1, 10],
+          total_supply: '2000000000000000000000000000000000',
+          runtime_config: {
+            storage_amount_per_byte: '10000000000000000000',
+            account_creation_config: { min_allowed_top_level_account_length: 32, registrar_account_id: 'registrar' },
+          },
           ...blockRef(b),
         };
       }
@@ -521,7 +646,13 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
       case 'EXPERIMENTAL_tx_status':
         return txStatus(params, true);
       default:
-        throw new RpcFailure(400, { name: 'REQUEST_VALIDATION_ERROR', cause: { name: 'METHOD_NOT_FOUND', info: { method_name: method } }, code: -32601, message: 'Method not found', data: method });
+        throw new RpcFailure(400, {
+          name: 'REQUEST_VALIDATION_ERROR',
+          cause: { name: 'METHOD_NOT_FOUND', info: { method_name: method } },
+          code: -32601,
+          message: 'Method not found',
+          data: method,
+        });
     }
   }
 
@@ -563,7 +694,8 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
     let msg: { id?: unknown; method?: unknown; params?: unknown };
     try {
       msg = JSON.parse(body);
-      if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new Error('expected a JSON-RPC request object');
+      if (msg === null || typeof msg !== 'object' || Array.isArray(msg))
+        throw new Error('expected a JSON-RPC request object');
     } catch (e) {
       const f = parseError((e as Error).message);
       return send(f.status, { jsonrpc: '2.0', error: f.error, id: null });
@@ -604,15 +736,21 @@ export async function startNearRpc(opts: NearRpcOptions): Promise<NearRpcServer>
     url: `http://${host}:${port}`,
     port,
     faults,
-    stats: () => ({ calls: { ...calls }, byRequestType: { ...byRequestType }, errors: { ...errors }, http: { ...http } }),
-    stop: () => new Promise<void>((ok) => {
-      if (stopped) return ok();
-      stopped = true;
-      unsubscribe();
-      for (const w of [...waiters]) w.abort();
-      server.closeAllConnections();
-      server.close(() => ok());
+    stats: () => ({
+      calls: { ...calls },
+      byRequestType: { ...byRequestType },
+      errors: { ...errors },
+      http: { ...http },
     }),
+    stop: () =>
+      new Promise<void>((ok) => {
+        if (stopped) return ok();
+        stopped = true;
+        unsubscribe();
+        for (const w of [...waiters]) w.abort();
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
   };
 }
 

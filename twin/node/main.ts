@@ -10,7 +10,15 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { JsonRpcProvider, KeyPair, KeyPairSigner, actions, createTransaction, baseDecode, type KeyPairString } from 'near-api-js';
+import {
+  JsonRpcProvider,
+  KeyPair,
+  KeyPairSigner,
+  actions,
+  createTransaction,
+  baseDecode,
+  type KeyPairString,
+} from 'near-api-js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
@@ -20,7 +28,7 @@ import { formatLog, Metrics } from './telemetry.ts';
 const env = process.env;
 const home = env.MPC_HOME_DIR ?? '/data';
 const log = (level: 'INFO' | 'WARN' | 'ERROR', target: string, msg: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(formatLog(level, target, msg, fields) + '\n');
+  process.stdout.write(`${formatLog(level, target, msg, fields)}\n`);
 const fatal = (msg: string): never => {
   process.stderr.write(`Error: ${msg}\n`);
   process.exit(1);
@@ -32,7 +40,11 @@ if (!/^[0-9a-fA-F]{32}$/.test(env.MPC_SECRET_STORE_KEY ?? '')) fatal('invalid lo
 // --- config.yaml and secrets.json -------------------------------------------------------------
 const configPath = join(home, 'config.yaml');
 if (!existsSync(configPath)) fatal(`failed to read config file ${configPath}: No such file or directory (os error 2)`);
-type NodeConfig = { my_near_account_id: string; web_ui?: { host?: string; port?: number }; indexer?: { mpc_contract_id?: string } };
+type NodeConfig = {
+  my_near_account_id: string;
+  web_ui?: { host?: string; port?: number };
+  indexer?: { mpc_contract_id?: string };
+};
 let config: NodeConfig;
 try {
   config = parseYaml(readFileSync(configPath, 'utf8')) as NodeConfig;
@@ -50,7 +62,11 @@ function generateKey(): string {
   return `ed25519:${base58.encode(Uint8Array.from([...seed, ...ed25519.getPublicKey(seed)]))}`;
 }
 if (!existsSync(secretsPath)) {
-  const generated = { p2p_private_key: generateKey(), near_signer_key: generateKey(), near_responder_keys: [generateKey()] };
+  const generated = {
+    p2p_private_key: generateKey(),
+    near_signer_key: generateKey(),
+    near_responder_keys: [generateKey()],
+  };
   writeFileSync(secretsPath, JSON.stringify(generated), { mode: 0o600 });
   log('INFO', 'mpc_node::config', 'secrets.json not found; generated new keys');
 }
@@ -64,7 +80,9 @@ const signerPublic = validateNodeKey(secrets!.near_signer_key);
 const p2pPublic = validateNodeKey(secrets!.p2p_private_key);
 if (typeof signerPublic !== 'string') fatal(signerPublic.error);
 if (typeof p2pPublic !== 'string') fatal(p2pPublic.error);
-const responderPublics = (secrets!.near_responder_keys ?? []).map((k) => validateNodeKey(k)).map((r) => (typeof r === 'string' ? r : fatal(r.error)));
+const responderPublics = (secrets!.near_responder_keys ?? [])
+  .map((k) => validateNodeKey(k))
+  .map((r) => (typeof r === 'string' ? r : fatal(r.error)));
 const signer = new KeyPairSigner(KeyPair.fromString(secrets!.near_signer_key as KeyPairString));
 
 // --- telemetry and web server ------------------------------------------------------------------
@@ -83,27 +101,43 @@ const server = createServer((req, res) => {
   };
   if (url === '/health') return text(200, 'OK');
   if (url === '/public_data') {
-    return text(200, JSON.stringify({
-      near_signer_public_key: signerPublic, near_p2p_public_key: p2pPublic,
-      near_responder_public_keys: responderPublics, tee_participant_info: { Mock: 'Valid' },
-    }), 'application/json');
+    return text(
+      200,
+      JSON.stringify({
+        near_signer_public_key: signerPublic,
+        near_p2p_public_key: p2pPublic,
+        near_responder_public_keys: responderPublics,
+        tee_participant_info: { Mock: 'Valid' },
+      }),
+      'application/json',
+    );
   }
   if (url === '/metrics') return text(200, metrics.render());
   if (url === '/debug/contract') return text(200, describeContract(lastState));
-  if (url === '/p2p/hello') return text(200, JSON.stringify({ account_id: accountId, p2p_public_key: p2pPublic }), 'application/json');
+  if (url === '/p2p/hello')
+    return text(200, JSON.stringify({ account_id: accountId, p2p_public_key: p2pPublic }), 'application/json');
   const m = /^\/p2p\/keygen\/(\d+)\/(\d+)\/(\d+)$/.exec(url);
   if (m) {
     const share = shares.get(`${m[1]}_${m[2]}_${m[3]}`);
     if (share === undefined) return text(404, 'no such key event');
-    return text(200, JSON.stringify({ account_id: accountId, commitment: secp256k1.Point.BASE.multiply(share).toHex(true) }), 'application/json');
+    return text(
+      200,
+      JSON.stringify({ account_id: accountId, commitment: secp256k1.Point.BASE.multiply(share).toHex(true) }),
+      'application/json',
+    );
   }
   text(404, '');
 });
-server.listen(webPort, env.TWIN_HOST_IP ?? '127.0.0.1', () => log('INFO', 'mpc_node::web', `web server listening on ${env.TWIN_HOST_IP ?? '127.0.0.1'}:${webPort}`));
+server.listen(webPort, env.TWIN_HOST_IP ?? '127.0.0.1', () =>
+  log('INFO', 'mpc_node::web', `web server listening on ${env.TWIN_HOST_IP ?? '127.0.0.1'}:${webPort}`),
+);
 server.on('error', (e) => fatal(`TCP bind: ${e.message}`));
 
 // --- chain access -------------------------------------------------------------------------------
-const provider = new JsonRpcProvider({ url: env.TWIN_NEAR_RPC_URL ?? 'http://127.0.0.1:3030' }, { retries: 1, wait: 100 });
+const provider = new JsonRpcProvider(
+  { url: env.TWIN_NEAR_RPC_URL ?? 'http://127.0.0.1:3030' },
+  { retries: 1, wait: 100 },
+);
 const pollMs = Number(env.TWIN_POLL_MS ?? 500);
 const backoffMax = Number(env.TWIN_ATTESTATION_BACKOFF_MAX_MS ?? 60_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,7 +145,9 @@ let nextNonce: bigint | undefined;
 
 /** Sign and send one FunctionCall as my account with my key, as the node's tx_sender does. */
 async function send(method: string, args: unknown): Promise<void> {
-  const publicKey = signer.getPublicKey ? await signer.getPublicKey() : KeyPair.fromString(secrets.near_signer_key as KeyPairString).getPublicKey();
+  const publicKey = signer.getPublicKey
+    ? await signer.getPublicKey()
+    : KeyPair.fromString(secrets.near_signer_key as KeyPairString).getPublicKey();
   if (nextNonce === undefined) {
     try {
       const ak = await provider.viewAccessKey({ accountId, publicKey });
@@ -122,7 +158,14 @@ async function send(method: string, args: unknown): Promise<void> {
     }
   }
   const block = await provider.viewBlock({ finality: 'final' });
-  const tx = createTransaction(accountId, publicKey, contractId, nextNonce, [actions.functionCall(method, args as object, 300_000_000_000_000n, 0n)], baseDecode(block.header.hash));
+  const tx = createTransaction(
+    accountId,
+    publicKey,
+    contractId,
+    nextNonce,
+    [actions.functionCall(method, args as object, 300_000_000_000_000n, 0n)],
+    baseDecode(block.header.hash),
+  );
   const { signedTransaction } = await signer.signTransaction(tx);
   log('INFO', 'mpc_node::indexer::tx_sender', `sending tx with ak=${publicKey.toString()} nonce=${nextNonce}`);
   try {
@@ -140,7 +183,9 @@ async function send(method: string, args: unknown): Promise<void> {
     const invalid = describeInvalidTx(e);
     if (invalid) {
       metrics.txOutcome(method, 'local_error');
-      log('ERROR', 'mpc_node::indexer::tx_sender', `Failed to forward transaction ${requestName(method)}(…)`, { err: `unexpected ProcessTxResponse: InvalidTx(${invalid})` });
+      log('ERROR', 'mpc_node::indexer::tx_sender', `Failed to forward transaction ${requestName(method)}(…)`, {
+        err: `unexpected ProcessTxResponse: InvalidTx(${invalid})`,
+      });
       throw new Error(`InvalidTx(${invalid})`);
     }
     if (!(e as Error).message.startsWith('transaction failed')) metrics.txOutcome(method, 'unknown');
@@ -148,16 +193,30 @@ async function send(method: string, args: unknown): Promise<void> {
   }
 }
 
-const requestName = (m: string) => m.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+const requestName = (m: string) =>
+  m
+    .split('_')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
 
 /** nearcore's Debug rendering of the InvalidTxError the RPC returned, if that is what this is. */
 function describeInvalidTx(e: unknown): string | undefined {
-  const err = e as { type?: string; accountId?: string; publicKey?: { toString(): string }; accessKeyNonce?: unknown; transactionNonce?: unknown; name?: string; message?: string };
+  const err = e as {
+    type?: string;
+    accountId?: string;
+    publicKey?: { toString(): string };
+    accessKeyNonce?: unknown;
+    transactionNonce?: unknown;
+    name?: string;
+    message?: string;
+  };
   if (err?.name === 'AccessKeyNotFoundActionError' || err?.type === 'AccessKeyNotFound') {
     return `InvalidAccessKeyError(AccessKeyNotFound { account_id: ${err.accountId ?? accountId}, public_key: ${String(err.publicKey ?? signerPublic)} })`;
   }
-  if (err?.name === 'InvalidNonceError') return `InvalidNonce { tx_nonce: ${err.transactionNonce}, ak_nonce: ${err.accessKeyNonce} }`;
-  if (err?.name && /Invalid|Expired|Signer|Nonce/.test(err.name) && !/Error$/.test(err.message ?? '')) return `${err.name}(${err.message})`;
+  if (err?.name === 'InvalidNonceError')
+    return `InvalidNonce { tx_nonce: ${err.transactionNonce}, ak_nonce: ${err.accessKeyNonce} }`;
+  if (err?.name && /Invalid|Expired|Signer|Nonce/.test(err.name) && !/Error$/.test(err.message ?? ''))
+    return `${err.name}(${err.message})`;
   return undefined;
 }
 
@@ -178,15 +237,25 @@ async function submitAttestation() {
   let delay = 100;
   for (;;) {
     try {
-      await send('submit_participant_info', { proposed_participant_attestation: { Mock: 'Valid' }, tls_public_key: p2pPublic });
-      const att = await provider.callFunction({ contractId, method: 'get_attestation', args: { tls_public_key: p2pPublic } });
+      await send('submit_participant_info', {
+        proposed_participant_attestation: { Mock: 'Valid' },
+        tls_public_key: p2pPublic,
+      });
+      const att = await provider.callFunction({
+        contractId,
+        method: 'get_attestation',
+        args: { tls_public_key: p2pPublic },
+      });
       if (JSON.stringify(att) === JSON.stringify({ Mock: 'Valid' })) {
         log('INFO', 'mpc_node::tee', 'successfully submitted attestation');
         return;
       }
       throw new Error('attestation not visible on chain');
     } catch (e) {
-      log('WARN', 'mpc_node::tee', 'failed to submit attestation', { cause: (e as Error).message, backoff_duration: `${(delay / 1000).toFixed(3)}s` });
+      log('WARN', 'mpc_node::tee', 'failed to submit attestation', {
+        cause: (e as Error).message,
+        backoff_duration: `${(delay / 1000).toFixed(3)}s`,
+      });
       await sleep(delay);
       delay = Math.min(backoffMax, Math.ceil(delay * 1.5));
     }
@@ -197,10 +266,14 @@ async function submitAttestation() {
 type Participants = [string, number, { url: string; sign_pk: string }][];
 const participantsOf = (s: ContractStateJson): Participants | undefined =>
   s && typeof s === 'object'
-    ? 'Running' in s ? s.Running.parameters.participants.participants
-      : 'Initializing' in s ? s.Initializing.generating_key.parameters.participants.participants : undefined
+    ? 'Running' in s
+      ? s.Running.parameters.participants.participants
+      : 'Initializing' in s
+        ? s.Initializing.generating_key.parameters.participants.participants
+        : undefined
     : undefined;
 
+// biome-ignore lint/suspicious/noExplicitAny: a peer's JSON answer, checked field by field by the caller
 async function fetchJson(url: string): Promise<any> {
   const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
@@ -213,10 +286,18 @@ async function connected(participants: Participants): Promise<boolean> {
     try {
       const hello = await fetchJson(`${info.url}/p2p/hello`);
       const ok = hello.account_id === account && hello.p2p_public_key === info.sign_pk;
-      metrics.set('mpc_network_live_connections', { my_participant_id: String(myParticipantId), peer_participant_id: String(id) }, ok ? 1 : 0);
+      metrics.set(
+        'mpc_network_live_connections',
+        { my_participant_id: String(myParticipantId), peer_participant_id: String(id) },
+        ok ? 1 : 0,
+      );
       if (ok) live++;
     } catch {
-      metrics.set('mpc_network_live_connections', { my_participant_id: String(myParticipantId), peer_participant_id: String(id) }, 0);
+      metrics.set(
+        'mpc_network_live_connections',
+        { my_participant_id: String(myParticipantId), peer_participant_id: String(id) },
+        0,
+      );
       log('INFO', 'mpc_node::p2p', `Could not connect to ${id}, retrying, me ${myParticipantId}`);
     }
   }
@@ -231,7 +312,12 @@ async function initializingStep(s: Extract<ContractStateJson, { Initializing: un
   const participants = ev.parameters.participants.participants;
   const me = participants.find((p) => p[0] === accountId && p[2].sign_pk === p2pPublic);
   if (!me) {
-    if (myParticipantId !== -1) log('INFO', 'mpc_node::coordinator', 'We are not a participant in the current epoch; doing nothing until contract state change');
+    if (myParticipantId !== -1)
+      log(
+        'INFO',
+        'mpc_node::coordinator',
+        'We are not a participant in the current epoch; doing nothing until contract state change',
+      );
     myParticipantId = -1;
     return;
   }
@@ -242,7 +328,9 @@ async function initializingStep(s: Extract<ContractStateJson, { Initializing: un
     if (leader[0] === accountId && (await connected(participants))) {
       const id = { epoch_id: ev.epoch_id, domain_id: ev.domain.id, attempt_id: ev.next_attempt_id };
       log('INFO', 'mpc_node::key_events', `Key generation attempt ${JSON.stringify(id)}: starting key generation.`);
-      await send('start_keygen_instance', { key_event_id: id }).catch((e) => log('ERROR', 'mpc_node::key_events', `[Initializing] failed: ${(e as Error).message}`));
+      await send('start_keygen_instance', { key_event_id: id }).catch((e) =>
+        log('ERROR', 'mpc_node::key_events', `[Initializing] failed: ${(e as Error).message}`),
+      );
     }
     return;
   }
@@ -261,7 +349,11 @@ async function initializingStep(s: Extract<ContractStateJson, { Initializing: un
       const c = await fetchJson(`${info.url}/p2p/keygen/${id.epoch_id}/${id.domain_id}/${id.attempt_id}`);
       root = root.add(secp256k1.Point.fromHex(c.commitment));
     } catch {
-      log('INFO', 'mpc_node::key_events', `Key generation attempt ${JSON.stringify(id)}: waiting for participant ${pid}`);
+      log(
+        'INFO',
+        'mpc_node::key_events',
+        `Key generation attempt ${JSON.stringify(id)}: waiting for participant ${pid}`,
+      );
       return; // try again next poll while the instance lives
     }
   }
@@ -296,11 +388,13 @@ async function coordinator() {
     if (s) {
       lastState = s;
       const kind = typeof s === 'string' ? 'Invalid' : Object.keys(s)[0]!;
-      for (const k of ['Invalid', 'Initializing', 'Running', 'Resharing']) metrics.set('mpc_current_job_state', { state: k }, k === kind ? 1 : 0);
+      for (const k of ['Invalid', 'Initializing', 'Running', 'Resharing'])
+        metrics.set('mpc_current_job_state', { state: k }, k === kind ? 1 : 0);
       if (kind !== lastKind) {
         log('INFO', 'mpc_node::coordinator', `Contract state changed: ${kind}`);
         if (kind === 'Initializing') log('INFO', 'mpc_node::coordinator', '[Initializing] Starting');
-        if (kind === 'Running' && typeof s === 'object' && 'Running' in s && s.Running.keyset.domains.length === 0) log('INFO', 'mpc_node::coordinator', 'We have no keyshares. Waiting for Initialization.');
+        if (kind === 'Running' && typeof s === 'object' && 'Running' in s && s.Running.keyset.domains.length === 0)
+          log('INFO', 'mpc_node::coordinator', 'We have no keyshares. Waiting for Initialization.');
         lastKind = kind;
       }
       const height = (await provider.viewBlock({ finality: 'optimistic' }).catch(() => undefined))?.header.height ?? 0;

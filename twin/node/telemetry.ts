@@ -1,7 +1,9 @@
 /** Log lines shaped like Rust tracing output, and a tiny Prometheus text renderer. */
 export function formatLog(level: string, target: string, msg: string, fields: Record<string, unknown>): string {
   const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-  const kv = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`).join('');
+  const kv = Object.entries(fields)
+    .map(([k, v]) => ` ${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
+    .join('');
   return `${now} ${level.padStart(5)} ${target}: ${msg}${kv}`;
 }
 
@@ -15,7 +17,9 @@ export class Metrics {
   };
 
   set(name: string, labels: Record<string, string>, value: number): void {
-    const key = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+    const key = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
     if (!this.series.has(name)) this.series.set(name, new Map());
     this.series.get(name)!.set(key, value);
   }
@@ -33,6 +37,6 @@ export class Metrics {
       out.push(`# TYPE ${name} ${this.help[name]}`);
       for (const [labels, v] of this.series.get(name) ?? []) out.push(`${name}${labels ? `{${labels}}` : ''} ${v}`);
     }
-    return out.join('\n') + '\n';
+    return `${out.join('\n')}\n`;
   }
 }

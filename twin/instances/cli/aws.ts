@@ -9,7 +9,12 @@
  *  - usage errors exit 252; missing region/credentials exit 253; connection failures exit 255.
  * Commands: secretsmanager get-secret-value | describe-secret | put-secret-value, sts get-caller-identity.
  */
-import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { writeAll } from './write-all.ts';
 
@@ -20,8 +25,26 @@ To see help text, you can run:
   aws <command> help
   aws <command> <subcommand> help
 `;
-const BOOLEAN_FLAGS = new Set(['--no-cli-pager', '--debug', '--no-verify-ssl', '--no-paginate', '--no-sign-request', '--cli-auto-prompt', '--no-cli-auto-prompt']);
-const GLOBAL_OPTS = new Set(['region', 'output', 'query', 'endpoint-url', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'color', 'cli-binary-format']);
+const BOOLEAN_FLAGS = new Set([
+  '--no-cli-pager',
+  '--debug',
+  '--no-verify-ssl',
+  '--no-paginate',
+  '--no-sign-request',
+  '--cli-auto-prompt',
+  '--no-cli-auto-prompt',
+]);
+const GLOBAL_OPTS = new Set([
+  'region',
+  'output',
+  'query',
+  'endpoint-url',
+  'profile',
+  'cli-read-timeout',
+  'cli-connect-timeout',
+  'color',
+  'cli-binary-format',
+]);
 
 function die(code: number, text: string): never {
   writeAll(2, text);
@@ -57,7 +80,10 @@ if (extra.length) die(252, `${USAGE}\nUnknown options: ${extra.join(', ')}\n`);
 
 const output = opts.get('output') ?? process.env.AWS_DEFAULT_OUTPUT ?? 'json';
 if (!['json', 'text', 'table', 'yaml', 'yaml-stream'].includes(output)) {
-  die(252, `${USAGE}\naws: error: argument --output: Invalid choice, valid choices are:\n\njson                                     | text\ntable                                    | yaml\nyaml-stream\n`);
+  die(
+    252,
+    `${USAGE}\naws: error: argument --output: Invalid choice, valid choices are:\n\njson                                     | text\ntable                                    | yaml\nyaml-stream\n`,
+  );
 }
 const query = opts.get('query');
 const region = opts.get('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
@@ -67,18 +93,30 @@ const OPERATIONS: Record<string, Record<string, { params: string[]; required: st
   secretsmanager: {
     'get-secret-value': { params: ['secret-id', 'version-id', 'version-stage'], required: ['secret-id'] },
     'describe-secret': { params: ['secret-id'], required: ['secret-id'] },
-    'put-secret-value': { params: ['secret-id', 'secret-string', 'client-request-token', 'version-stages'], required: ['secret-id'] },
+    'put-secret-value': {
+      params: ['secret-id', 'secret-string', 'client-request-token', 'version-stages'],
+      required: ['secret-id'],
+    },
   },
   sts: { 'get-caller-identity': { params: [], required: [] } },
 };
 const svc = OPERATIONS[service];
-if (!svc) die(252, `${USAGE}\naws: error: argument command: Invalid choice, valid choices are:\n\n${Object.keys(OPERATIONS).join(' | ')}\n`);
+if (!svc)
+  die(
+    252,
+    `${USAGE}\naws: error: argument command: Invalid choice, valid choices are:\n\n${Object.keys(OPERATIONS).join(' | ')}\n`,
+  );
 const spec = svc[op];
-if (!spec) die(252, `${USAGE}\naws: error: argument operation: Invalid choice, valid choices are:\n\n${Object.keys(svc).join(' | ')}\n`);
+if (!spec)
+  die(
+    252,
+    `${USAGE}\naws: error: argument operation: Invalid choice, valid choices are:\n\n${Object.keys(svc).join(' | ')}\n`,
+  );
 const unknown = [...opts.keys()].filter((k) => !GLOBAL_OPTS.has(k) && !spec.params.includes(k));
 if (unknown.length) die(252, `${USAGE}\nUnknown options: ${unknown.map((k) => `--${k}`).join(', ')}\n`);
 const missing = spec.required.filter((k) => !opts.has(k));
-if (missing.length) die(252, `${USAGE}\naws: error: the following arguments are required: ${missing.map((k) => `--${k}`).join(', ')}\n`);
+if (missing.length)
+  die(252, `${USAGE}\naws: error: the following arguments are required: ${missing.map((k) => `--${k}`).join(', ')}\n`);
 if (!region) die(253, '\nYou must specify a region. You can also configure your region by running "aws configure".\n');
 if (!process.env.AWS_ACCESS_KEY_ID || !process.env.AWS_SECRET_ACCESS_KEY) {
   die(253, '\nUnable to locate credentials. You can configure credentials by running "aws configure".\n');
@@ -94,27 +132,43 @@ function plain(v: unknown): unknown {
   if (v instanceof Date) return isoPython(v);
   if (Array.isArray(v)) return v.map(plain);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).filter(([k, x]) => k !== '$metadata' && x !== undefined).map(([k, x]) => [k, plain(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k, x]) => k !== '$metadata' && x !== undefined)
+        .map(([k, x]) => [k, plain(x)]),
+    );
   }
   return v;
 }
 /** JMESPath subset: `A.B`, `A[0]`, `[A, B]` multiselect. */
 function jmes(expr: string, data: unknown): unknown {
   const e = expr.trim();
-  if (e.startsWith('[') && e.endsWith(']') && !/^\[\d+\]$/.test(e)) return e.slice(1, -1).split(',').map((x) => jmes(x, data));
+  if (e.startsWith('[') && e.endsWith(']') && !/^\[\d+\]$/.test(e))
+    return e
+      .slice(1, -1)
+      .split(',')
+      .map((x) => jmes(x, data));
   let cur = data;
   for (const part of e.split('.')) {
     const m = /^([A-Za-z_][\w-]*)?((?:\[-?\d+\])*)$/.exec(part);
     if (!m) die(255, `\nBad value for --query ${expr}: invalid token: Parse error at column 0, token "${part}"\n`);
-    if (m[1]) cur = cur && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[m[1]] ?? null : null;
-    for (const idx of m[2]!.matchAll(/\[(-?\d+)\]/g)) cur = Array.isArray(cur) ? cur.at(Number(idx[1])) ?? null : null;
+    if (m[1])
+      cur =
+        cur && typeof cur === 'object' && !Array.isArray(cur) ? ((cur as Record<string, unknown>)[m[1]] ?? null) : null;
+    for (const idx of m[2]!.matchAll(/\[(-?\d+)\]/g))
+      cur = Array.isArray(cur) ? (cur.at(Number(idx[1])) ?? null) : null;
   }
   return cur;
 }
 function text(v: unknown): string {
   if (v === null || v === undefined) return 'None';
-  if (Array.isArray(v)) return v.map((x) => (x && typeof x === 'object' ? text(x) : x === null ? 'None' : String(x))).join('\t');
-  if (typeof v === 'object') return Object.values(v).map((x) => (x && typeof x === 'object' ? '' : text(x))).filter((x) => x !== '').join('\t');
+  if (Array.isArray(v))
+    return v.map((x) => (x && typeof x === 'object' ? text(x) : x === null ? 'None' : String(x))).join('\t');
+  if (typeof v === 'object')
+    return Object.values(v)
+      .map((x) => (x && typeof x === 'object' ? '' : text(x)))
+      .filter((x) => x !== '')
+      .join('\t');
   return String(v);
 }
 function print(result: unknown) {
@@ -125,22 +179,42 @@ function print(result: unknown) {
 
 // --- calls --------------------------------------------------------------------------------------
 const cfg = { region, maxAttempts: 3, ...(endpoint ? { endpoint } : {}) };
-const opName = op.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+const opName = op
+  .split('-')
+  .map((w) => w[0]!.toUpperCase() + w.slice(1))
+  .join('');
 try {
   if (service === 'secretsmanager') {
     const sm = new SecretsManagerClient(cfg);
     const id = opts.get('secret-id')!;
     if (op === 'get-secret-value') {
-      const r = await sm.send(new GetSecretValueCommand({ SecretId: id, VersionStage: opts.get('version-stage'), VersionId: opts.get('version-id') }));
-      print({ ARN: r.ARN, Name: r.Name, VersionId: r.VersionId, SecretString: r.SecretString, VersionStages: r.VersionStages, CreatedDate: r.CreatedDate });
+      const r = await sm.send(
+        new GetSecretValueCommand({
+          SecretId: id,
+          VersionStage: opts.get('version-stage'),
+          VersionId: opts.get('version-id'),
+        }),
+      );
+      print({
+        ARN: r.ARN,
+        Name: r.Name,
+        VersionId: r.VersionId,
+        SecretString: r.SecretString,
+        VersionStages: r.VersionStages,
+        CreatedDate: r.CreatedDate,
+      });
     } else if (op === 'describe-secret') {
       print(await sm.send(new DescribeSecretCommand({ SecretId: id })));
     } else {
       const stages = opts.get('version-stages');
-      const r = await sm.send(new PutSecretValueCommand({
-        SecretId: id, SecretString: opts.get('secret-string'), ClientRequestToken: opts.get('client-request-token'),
-        ...(stages ? { VersionStages: stages.split(/[\s,]+/).filter(Boolean) } : {}),
-      }));
+      const r = await sm.send(
+        new PutSecretValueCommand({
+          SecretId: id,
+          SecretString: opts.get('secret-string'),
+          ClientRequestToken: opts.get('client-request-token'),
+          ...(stages ? { VersionStages: stages.split(/[\s,]+/).filter(Boolean) } : {}),
+        }),
+      );
       print({ ARN: r.ARN, Name: r.Name, VersionId: r.VersionId, VersionStages: r.VersionStages });
     }
   } else {
@@ -148,10 +222,24 @@ try {
     print({ UserId: r.UserId, Account: r.Account, Arn: r.Arn });
   }
 } catch (e) {
-  const err = e as Error & { name: string; code?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
+  const err = e as Error & {
+    name: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    cause?: { code?: string };
+  };
   const code = err.code ?? err.cause?.code;
-  if (!err.$metadata?.httpStatusCode && (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || /ECONNREFUSED|fetch failed|socket hang up/.test(err.message))) {
-    die(255, `\nCould not connect to the endpoint URL: "${endpoint ?? `https://${service}.${region}.amazonaws.com/`}"\n`);
+  if (
+    !err.$metadata?.httpStatusCode &&
+    (code === 'ECONNREFUSED' ||
+      code === 'ENOTFOUND' ||
+      code === 'ECONNRESET' ||
+      /ECONNREFUSED|fetch failed|socket hang up/.test(err.message))
+  ) {
+    die(
+      255,
+      `\nCould not connect to the endpoint URL: "${endpoint ?? `https://${service}.${region}.amazonaws.com/`}"\n`,
+    );
   }
   die(254, `\nAn error occurred (${err.name}) when calling the ${opName} operation: ${err.message}\n`);
 }
