@@ -6,7 +6,7 @@
  */
 import type { Finding, NodeEvidence, OnChainKey, SecretObservation } from './evidence.ts';
 import { shortKey } from './keys.ts';
-import { secretNames } from './secrets.ts';
+import { secretNames } from './node-secrets.ts';
 
 export const NODE_METHODS = [
   'respond',

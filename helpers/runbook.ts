@@ -10,16 +10,19 @@ import { afterAll, beforeEach, inject } from 'vitest';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadConfig, type RunbookConfig } from './config.ts';
-import { callerIdentity, discover, type Deployment } from './discovery.ts';
+import { discover, type Deployment } from './aws/cloudformation.ts';
 import { diagnose } from './diagnosis.ts';
 import { classified } from './errors.ts';
 import type { Finding, NodeEvidence } from './evidence.ts';
-import { nodePublicDataScript, parsePublicData, runOn, ssmClient } from './fleet.ts';
+import { runOn, ssmClient } from './aws/ssm.ts';
 import { openJournal, type Journal } from './journal.ts';
 import { loadManifest, ManifestError, type Manifest } from './manifest.ts';
-import { nearClient, participantsOf, type ContractState, type NearClient } from './near.ts';
+import { nearClient, participantsOf, type ContractState, type NearClient } from './near/rpc.ts';
 import { redactor } from './redact.ts';
-import { observeKeySecret, readSecrets, secretNames, secretsClient } from './secrets.ts';
+import { readSecrets, secretsClient } from './aws/secrets-manager.ts';
+import { callerIdentity } from './aws/sts.ts';
+import { nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
+import { observeKeySecret, secretNames } from './node-secrets.ts';
 
 declare module 'vitest' {
   interface ProvidedContext {

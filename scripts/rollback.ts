@@ -6,10 +6,11 @@
  */
 import { basename } from 'node:path';
 import { loadConfig } from '../helpers/config.ts';
-import { restoreNodeFileScript, runOn, ssmClient } from '../helpers/fleet.ts';
+import { runOn, ssmClient } from '../helpers/aws/ssm.ts';
 import { openJournal, planRollback, readJournal } from '../helpers/journal.ts';
 import { redactor } from '../helpers/redact.ts';
-import { rollbackSecret, secretsClient } from '../helpers/secrets.ts';
+import { rollbackSecret, secretsClient } from '../helpers/aws/secrets-manager.ts';
+import { restoreNodeFileScript } from '../helpers/repairs/rematerialise-node-secrets.ts';
 
 const path = process.argv[2];
 if (!path) {

@@ -4,7 +4,7 @@
  * by mistake. Read that run's journal before fixing again.
  */
 import { config as loadDotenv } from 'dotenv';
-import { breakFixLock } from '../helpers/lock.ts';
+import { breakFixLock } from '../helpers/aws/fix-lock.ts';
 
 const runId = process.argv[2];
 if (!runId) {

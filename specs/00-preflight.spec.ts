@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { callerIdentity } from '../helpers/discovery.ts';
-import { pingStatus } from '../helpers/fleet.ts';
+import { pingStatus } from '../helpers/aws/ssm.ts';
 import { waitUntil } from '../helpers/retry.ts';
 import { classified } from '../helpers/errors.ts';
 import { awsOrigin, fixLockRefused, nearOrigin, openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
+import { callerIdentity } from '../helpers/aws/sts.ts';
 
 const step = await openStep('00-preflight');
 

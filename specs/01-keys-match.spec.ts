@@ -15,6 +15,7 @@ let evidence: Evidence | undefined;
 if (step.ctx)
   evidence = await collectEvidence(step.ctx).catch((e: Error) => {
     step.blockedBecause = `collecting evidence failed: ${e.message}`;
+    return undefined;
   });
 const nodes = evidence?.nodes ?? [];
 

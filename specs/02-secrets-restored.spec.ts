@@ -12,13 +12,15 @@ import {
   type RunbookContext,
 } from '../helpers/runbook.ts';
 import { keyFingerprint } from '../helpers/keys.ts';
-import { observeKeySecret, putSecret, readSecrets, restoreToken } from '../helpers/secrets.ts';
+import { putSecret, readSecrets } from '../helpers/aws/secrets-manager.ts';
+import { observeKeySecret, restoreToken } from '../helpers/node-secrets.ts';
 
 const step = await openStep('02-secrets-restored');
 let evidence: Evidence | undefined;
 if (step.ctx)
   evidence = await collectEvidence(step.ctx).catch((e: Error) => {
     step.blockedBecause = `collecting evidence failed: ${e.message}`;
+    return undefined;
   });
 const nodes = evidence?.nodes ?? [];
 const secretFindings = (node: number): Finding[] =>

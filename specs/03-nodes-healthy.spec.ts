@@ -2,16 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { errors } from '../helpers/diagnosis.ts';
 import type { Repair } from '../helpers/evidence.ts';
-import {
-  containerLastWordsScript,
-  containerStatusScript,
-  describeOutcome,
-  parseContainerStatus,
-  parseRematerialise,
-  rematerialiseScript,
-  runOn,
-  type InvocationResult,
-} from '../helpers/fleet.ts';
+import { describeOutcome, runOn, type InvocationResult } from '../helpers/aws/ssm.ts';
 import { normaliseSecretValue } from '../helpers/keys.ts';
 import { waitUntil } from '../helpers/retry.ts';
 import {
@@ -25,13 +16,21 @@ import {
   type Evidence,
   type RunbookContext,
 } from '../helpers/runbook.ts';
-import { readSecrets, secretNames } from '../helpers/secrets.ts';
+import { readSecrets } from '../helpers/aws/secrets-manager.ts';
+import {
+  containerLastWordsScript,
+  containerStatusScript,
+  parseContainerStatus,
+} from '../helpers/instances/node-reports.ts';
+import { parseRematerialise, rematerialiseScript } from '../helpers/repairs/rematerialise-node-secrets.ts';
+import { secretNames } from '../helpers/node-secrets.ts';
 
 const step = await openStep('03-nodes-healthy');
 let evidence: Evidence | undefined;
 if (step.ctx)
   evidence = await collectEvidence(step.ctx).catch((e: Error) => {
     step.blockedBecause = `collecting evidence failed: ${e.message}`;
+    return undefined;
   });
 const nodes = evidence?.nodes ?? [];
 const nodeFindings = (ev: Evidence, node: number) =>

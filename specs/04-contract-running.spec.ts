@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { containerStatusScript, parseContainerStatus, runOn } from '../helpers/fleet.ts';
-import { participantsOf, stateName, type ContractState } from '../helpers/near.ts';
+import { runOn } from '../helpers/aws/ssm.ts';
+import { participantsOf, stateName, type ContractState } from '../helpers/near/rpc.ts';
 import { waitUntil } from '../helpers/retry.ts';
 import { openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
+import { containerStatusScript, parseContainerStatus } from '../helpers/instances/node-reports.ts';
 
 const step = await openStep('04-contract-running');
 const nodes = step.ctx?.deployment.nodes ?? [];

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { config as loadDotenv } from 'dotenv';
 import type { TestProject } from 'vitest/node';
 import { classified } from '../../helpers/errors.ts';
-import { acquireFixLock, type FixLock } from '../../helpers/lock.ts';
+import { acquireFixLock, type FixLock } from '../../helpers/aws/fix-lock.ts';
 
 export default async function setup(project: TestProject) {
   loadDotenv({ quiet: true });

@@ -1,6 +1,6 @@
 /** Guard rails and faults: refuse the wrong account and write nothing; one fix at a time; bursts of 5xx and throttles are absorbed. */
 import { describe, expect, test } from 'vitest';
-import { acquireFixLock } from '../../helpers/lock.ts';
+import { acquireFixLock } from '../../helpers/aws/fix-lock.ts';
 import { ConfigError, loadConfig } from '../../helpers/config.ts';
 import { runbook, snapshot, twinFor, workspace } from './support.ts';
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { runOn } from '../../helpers/fleet.ts';
+import { runOn } from '../../helpers/aws/ssm.ts';
 import { waitUntil } from '../../helpers/retry.ts';
 import { startTwin, type Twin } from '../../twin/start.ts';
 import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';

@@ -1,7 +1,7 @@
 /** NEAR RPC through near-api-js: chain status, access keys, the MPC contract's views. */
 import { JsonRpcProvider } from 'near-api-js';
-import type { AccessKeyPermission, OnChainKey } from './evidence.ts';
-import { withRetry } from './retry.ts';
+import type { AccessKeyPermission, OnChainKey } from '../evidence.ts';
+import { withRetry } from '../retry.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: replaced by the typed contract state
 export type ContractState = Record<string, any> | 'NotInitialized';

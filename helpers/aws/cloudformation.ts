@@ -5,7 +5,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { withRetry } from './retry.ts';
+import { withRetry } from '../retry.ts';
 
 export interface DiscoveredNode {
   index: number;
@@ -77,11 +77,4 @@ export async function discover(region: string, mpcStack: string, nearStack: stri
         }
       : {}),
   };
-}
-
-export async function callerIdentity(region: string) {
-  const r = await withRetry('GetCallerIdentity', () =>
-    new STSClient({ region, maxAttempts: 4 }).send(new GetCallerIdentityCommand({})),
-  );
-  return { account: r.Account!, arn: r.Arn! };
 }
