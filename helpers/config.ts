@@ -4,12 +4,13 @@
  */
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
+import { MODES, writes } from './harness/mode.ts';
 
 const seconds = (d: number) => z.coerce.number().positive().default(d);
 
 export const ConfigSchema = z.object({
   RUNBOOK_TARGET: z.enum(['twin', 'aws']).default('twin'),
-  RUNBOOK_MODE: z.enum(['gate', 'plan', 'fix']).default('gate'),
+  RUNBOOK_MODE: z.enum(MODES).default('gate'),
   RUNBOOK_SCENARIO: z.string().default('incident-key-mismatch'),
   NEAR_RPC_URL: z.url({ message: 'must be a URL such as http://localhost:3030' }),
   NEAR_EXPECTED_CHAIN_ID: z.string().optional(),
@@ -57,7 +58,7 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
     );
   }
   const c = parsed.data;
-  if (c.RUNBOOK_MODE === 'fix' && !c.EXPECTED_AWS_ACCOUNT_ID) {
+  if (writes(c.RUNBOOK_MODE) && !c.EXPECTED_AWS_ACCOUNT_ID) {
     throw new ConfigError(
       'configuration is not valid:\n  - EXPECTED_AWS_ACCOUNT_ID: is required in fix mode (the runbook refuses to write to an account it was not told to expect)',
     );

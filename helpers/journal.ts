@@ -2,7 +2,7 @@
  * The journal: every write the runbook makes is recorded before it happens (what it will replace)
  * and after (what it became), one JSON object per line, fsync'd, redacted. Rollback reads it back.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactor } from './redact.ts';
 
@@ -38,10 +38,15 @@ export interface Journal {
   failed(ref: number, error: unknown): void;
 }
 
+/** What a journal action writes: the secret, or the instance whose files it changes. */
+export const journalTarget = (a: JournalAction): string => ('secretName' in a ? a.secretName : a.instanceId);
+
 export function openJournal(dir: string, runId: string): Journal {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${runId}.jsonl`);
-  let seq = 0;
+  // Every step of a run appends to the same file: sequence numbers (and so refs) go on from the
+  // last entry, so an outcome can never be matched to another step's intent.
+  let seq = existsSync(path) ? Math.max(0, ...readJournal(path).map((e) => e.seq)) : 0;
   const intents = new Map<number, JournalEntry>();
   const append = (e: JournalEntry) => {
     const fd = openSync(path, 'a', 0o600);

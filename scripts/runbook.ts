@@ -3,9 +3,10 @@
  * The exit code is the verdict.
  */
 import { startVitest } from 'vitest/node';
+import { MODES } from '../helpers/harness/mode.ts';
 
 const [mode = 'gate', ...filters] = process.argv.slice(2);
-if (!['gate', 'plan', 'fix'].includes(mode)) {
+if (!(MODES as readonly string[]).includes(mode)) {
   process.stderr.write(`usage: node scripts/runbook.ts gate|plan|fix [spec filter…]\n`);
   process.exit(2);
 }

@@ -1,46 +1,18 @@
-import { describe, expect, test } from 'vitest';
-import { deriveChildPublicKey, evmAddress, parseSecp256k1PublicKey } from '../helpers/derivation.ts';
-import { openStep, prerequisitesHold, use } from '../helpers/runbook.ts';
+/**
+ * 05-parity-views — the contract derives keys as we do.
+ * Evidence: derived_public_key vs our own derivation (@noble) and its EVM address; default
+ * test.localnet / ethereum-test, more with RUNBOOK_PARITY_CASES. Fix-up: none.
+ */
+import { describe } from 'vitest';
+import { runbookStep } from '../helpers/harness/step.ts';
+import { derivesAsWeDo, parityCases, rootKeyOnCurve } from '../helpers/parity.ts';
 
-const step = await openStep('05-parity-views');
-const cases = [
-  { predecessor: 'test.localnet', path: 'ethereum-test' },
-  ...(step.ctx?.config.RUNBOOK_PARITY_CASES ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map((c) => {
-      const [predecessor, ...path] = c.split(':');
-      return { predecessor: predecessor!, path: path.join(':') };
-    }),
-];
+const { test, config } = await runbookStep('05-parity-views');
 
 describe('05 parity views: the contract derives keys exactly as we do', () => {
-  prerequisitesHold(step, test);
-
-  test('the root key public_key({domain_id: 0}) is a point on secp256k1', async (t) => {
-    const ctx = use(step, t);
-    const root = await ctx.near.contractView<string>('public_key', { domain_id: 0 });
-    t.annotate(root, 'evidence');
-    expect(() => parseSecp256k1PublicKey(root)).not.toThrow();
-  });
-
-  test.for(cases)(
+  test('the root key public_key({domain_id: 0}) is a point on secp256k1', ({ claim }) => claim(rootKeyOnCurve));
+  test.for(parityCases(config))(
     'derived_public_key for $predecessor / $path equals root + tweak·G, and so does its EVM address',
-    async ({ predecessor, path }, t) => {
-      const ctx = use(step, t);
-      const root = await ctx.near.contractView<string>('public_key', { domain_id: 0 });
-      const fromContract = await ctx.near.contractView<string>('derived_public_key', {
-        path,
-        predecessor,
-        domain_id: 0,
-      });
-      const ours = deriveChildPublicKey(root, predecessor, path);
-      t.annotate(
-        `contract ${fromContract} (${evmAddress(fromContract)}); ours ${ours} (${evmAddress(ours)})`,
-        'evidence',
-      );
-      expect(fromContract).toBe(ours);
-      expect(evmAddress(fromContract)).toBe(evmAddress(ours));
-    },
+    (parity, { claim }) => claim(derivesAsWeDo(parity)),
   );
 });

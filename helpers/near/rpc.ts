@@ -2,10 +2,7 @@
 import { JsonRpcProvider } from 'near-api-js';
 import type { AccessKeyPermission, OnChainKey } from '../evidence.ts';
 import { withRetry } from '../retry.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: replaced by the typed contract state
-export type ContractState = Record<string, any> | 'NotInitialized';
-export type Participant = [string, number, { url: string; sign_pk: string }];
+import { parseContractState } from './contract-state.ts';
 
 /**
  * Each request is bounded: near-api-js's fetch has no timeout, so an RPC that accepts the
@@ -54,20 +51,9 @@ export function nearClient(url: string, contractId: string, o: { requestTimeoutM
       );
       return out;
     },
-    contractState: () => view<ContractState>(contractId, 'state'),
+    contractState: async () => parseContractState(await view<unknown>(contractId, 'state')),
     contractView: <T>(method: string, args: Record<string, unknown> = {}) => view<T>(contractId, method, args),
     view,
   };
 }
 export type NearClient = ReturnType<typeof nearClient>;
-
-/** Participants of whatever state the contract is in (the paths differ per state). */
-export function participantsOf(state: ContractState): Participant[] {
-  if (typeof state !== 'object' || !state) return [];
-  if ('Running' in state) return state.Running.parameters.participants.participants;
-  if ('Initializing' in state) return state.Initializing.generating_key.parameters.participants.participants;
-  if ('Resharing' in state) return state.Resharing.resharing_key.parameters.participants.participants;
-  return [];
-}
-
-export const stateName = (s: ContractState) => (typeof s === 'string' ? s : (Object.keys(s)[0] ?? 'unknown'));

@@ -1,8 +1,22 @@
 /**
- * The re-materialise repair's remote scripts: rewrite /data/secrets.json on a node from Secrets
- * Manager (only the values the runbook validated, by sha256) and restart mpc-node; and its exact
- * inverse for rollback.
+ * rematerialiseNodeSecrets: the bootstrap writes /data/secrets.json only if it is missing, so
+ * restoring Secrets Manager and restarting changes nothing. Rewrite the file on the instance from
+ * Secrets Manager (only the values the runbook validated, by sha256; old file backed up, never
+ * printed), restart mpc-node, and wait until the node reports the on-chain keys and answers /health
+ * from inside the VPC. Also its exact inverse, for rollback.
  */
+import { createHash } from 'node:crypto';
+import { readSecrets } from '../aws/secrets-manager.ts';
+import { describeOutcome, type InvocationResult, runOn } from '../aws/ssm.ts';
+import { errors } from '../diagnosis.ts';
+import type { Repair } from '../evidence.ts';
+import type { RunbookContext } from '../harness/context.ts';
+import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
+import { containerLastWordsScript, parseContainerStatus } from '../instances/node-reports.ts';
+import { normaliseSecretValue } from '../keys.ts';
+import { secretNames } from '../node-secrets.ts';
+import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
+import { waitUntil } from '../retry.ts';
 
 /**
  * On node instances: write /data/secrets.json from Secrets Manager and restart the container.
@@ -62,4 +76,162 @@ export function restoreNodeFileScript(backupPath: string): string[] {
     'docker restart mpc-node >/dev/null',
     'echo "restored=$D/secrets.json sha256=$(sha256sum "$D/secrets.json" | cut -c1-64)"',
   ];
+}
+
+// --- the fix-up ------------------------------------------------------------------------------------
+
+type Rematerialise = Extract<Repair, { kind: 'rematerialise-node-secrets' }>;
+interface NodeRewrite extends PlannedAction {
+  kind: 'rematerialise-node-secrets';
+  repair: Rematerialise;
+}
+
+const sha256 = (v: string) => createHash('sha256').update(v).digest('hex');
+const SAY_REWRITE =
+  'rewrite ${MPC_DATA_DIR:-/data}/secrets.json from Secrets Manager (backup kept), docker restart mpc-node, ' +
+  'wait for /health and /public_data';
+
+/** One rewrite per node whose keys on the node disagree with the chain and whose secrets are settled. */
+export function describeNodeRewrites(ev: KeyEvidence): NodeRewrite[] {
+  const byNode = new Map<number, Rematerialise>();
+  for (const f of errors(ev.findings)) {
+    if (f.place === 'node' && f.repair?.kind === 'rematerialise-node-secrets') byNode.set(f.node, f.repair);
+  }
+  return [...byNode.values()].map((r) => ({
+    kind: 'rematerialise-node-secrets',
+    target: r.instanceId,
+    node: r.node,
+    repair: r,
+    text: `SSM on ${r.instanceId}: ${SAY_REWRITE}`,
+  }));
+}
+
+/** Prerequisite: the secret each node will be built from is the manifest's on-chain key (step 02). */
+async function validatedDigests(ctx: RunbookContext, repairs: Rematerialise[]) {
+  const secrets = await readSecrets(
+    ctx.sm,
+    repairs.flatMap((r) => [secretNames(r.node).account, secretNames(r.node).p2p]),
+  );
+  return repairs.map((r) => {
+    const account = normaliseSecretValue(secrets.get(secretNames(r.node).account)?.value).value;
+    const p2p = normaliseSecretValue(secrets.get(secretNames(r.node).p2p)?.value).value;
+    const manifest = ctx.manifest!.nodes.find((n) => n.index === r.node)!;
+    if (account !== manifest.accountSecretKey || p2p !== manifest.p2pSecretKey) {
+      throw new Error(
+        `mpc-node-${r.node}: Secrets Manager does not hold the manifest's on-chain keys yet ` +
+          '(step 02 must pass first); nothing written',
+      );
+    }
+    return { index: r.node, accountSha256: sha256(account), p2pSha256: sha256(p2p) };
+  });
+}
+
+function journalRewrites(actions: NodeRewrite[], io: FixUpIO) {
+  return new Map(
+    actions.map(({ repair: r }) => [
+      r.instanceId,
+      io.journal.intent(io.step, {
+        kind: 'rematerialise-node-secrets',
+        instanceId: r.instanceId,
+        node: `mpc-node-${r.node}`,
+        backupPath: `\${MPC_DATA_DIR:-/data}/secrets.json.runbook-${io.ctx.runId}`,
+        accountPublicKey: r.accountPublicKey,
+        p2pPublicKey: r.p2pPublicKey,
+      }),
+    ]),
+  );
+}
+
+export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
+  if (!actions.length) return;
+  const expected = await validatedDigests(
+    io.ctx,
+    actions.map((a) => a.repair),
+  );
+  const refs = journalRewrites(actions, io);
+  const results = await runOn(
+    io.ctx.ssm,
+    actions.map((a) => a.target),
+    rematerialiseScript(io.ctx.runId, expected),
+    {
+      timeoutS: io.ctx.config.RUNBOOK_SSM_TIMEOUT_S,
+      comment: 'mpc-runbook: rematerialise secrets.json and restart mpc-node',
+    },
+  );
+  for (const a of actions) {
+    const res = results.get(a.target);
+    const parsed = res && parseRematerialise(res.stdout);
+    if (res?.status === 'Success' && parsed) {
+      io.journal.done(refs.get(a.target)!, { ...parsed });
+      io.done(a, `re-materialised secrets.json on ${a.target} (backup ${parsed.backupPath}) and restarted mpc-node`);
+    } else io.journal.failed(refs.get(a.target)!, new Error(describeOutcome(res)));
+  }
+  const failed = actions.filter((a) => results.get(a.target)?.status !== 'Success');
+  if (failed.length) {
+    const where = failed.map((a) => `mpc-node-${a.node} (${a.target}): ${describeOutcome(results.get(a.target))}`);
+    const done = actions.filter((a) => !failed.includes(a)).map((a) => `mpc-node-${a.node}`);
+    throw new Error(
+      `re-materialising failed on ${where.join('; ')}${done.length ? `. Done and restarted: ${done.join(', ')}` : ''}. ` +
+        'Run fix again once the instance is reachable; the journal has every outcome',
+    );
+  }
+}
+
+type Reports = Awaited<ReturnType<typeof nodeSelfReports>>;
+const reportsKeys = (reports: Reports, r: Rematerialise) =>
+  reports.get(r.node)?.health === '200' &&
+  reports.get(r.node)?.signer === r.accountPublicKey &&
+  reports.get(r.node)?.p2p === r.p2pPublicKey;
+
+/** Why restarted nodes did not come back: their container state and last log lines. */
+async function whyNotBack(ctx: RunbookContext, stuck: Rematerialise[]): Promise<string[]> {
+  const words = await runOn(
+    ctx.ssm,
+    stuck.map((r) => r.instanceId),
+    containerLastWordsScript,
+    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' },
+  ).catch(() => new Map<string, InvocationResult>());
+  return stuck.map((r) => {
+    const out = (words.get(r.instanceId)?.stdout ?? '').trim();
+    const st = parseContainerStatus(out);
+    const plural = st?.restarts === 1 ? '' : 's';
+    const state = st
+      ? `container ${st.state}, ${st.restarts} restart${plural} since ${st.startedAt}`
+      : 'container state unknown';
+    const looping = st?.state === 'restarting' || (st?.restarts ?? 0) > 0 ? ' — crash-looping' : '';
+    const logs = out
+      .split('\n')
+      .filter((l) => l.startsWith('last-log: '))
+      .map((l) => l.slice(10))
+      .join(' | ');
+    return `mpc-node-${r.node} (${r.instanceId}): ${state}${looping}${logs ? `; last log: ${logs}` : ''}`;
+  });
+}
+
+/** Wait until every rewritten node reports its on-chain keys and /health 200; then observe again. */
+export async function nodesBackWithChainKeys(actions: NodeRewrite[], io: FixUpIO): Promise<KeyEvidence> {
+  const repairs = actions.map((a) => a.repair);
+  let last: Reports | undefined;
+  if (repairs.length) {
+    await waitUntil(
+      'the restarted nodes to report their on-chain keys and answer /health',
+      async () => {
+        last = await nodeSelfReports(io.ctx);
+        const back = repairs.filter((r) => reportsKeys(last!, r)).length;
+        io.progress(`${back} of ${repairs.length} restarted nodes report their on-chain keys and /health 200`);
+        return back === repairs.length ? true : undefined;
+      },
+      { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 },
+    ).catch(async (e: Error) => {
+      const why = await whyNotBack(
+        io.ctx,
+        repairs.filter((r) => !last || !reportsKeys(last, r)),
+      );
+      throw new Error(
+        `${e.message}\n${why.join('\n')}\nThe new secrets.json is in place (journaled, backup kept); ` +
+          'fix what the node reports, or roll back with npm run rollback',
+      );
+    });
+  }
+  return observeKeys(io.ctx);
 }

@@ -1,13 +1,15 @@
 /**
  * Before the first step: pick a run id and, for target `twin`, start the embedded Layer 3 from
  * RUNBOOK_SCENARIO and hand its endpoints to the steps — the same variables an operator puts in
- * .env for a real deployment. In fix mode, take the cross-machine fix lock for the whole run (00-preflight reports a refusal).
+ * .env for a real deployment. A run that writes takes the cross-machine fix lock for the whole run
+ * (00-preflight reports a refusal).
  */
 import { randomBytes } from 'node:crypto';
 import { config as loadDotenv } from 'dotenv';
 import type { TestProject } from 'vitest/node';
 import { classified } from '../../helpers/errors.ts';
 import { acquireFixLock, type FixLock } from '../../helpers/aws/fix-lock.ts';
+import { writes } from '../../helpers/harness/mode.ts';
 
 export default async function setup(project: TestProject) {
   loadDotenv({ quiet: true });
@@ -28,7 +30,7 @@ export default async function setup(project: TestProject) {
   project.provide('runbookEnv', env);
   let lock: FixLock | undefined;
   let fixLockRefused = '';
-  if ((process.env.RUNBOOK_MODE ?? 'gate') === 'fix') {
+  if (writes()) {
     const merged = { ...process.env, ...env };
     // A refused lock is a red preflight claim (so every repair step is skipped), not a crash.
     try {

@@ -6,6 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { redactor } from '../../helpers/redact.ts';
 
 interface Line {
@@ -24,7 +25,7 @@ export default class RunbookReporter implements Reporter {
   onTestRunStart() {
     this.started = Date.now();
     this.lines = [];
-    process.stdout.write(`\nmpc-runbook — mode ${process.env.RUNBOOK_MODE ?? 'gate'}\n`);
+    process.stdout.write(`\nmpc-runbook — mode ${currentMode()}\n`);
   }
 
   onTestCaseResult(test: TestCase) {
@@ -48,12 +49,13 @@ export default class RunbookReporter implements Reporter {
     }
   }
 
-  /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), as it happens. */
+  /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), beside its claim. */
   onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
     if (!['plan', 'fix', 'progress', 'warning'].includes(a.type)) return;
-    process.stdout.write(
-      `      [${a.type}] ${test.name.split(':')[0]}: ${redactor.redact(a.message).replace(/\n/g, '\n        ')}\n`,
-    );
+    const step = test.module.moduleId.split('/').pop()!.slice(0, 2);
+    const who = test.name.split(':')[0];
+    const text = redactor.redact(a.message).replace(/\n/g, '\n        ');
+    process.stdout.write(`      [${a.type}] ${step} ${who}: ${text}\n`);
   }
 
   onUserConsoleLog(log: UserConsoleLog) {
@@ -63,27 +65,17 @@ export default class RunbookReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {
     const steps = [...new Set(this.lines.map((l) => l.step))];
     const verdict = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok()) ? 'RED' : 'GREEN';
-    const mode = process.env.RUNBOOK_MODE ?? 'gate';
+    const mode = currentMode();
     const out: string[] = ['', `Runbook ${mode}: ${verdict} in ${((Date.now() - this.started) / 1000).toFixed(1)} s`];
     for (const s of steps) {
       const ls = this.lines.filter((l) => l.step === s);
       const count = (st: string) => ls.filter((l) => l.state === st).length;
-      out.push(
-        `  ${s.padEnd(22)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped${ls.find((l) => l.state === 'skipped' && l.note) ? ` (${ls.find((l) => l.state === 'skipped' && l.note)!.note})` : ''}`,
-      );
+      const why = ls.find((l) => l.state === 'skipped' && l.note)?.note;
+      const counts = `${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`;
+      out.push(`  ${s.padEnd(22)} ${counts}${why ? ` (${why})` : ''}`);
     }
     const preflightRed = this.lines.some((l) => l.step === '00-preflight' && l.state === 'failed');
-    const next = preflightRed
-      ? 'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); no repair step ran, nothing was written'
-      : verdict === 'GREEN'
-        ? mode === 'fix'
-          ? 'npm run runbook   # confirm with a read-only gate'
-          : 'nothing to do'
-        : mode === 'gate'
-          ? 'npm run plan      # see exactly what the fix-ups would do'
-          : mode === 'plan'
-            ? 'npm run fix       # apply the fix-ups (journaled)'
-            : 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
+    const next = nextCommand({ green: verdict === 'GREEN', preflightRed, partial: false });
     out.push(`Next: ${next}`, '');
     process.stdout.write(`${redactor.redact(out.join('\n'))}\n`);
     if (process.env.GITHUB_STEP_SUMMARY) {

@@ -1,0 +1,36 @@
+/** The evidence and findings as an operator reads them (public keys only). Pure text, no I/O. */
+import type { Finding, NodeEvidence, OnChainKey, Repair } from './evidence.ts';
+
+const short = (k?: string) => (k ? `${k.slice(0, 12)}…${k.slice(-4)}` : '—');
+const permission = (k: OnChainKey) => (k.permission === 'FullAccess' ? 'FullAccess' : 'FunctionCall');
+
+/** One node across the four places, as a compact table for annotations. */
+export function evidenceTable(ev: NodeEvidence): string {
+  const keys = ev.chain.accessKeys.map((k) => `${short(k.publicKey)} [${permission(k)}]`).join(', ') || 'none';
+  const sm = ev.secretsManager;
+  const node = ev.node.reachable ? (ev.node.healthy ? 'healthy' : 'not healthy') : 'unreachable';
+  return [
+    `node ${ev.accountId} (${ev.instanceId}, ${ev.privateIp})`,
+    `  chain        account keys: ${keys}; participant sign_pk: ${short(ev.chain.participantSignPk)}`,
+    `  secrets mgr  account: ${short(sm.account.publicKey)} (${sm.account.shape}); p2p: ${short(sm.p2p.publicKey)} (${sm.p2p.shape})`,
+    `  manifest     account: ${short(ev.manifest?.accountPublicKey)}; p2p: ${short(ev.manifest?.p2pPublicKey)}`,
+    `  node         signer: ${short(ev.node.signerPublicKey)}; p2p: ${short(ev.node.p2pPublicKey)}; ${node}`,
+  ].join('\n');
+}
+
+function repairSentence(r: Repair): string {
+  if (r.kind === 'restore-secret') {
+    return `fix-up (step 02): write the manifest's key ${r.publicKey.slice(0, 14)}… to ${r.secretName}`;
+  }
+  return `fix-up (step 03): re-materialise /data/secrets.json on ${r.instanceId} from Secrets Manager and restart mpc-node`;
+}
+
+/** Findings: what disagrees, and what the fix-up would do (or why there is none). */
+export function explain(findings: Pick<Finding, 'place' | 'message' | 'repair' | 'refusal'>[]): string {
+  return findings
+    .map((f) => {
+      const what = f.repair ? repairSentence(f.repair) : `no fix-up: ${f.refusal}`;
+      return `- [${f.place}] ${f.message}\n    ${what}`;
+    })
+    .join('\n');
+}

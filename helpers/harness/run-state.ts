@@ -1,0 +1,92 @@
+/**
+ * What one run keeps on disk under RUNBOOK_STATE_DIR/<runId>/ so its steps (each a Vitest file in a
+ * fresh module scope) can hand facts to the next: each step's outcome, the discovered deployment,
+ * the shared observation of gate/plan runs, and the actions plan announced. Public data only.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    runbookEnv: Record<string, string>;
+    runId: string;
+    /** Why this fix run could not take the fix lock ('' when it holds it, or in gate/plan). */
+    fixLockRefused: string;
+  }
+}
+
+function injected<T>(read: () => T | undefined, fallback: () => T): T {
+  try {
+    return read() ?? fallback();
+  } catch {
+    return fallback(); // outside a runbook run (unit tests)
+  }
+}
+
+export const runId = (): string =>
+  injected(
+    () => inject('runId'),
+    () => process.env.RUNBOOK_RUN_ID ?? `run-${process.pid}`,
+  );
+
+/** The endpoints the global setup started (target twin), as an operator's .env would hold them. */
+export const runEnv = (): Record<string, string> =>
+  injected(
+    () => inject('runbookEnv'),
+    () => ({}),
+  );
+
+/** In fix mode: why the run could not take the fix lock, if it could not. */
+export const fixLockRefusal = (): string =>
+  injected(
+    () => inject('fixLockRefused'),
+    () => '',
+  );
+
+export function runDir(): string {
+  const dir = join(process.env.RUNBOOK_STATE_DIR ?? '.runbook/runs', runId());
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function readJson<T>(name: string): T | undefined {
+  const f = join(runDir(), name);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as T) : undefined;
+}
+
+const writeJson = (name: string, value: unknown) => writeFileSync(join(runDir(), name), JSON.stringify(value, null, 1));
+
+export interface StepOutcome {
+  ok: boolean;
+  failed: string[];
+  skipped?: string;
+}
+
+export const readStepOutcomes = (): Record<string, StepOutcome> => readJson('steps.json') ?? {};
+
+export function recordStepOutcome(step: string, failed: string[], skipped?: string) {
+  const all = readStepOutcomes();
+  all[step] = { ok: failed.length === 0 && !skipped, failed, ...(skipped ? { skipped } : {}) };
+  writeJson('steps.json', all);
+}
+
+/** A value computed once per run (the deployment, a shared observation), kept in the run directory. */
+export async function oncePerRun<T>(name: string, compute: () => Promise<T>, keep = true): Promise<T> {
+  if (keep) {
+    const cached = readJson<T>(name);
+    if (cached !== undefined) return cached;
+  }
+  const value = await compute();
+  if (keep && value !== undefined) writeJson(name, value);
+  return value;
+}
+
+/** The actions a plan run announced, per step, in order — what a fix run must do and nothing else. */
+export function recordPlannedActions(step: string, actions: { kind: string; target: string }[]) {
+  const all = readJson<Record<string, { kind: string; target: string }[]>>('plan.json') ?? {};
+  const seen = all[step] ?? [];
+  for (const a of actions) if (!seen.some((s) => s.kind === a.kind && s.target === a.target)) seen.push(a);
+  all[step] = seen;
+  writeJson('plan.json', all);
+}

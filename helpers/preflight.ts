@@ -1,0 +1,160 @@
+/**
+ * The claims of step 00 (preflight): the runbook can see the whole Layer 3 — the deployment in its
+ * stack outputs, a NEAR RPC on the expected chain that is synced and advancing, the MPC contract,
+ * AWS credentials of the expected account and region, every instance online in SSM, a usable keys
+ * manifest, and (in a fix run) the fix lock. Each returns a verdict with its evidence.
+ */
+import { pingStatus } from './aws/ssm.ts';
+import { callerIdentity } from './aws/sts.ts';
+import { classified } from './errors.ts';
+import { awsOrigin, nearOrigin, type RunbookContext } from './harness/context.ts';
+import type { Verdict } from './harness/claim.ts';
+import { fixLockRefusal } from './harness/run-state.ts';
+import { waitUntil } from './retry.ts';
+
+const fails = (message: string): Verdict => ({ problems: [{ message }] });
+const holds = (evidence: string, warnings: string[] = []): Verdict => ({ evidence, warnings, problems: [] });
+
+export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
+  const { deployment, config } = ctx;
+  const nodes = deployment.nodes.map((n) => `${n.accountId}=${n.instanceId}@${n.privateIp}`).join(', ');
+  const evidence = `stack ${config.MPC_STACK_NAME}: ${nodes}; NEAR base ${deployment.nearBase?.instanceId ?? 'not found'}`;
+  const problems = [
+    ...(deployment.nodes.length ? [] : [{ message: `no MPC nodes in the outputs of stack ${config.MPC_STACK_NAME}` }]),
+    ...(deployment.nearBase
+      ? []
+      : [{ message: `no NEAR base instance in the outputs of stack ${config.NEAR_STACK_NAME}` }]),
+  ];
+  return { evidence, problems };
+}
+
+export async function nearRpcAnswers(_: unknown, ctx: RunbookContext): Promise<Verdict> {
+  const { near, config } = ctx;
+  const first = await near.status().catch((e: unknown) => {
+    throw classified(e, nearOrigin(config));
+  });
+  const h0 = first.sync_info.latest_block_height;
+  // Poll until the head moves (no fixed sleep): a stalled chain fails after 15 s.
+  const second = await waitUntil(
+    'the NEAR head to advance',
+    async () => {
+      const s = await near.status();
+      return s.sync_info.latest_block_height > h0 ? s : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  ).catch(() => near.status());
+  const h1 = second.sync_info.latest_block_height;
+  const evidence = `chain ${first.chain_id}, height ${h0} → ${h1}, syncing ${second.sync_info.syncing}`;
+  const expected = config.NEAR_EXPECTED_CHAIN_ID;
+  if (expected && first.chain_id !== expected) {
+    return {
+      evidence,
+      problems: [
+        {
+          message:
+            `the NEAR RPC at ${config.NEAR_RPC_URL} serves chain "${first.chain_id}", but NEAR_EXPECTED_CHAIN_ID ` +
+            `is "${expected}": point NEAR_RPC_URL at the right network (or correct NEAR_EXPECTED_CHAIN_ID)`,
+        },
+      ],
+    };
+  }
+  const problems = [
+    ...(second.sync_info.syncing ? [{ message: 'the RPC node is still syncing' }] : []),
+    ...(h1 > h0 ? [] : [{ message: `block height did not advance in 15 s (stuck at ${h0})` }]),
+  ];
+  return { evidence, problems };
+}
+
+const NO_CODE = '11111111111111111111111111111111';
+
+export async function contractDeployed(_: unknown, ctx: RunbookContext): Promise<Verdict> {
+  const { near, config } = ctx;
+  const id = config.MPC_CONTRACT_ID;
+  const account = await near.viewAccount(id).catch((e: Error) => {
+    if (/does not exist|UNKNOWN_ACCOUNT/.test(e.message)) {
+      throw new Error(
+        `the contract account ${id} does not exist on the chain behind ${config.NEAR_RPC_URL}: ` +
+          'set MPC_CONTRACT_ID to the account v1.signer is deployed to (e.g. v1.signer.localnet)',
+      );
+    }
+    throw classified(e, nearOrigin(config));
+  });
+  if (account.code_hash === NO_CODE) {
+    return fails(
+      `${id} exists but has no contract code deployed (code_hash 1111…): deploy the MPC contract or set MPC_CONTRACT_ID`,
+    );
+  }
+  const version = await near.contractView<string>('version');
+  const evidence = `${id}: code_hash ${account.code_hash}, version ${version}`;
+  if (!/^\d+\.\d+\.\d+$/.test(String(version))) {
+    return { evidence, problems: [{ message: `${id}.version() gave ${JSON.stringify(version)}` }] };
+  }
+  return holds(evidence);
+}
+
+export async function awsIdentityExpected(_: unknown, ctx: RunbookContext): Promise<Verdict> {
+  const { config } = ctx;
+  const id = await callerIdentity(config.AWS_REGION).catch((e: unknown) => {
+    throw classified(e, awsOrigin('STS', config.AWS_REGION));
+  });
+  const evidence = `caller ${id.arn} in ${config.AWS_REGION}`;
+  const problems = [];
+  const expectedAccount = config.EXPECTED_AWS_ACCOUNT_ID;
+  if (expectedAccount && id.account !== expectedAccount) {
+    problems.push({
+      message:
+        `the AWS credentials are for account ${id.account} (${id.arn}), but EXPECTED_AWS_ACCOUNT_ID is ` +
+        `${expectedAccount}: switch AWS_PROFILE to the account the stacks are in`,
+    });
+  }
+  const expectedRegion = config.EXPECTED_AWS_REGION;
+  if (expectedRegion && config.AWS_REGION !== expectedRegion) {
+    problems.push({
+      message: `AWS_REGION is ${config.AWS_REGION}, but EXPECTED_AWS_REGION is ${expectedRegion}: the stacks are expected in ${expectedRegion}`,
+    });
+  }
+  return { evidence, problems };
+}
+
+export async function instancesOnline(_: unknown, ctx: RunbookContext): Promise<Verdict> {
+  const { ssm, deployment } = ctx;
+  const instances = [
+    ...deployment.nodes.map((n) => ({ id: n.instanceId, role: n.accountId })),
+    ...(deployment.nearBase ? [{ id: deployment.nearBase.instanceId, role: 'NEAR base' }] : []),
+  ];
+  const ping = await pingStatus(
+    ssm,
+    instances.map((i) => i.id),
+  );
+  const offline = instances
+    .filter((i) => ping.get(i.id) !== 'Online')
+    .map((i) => `${i.role} (${i.id}): ${ping.get(i.id) ?? 'not managed by SSM'}`);
+  const evidence = `${instances.length - offline.length}/${instances.length} Online`;
+  if (!offline.length) return holds(evidence);
+  return {
+    evidence,
+    problems: [
+      {
+        message:
+          `not Online in SSM, so the runbook cannot look inside or repair them: ${offline.join('; ')}. ` +
+          'Check the instance is running and its SSM agent is connected (EC2 console → Fleet Manager)',
+      },
+    ],
+  };
+}
+
+export function manifestUsable(_: unknown, ctx: RunbookContext): Verdict {
+  if (ctx.manifestError) return fails(ctx.manifestError);
+  const m = ctx.manifest!;
+  return {
+    evidence: `${m.path}: ${m.nodes.length} node(s)`,
+    warnings: m.warnings,
+    problems: m.nodes.length ? [] : [{ message: `${m.path} holds no node` }],
+  };
+}
+
+/** One fix run at a time, across machines: the lock this run took in the global setup (fix only). */
+export function holdsFixLock(): Verdict {
+  const refused = fixLockRefusal();
+  return refused ? fails(`fix refused: ${refused}`) : holds('this run holds mpc-runbook/fix-lock');
+}
