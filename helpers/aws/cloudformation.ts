@@ -4,7 +4,6 @@
  * who we are (STS) — compared with what the configuration expects.
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { withRetry } from '../retry.ts';
 
 export interface DiscoveredNode {

@@ -39,6 +39,8 @@ interface ClaimSetting<E> {
   annotate: Annotate;
   action: 'observe' | 'describe' | 'apply';
   fixUps: Map<FixUp<E, PlannedAction>, Promise<E>>;
+  /** Before the first write: the account and region are the ones the configuration expects. */
+  verifyWritable?: () => Promise<void>;
 }
 
 export interface ClaimOptions<E> {
@@ -84,7 +86,8 @@ function appliedOnce<E>(s: ClaimSetting<E>, fixUp: FixUp<E, PlannedAction>): Pro
     settled = (async () => {
       const actions = fixUp.describe(s.evidence, s.ctx);
       const io = fixUpIO(s, fixUp, actions);
-      if (actions.some((a) => a.kind !== 'wait')) await assertWritable(s.ctx.config);
+      const verify = s.verifyWritable ?? (() => assertWritable(s.ctx.config));
+      if (actions.some((a) => a.kind !== 'wait')) await verify();
       await fixUp.apply(actions, io);
       return fixUp.settle(actions, io);
     })();

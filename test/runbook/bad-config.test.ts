@@ -6,10 +6,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { base58 } from '@scure/base';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './support.ts';
+import type { Twin } from '../../twin/start.ts';
+import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 /** A port on 127.0.0.1 that nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -45,11 +46,11 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     return path;
   };
 
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
+  const started = useTwin('incident-key-mismatch');
+  beforeAll(() => {
+    twin = started();
     before = snapshot(twin);
   });
-  afterAll(async () => twin?.stop());
 
   const cases: [string, () => Promise<Record<string, string>>, RegExp][] = [
     [

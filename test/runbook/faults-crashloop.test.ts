@@ -8,10 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('a node crash-loops after its restart', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('03 is red with the crash evidence; after the cause is fixed the re-run converges', async () => {
     const twin = startedTwin();

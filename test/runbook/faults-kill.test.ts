@@ -5,13 +5,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { planRollback, readJournal } from '../../helpers/journal.ts';
-import { waitUntil } from '../../helpers/retry.ts';
-import { leakedSecrets, runbook, runScript, startScript, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, runScript, startScript, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('fix killed between two nodes, then run again', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('the journal keeps what was done, the lock names the dead run, and the re-run finishes without writing anything twice', async () => {
     const twin = startedTwin();
@@ -23,13 +23,13 @@ describe('fix killed between two nodes, then run again', () => {
     twin.aws.faults.latencyMs = 300;
     const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...killed.env });
     // Kill the whole process group the moment the first node's secret is written.
-    const journalPath = await waitUntil(
-      'the first secret write in the journal',
-      async () => {
+    const journalPath = await vi.waitFor(
+      () => {
         const j = killed.journals()[0];
-        return j && existsSync(j) && readFileSync(j, 'utf8').includes('"phase":"done"') ? j : undefined;
+        expect(j && existsSync(j) && readFileSync(j, 'utf8')).toContain('"phase":"done"');
+        return j!;
       },
-      { timeoutMs: 120_000, intervalMs: 5 },
+      { timeout: 300_000, interval: 5 },
     );
     run.kill();
     await run.result;

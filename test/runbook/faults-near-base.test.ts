@@ -4,10 +4,11 @@
  * nothing; once the base is back the same configuration reaches the incident's own verdict.
  */
 import { describe, expect, test } from 'vitest';
-import { leakedSecrets, runbook, snapshot, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('the NEAR base is unreachable', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('fix stops at preflight naming the RPC and the instance, writes nothing; when it is back the gate sees the incident', async () => {
     const twin = startedTwin();

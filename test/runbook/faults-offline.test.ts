@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('an instance drops offline mid-fix, then comes back', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('the run stops red naming the node; the re-run repairs only that node', async () => {
     const twin = startedTwin();

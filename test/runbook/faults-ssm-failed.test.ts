@@ -6,14 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { waitUntil } from '../../helpers/retry.ts';
 import { scenarioKey } from '../../twin/scenario.ts';
-import { leakedSecrets, runbook, startScript, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, startScript, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('the re-materialise command fails on one instance', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('a secret changed behind the runbook is refused on the instance; the re-run converges', async () => {
     const twin = startedTwin();
@@ -23,13 +23,12 @@ describe('the re-materialise command fails on one instance', () => {
     const first = workspace();
     const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...first.env });
     // The moment the runbook has journaled its intent to re-materialise, another writer changes the secret.
-    await waitUntil(
-      'the re-materialise intent in the journal',
-      async () => {
+    await vi.waitFor(
+      () => {
         const j = first.journals()[0];
-        return j && readFileSync(j, 'utf8').includes('"kind":"rematerialise-node-secrets"') ? true : undefined;
+        expect(j && readFileSync(j, 'utf8')).toContain('"kind":"rematerialise-node-secrets"');
       },
-      { timeoutMs: 120_000, intervalMs: 5 },
+      { timeout: 300_000, interval: 5 },
     );
     twin.aws.secrets.put(`mpc-node-${node0.index}-mpc_account_sk`, intruder);
     const r1 = await run.result;

@@ -5,10 +5,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readJournal } from '../../helpers/journal.ts';
-import { leakedSecrets, runbook, twinFor, workspace } from './support.ts';
+import { leakedSecrets, runbook, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('fix interrupted by an SSM command that times out, then run again', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('stops red with a complete journal, and the second run converges without repeating writes', async () => {
     const twin = startedTwin();

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './support.ts';
+import { describe, expect, test } from 'vitest';
+import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('runbook on healthy', () => {
-  let twin: Twin;
+  const started = useTwin('healthy');
   const ws = workspace();
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'healthy', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
 
   test('gate is green; fix writes nothing', async () => {
+    const twin = started();
     const before = snapshot(twin);
     const gate = await runbook(twin, 'gate', ws);
     expect(gate.code, gate.output.slice(-3000)).toBe(0);

@@ -3,23 +3,25 @@
  * disagrees; plan lists the actions and writes nothing; fix heals it; the gate goes green; the
  * journal holds every write; rollback returns the secrets and node files to the incident exactly.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { planRollback, readJournal } from '../../helpers/journal.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { fixThenGate, leakedSecrets, runbook, runScript, snapshot, workspace } from './support.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import type { PlannedAction } from '../../helpers/harness/fix-up.ts';
+import { journalTarget, planRollback, readJournal } from '../../helpers/journal.ts';
+import { fixThenGate, leakedSecrets, runbook, runScript, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('runbook on incident-key-mismatch', () => {
-  let twin: Twin;
+  const started = useTwin('incident-key-mismatch');
   const ws = workspace();
+  const planned = workspace();
   let incident: ReturnType<typeof snapshot>;
   const outputs: string[] = [];
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-key-mismatch', blockTimeMs: 150 });
-    incident = snapshot(twin);
+  beforeAll(() => {
+    incident = snapshot(started());
   });
-  afterAll(async () => twin?.stop());
 
   test('gate is red and names every node and the place that disagrees', async () => {
+    const twin = started();
     const r = await runbook(twin, 'gate', ws);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
@@ -32,7 +34,8 @@ describe('runbook on incident-key-mismatch', () => {
   });
 
   test('plan prints the exact actions and writes nothing', async () => {
-    const r = await runbook(twin, 'plan', ws);
+    const twin = started();
+    const r = await runbook(twin, 'plan', planned);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
     for (const n of twin.nodes) {
@@ -44,16 +47,18 @@ describe('runbook on incident-key-mismatch', () => {
       );
     }
     expect(snapshot(twin)).toEqual(incident);
-    expect(ws.journals()).toEqual([]);
+    expect(planned.journals()).toEqual([]);
   });
 
   test('fix heals it and the gate goes green', async () => {
+    const twin = started();
     const { fix, gate } = await fixThenGate(twin, ws);
     outputs.push(fix.output, gate.output);
     expect(gate.output).toContain('Runbook gate: GREEN');
   });
 
   test('the journal holds every write, before and after it happened', () => {
+    const twin = started();
     const [journal] = ws.journals();
     const entries = readJournal(journal!);
     const done = entries.filter((e) => e.phase === 'done');
@@ -68,7 +73,22 @@ describe('runbook on incident-key-mismatch', () => {
     expect(planRollback(entries).actions).toHaveLength(2 * twin.nodes.length);
   });
 
+  test('the writes fix journaled are exactly the actions plan announced: same secrets, same instances, same order', () => {
+    const [plan] = planned.plans();
+    const announced = Object.entries(JSON.parse(readFileSync(plan!, 'utf8')) as Record<string, PlannedAction[]>)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .flatMap(([step, actions]) =>
+        actions.filter((a) => a.kind !== 'wait').map((a) => `${step} ${a.kind} ${a.target}`),
+      );
+    const journaled = readJournal(ws.journals()[0]!)
+      .filter((e) => e.phase === 'intent')
+      .map((e) => `${e.step} ${e.action.kind} ${journalTarget(e.action)}`);
+    expect(announced.length).toBe(2 * started().nodes.length);
+    expect(journaled).toEqual(announced);
+  });
+
   test('rollback returns every secret and node file to exactly the incident state', async () => {
+    const twin = started();
     const [journal] = ws.journals();
     const r = await runScript('rollback.ts', [journal!], { ...twin.env, ...ws.env });
     outputs.push(r.output);
@@ -77,6 +97,7 @@ describe('runbook on incident-key-mismatch', () => {
   });
 
   test('no secret appears in any output, JUnit report or journal', () => {
+    const twin = started();
     expect(leakedSecrets(twin, outputs.join('\n') + ws.artifacts())).toEqual([]);
   });
 });

@@ -6,35 +6,31 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { scenarioSecrets } from '../../twin/scenario.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './support.ts';
+import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 const scenarios = readdirSync(join(import.meta.dirname, '..', '..', 'fixtures', 'scenarios'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
 
-test('the scan finds a secret when one is there (it can fail)', async () => {
-  const twin = await startTwin({ scenario: 'healthy', blockTimeMs: 150, waitForRunning: false });
-  try {
+describe('the scan', () => {
+  const started = useTwin('healthy', { waitForRunning: false });
+  test('finds a secret when one is there (it can fail)', () => {
+    const twin = started();
     const secret = scenarioSecrets(twin.scenario)[0]!;
     expect(leakedSecrets(twin, `… ${secret} …`)).not.toEqual([]);
     expect(leakedSecrets(twin, JSON.stringify({ v: Buffer.from(secret).toString('base64') }))).not.toEqual([]);
-  } finally {
-    await twin.stop();
-  }
+  });
 });
 
 describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
-  let twin: Twin;
+  const started = useTwin(scenario);
   const seen: string[] = [];
-  beforeAll(async () => {
-    twin = await startTwin({ scenario, blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
 
   test('gate', async () => {
+    const twin = started();
     const ws = workspace();
     const r = await runbook(twin, 'gate', ws);
     seen.push(r.output, ws.artifacts());
@@ -43,6 +39,7 @@ describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
   });
 
   test('plan (writes nothing)', async () => {
+    const twin = started();
     const ws = workspace();
     const before = snapshot(twin);
     const r = await runbook(twin, 'plan', ws);
@@ -55,6 +52,7 @@ describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
   });
 
   test('fix (repairs)', async () => {
+    const twin = started();
     const ws = workspace();
     const r = await runbook(twin, 'fix', ws);
     seen.push(r.output, ws.artifacts());

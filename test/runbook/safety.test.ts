@@ -2,7 +2,8 @@
 import { describe, expect, test } from 'vitest';
 import { acquireFixLock } from '../../helpers/aws/fix-lock.ts';
 import { ConfigError, loadConfig } from '../../helpers/config.ts';
-import { runbook, snapshot, twinFor, workspace } from './support.ts';
+import { runbook, snapshot, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('configuration errors name the variable and what to do', () => {
   const base = { NEAR_RPC_URL: 'http://localhost:3030', MPC_KEYS_FILE: 'k.json', AWS_REGION: 'us-east-1' };
@@ -21,7 +22,7 @@ describe('configuration errors name the variable and what to do', () => {
 });
 
 describe('on the incident twin', () => {
-  const startedTwin = twinFor('incident-key-mismatch');
+  const startedTwin = useTwin('incident-key-mismatch');
 
   test('fix refuses another AWS account than the expected one, and writes nothing', async () => {
     const twin = startedTwin();

@@ -1,7 +1,7 @@
 /** Secrets in the shapes seen in the user's deployment history: each diagnosed by name, then fixed. */
-import { afterAll, describe, expect, test } from 'vitest';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';
+import { describe, expect, test } from 'vitest';
+import { fixThenGate, leakedSecrets, runbook, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 const cases = [
   {
@@ -14,11 +14,10 @@ const cases = [
 ] as const;
 
 describe.for(cases)('runbook on $scenario', ({ scenario, node, says }) => {
-  let twin: Twin | undefined;
-  afterAll(async () => twin?.stop());
+  const started = useTwin(scenario);
 
   test(`gate names mpc-node-${node}'s secret and what is wrong with it; fix restores it; gate goes green`, async () => {
-    twin = await startTwin({ scenario, blockTimeMs: 150 });
+    const twin = started();
     const ws = workspace();
     const gate = await runbook(twin, 'gate', ws);
     expect(gate.code).not.toBe(0);

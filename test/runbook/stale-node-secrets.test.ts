@@ -3,23 +3,19 @@
  * bootstrap writes /data/secrets.json only if it is missing, so "restore secrets and restart" leaves
  * every node signing with its stale key.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { runOn } from '../../helpers/aws/ssm.ts';
-import { waitUntil } from '../../helpers/retry.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import { fixThenGate, leakedSecrets, runbook, workspace } from './support.ts';
+import { fixThenGate, leakedSecrets, runbook, workspace } from './runbook-runs.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 describe('runbook on stale-node-secrets', () => {
-  let twin: Twin;
+  const started = useTwin('stale-node-secrets');
   const ws = workspace();
   const outputs: string[] = [];
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'stale-node-secrets', blockTimeMs: 150 });
-  });
-  afterAll(async () => twin?.stop());
 
   test('gate is red at 01 and 03, and green at 02', async () => {
+    const twin = started();
     const r = await runbook(twin, 'gate', ws);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
@@ -29,6 +25,7 @@ describe('runbook on stale-node-secrets', () => {
   });
 
   test('restarting the containers alone (the written plan) leaves it red', async () => {
+    const twin = started();
     const ssm = new SSMClient({
       endpoint: twin.env.AWS_ENDPOINT_URL!,
       region: twin.env.AWS_REGION!,
@@ -41,21 +38,16 @@ describe('runbook on stale-node-secrets', () => {
       { timeoutS: 60, comment: 'restart as the written plan says' },
     );
     expect([...restarted.values()].map((r) => r.status)).toEqual(twin.nodes.map(() => 'Success'));
-    await waitUntil(
-      'the restarted nodes to answer /health',
-      async () => {
-        const answers = await Promise.all(
-          twin.nodes.map((n) =>
-            fetch(`http://${n.privateIp}:8080/health`).then(
-              (r) => r.ok,
-              () => false,
-            ),
+    const answering = () =>
+      Promise.all(
+        twin.nodes.map((n) =>
+          fetch(`http://${n.privateIp}:8080/health`).then(
+            (r) => r.ok,
+            () => false,
           ),
-        );
-        return answers.every(Boolean) || undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 100 },
-    );
+        ),
+      );
+    await expect.poll(answering, { timeout: 120_000, interval: 100 }).toEqual(twin.nodes.map(() => true));
     const r = await runbook(twin, 'gate', ws);
     outputs.push(r.output);
     expect(r.code).not.toBe(0);
@@ -66,6 +58,7 @@ describe('runbook on stale-node-secrets', () => {
   });
 
   test('fix re-materialises the nodes and the gate goes green', async () => {
+    const twin = started();
     const { fix, gate } = await fixThenGate(twin, ws);
     outputs.push(fix.output, gate.output);
     expect(leakedSecrets(twin, outputs.join('\n') + ws.artifacts())).toEqual([]);

@@ -1,6 +1,6 @@
 /** Target twin (the default): the runbook starts the twin itself and reaches the same verdicts as against the twin's endpoints. */
 import { describe, expect, test } from 'vitest';
-import { runScript, workspace } from './support.ts';
+import { runScript, workspace } from './runbook-runs.ts';
 
 describe('RUNBOOK_TARGET=twin', () => {
   test.for([

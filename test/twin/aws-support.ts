@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
+import { vi } from 'vitest';
 import type { InstanceHost, InstanceInfo, RunningCommand } from '../../twin/aws/instance-host.ts';
 import { startAwsEndpoint, type AwsEndpoint, type AwsEndpointOptions } from '../../twin/aws/server.ts';
 
@@ -112,18 +113,20 @@ export async function startTestEndpoint(host: InstanceHost, extra: Partial<AwsEn
   return startAwsEndpoint({ accountId: ACCOUNT, region: REGION, instances: host, ...extra });
 }
 
-/** Resolves with what `fn` returns once it is not undefined (polls every 20 ms; bounded by a poll count, not wall-clock asserts). */
+/** Resolves with what `fn` returns once it is not undefined (Vitest's waitFor, 20 ms apart, up to `polls` tries' time). */
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   polls = 500,
 ): Promise<T> {
-  for (let n = 0; n < polls; n++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+  return vi.waitFor(
+    async () => {
+      const v = await fn();
+      if (v === undefined) throw new Error(`still waiting for ${what}`);
+      return v;
+    },
+    { timeout: polls * 20 * 5, interval: 20 },
+  );
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { createHash, randomInt } from 'node:crypto';
 import { createFleet, type Fleet } from '../../twin/instances/fleet.ts';
 import type { CommandResult } from '../../twin/aws/instance-host.ts';
+import { vi } from 'vitest';
 
 export const REPO_DIR = resolve(import.meta.dirname, '..', '..');
 export const IMAGE = 'nearone/mpc-node:3.2.0';
@@ -92,17 +93,19 @@ export async function dummyFleet(o: { awsEndpointUrl?: string; instances?: numbe
   };
 }
 
-/** Poll until fn returns a value (not undefined) or the attempts run out. */
+/** Resolves with what fn returns once it is not undefined (Vitest's waitFor, `delayMs` apart). */
 export async function eventually<T>(
   fn: () => Promise<T | undefined>,
   what: string,
   attempts = 100,
   delayMs = 100,
 ): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+  return vi.waitFor(
+    async () => {
+      const v = await fn();
+      if (v === undefined) throw new Error(`still waiting for ${what}`);
+      return v;
+    },
+    { timeout: attempts * delayMs * 5, interval: delayMs },
+  );
 }

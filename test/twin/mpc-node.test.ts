@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { nearLayer3 } from './support.ts';
+import { nearLayer3 } from './near-layer3.ts';
 
 const BLOCK_MS = 80;
 const TIMEOUT_BLOCKS = 5;

@@ -2,7 +2,7 @@
  * The twin's NEAR JSON-RPC against real clients: near-api-js 7 unmodified, raw JSON-RPC compared with
  * nearcore's shapes, and @near-js/jsonrpc-types schemas (after camelCasing keys).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   Account,
   JsonRpcProvider,
@@ -50,7 +50,10 @@ afterAll(async () => {
 });
 
 async function waitForHeight(h: number) {
-  while (chain.head.height < h) await new Promise((r) => setTimeout(r, BLOCK_MS / 2));
+  await vi.waitFor(() => expect(chain.head.height).toBeGreaterThanOrEqual(h), {
+    timeout: 60_000,
+    interval: BLOCK_MS / 2,
+  });
 }
 
 /** One raw JSON-RPC exchange: HTTP status and parsed body. */

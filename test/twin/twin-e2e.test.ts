@@ -2,14 +2,15 @@
  * The twin as a whole, seen only through its real boundaries: NEAR JSON-RPC (near-api-js), the
  * AWS endpoint (unmodified AWS SDK) and shell commands on the instances (SSM Run Command).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { JsonRpcProvider } from 'near-api-js';
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { base58 } from '@scure/base';
-import { startTwin, type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
+import { useTwin } from '../twin-fixture.ts';
 
 const BLOCK_MS = 100;
 const TIMEOUT_BLOCKS = 5;
@@ -33,19 +34,17 @@ async function runShell(ssm: SSMClient, instanceId: string, commands: string[], 
       TimeoutSeconds: 60,
     }),
   );
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    try {
+  // Run Command is eventually consistent: the invocation may not be readable at once.
+  return vi.waitFor(
+    async () => {
       const inv = await ssm.send(
         new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId }),
       );
-      if (['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(inv.Status!)) return inv;
-    } catch (e) {
-      if ((e as Error).name !== 'InvocationDoesNotExist') throw e;
-    }
-  }
-  throw new Error(`command on ${instanceId} did not finish within ${timeoutMs} ms`);
+      if (!['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(inv.Status!)) throw new Error(`still ${inv.Status}`);
+      return inv;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
 }
 
 async function contractState(provider: JsonRpcProvider, contractId: string): Promise<Record<string, any>> {
@@ -53,41 +52,45 @@ async function contractState(provider: JsonRpcProvider, contractId: string): Pro
 }
 
 async function waitForState(provider: JsonRpcProvider, contractId: string, name: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    last = await contractState(provider, contractId);
-    if (last && typeof last === 'object' && name in last) return last as Record<string, any>;
-    await new Promise((r) => setTimeout(r, BLOCK_MS));
-  }
-  throw new Error(`contract not ${name} within ${timeoutMs} ms; last state keys: ${Object.keys(last ?? {})}`);
+  return vi.waitFor(
+    async () => {
+      const state = await contractState(provider, contractId);
+      expect(Object.keys(state)).toEqual([name]);
+      return state;
+    },
+    { timeout: timeoutMs, interval: BLOCK_MS },
+  );
 }
 
 describe('incident-key-mismatch on the twin', () => {
+  const started = useTwin('incident-key-mismatch', { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: TIMEOUT_BLOCKS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startTwin({
-      scenario: 'incident-key-mismatch',
-      blockTimeMs: BLOCK_MS,
-      keyEventTimeoutBlocks: TIMEOUT_BLOCKS,
-    });
+  beforeAll(() => {
+    twin = started();
     provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
   });
-  afterAll(async () => twin?.stop());
 
   test('stays Initializing for three key-event timeouts while every node logs AccessKeyNotFound for its own account', async () => {
     const start = twin.chain.head.height;
-    while (twin.chain.head.height < start + 3 * TIMEOUT_BLOCKS + 2) await new Promise((r) => setTimeout(r, BLOCK_MS));
+    await expect
+      .poll(() => twin.chain.head.height, { timeout: 300_000, interval: BLOCK_MS })
+      .toBeGreaterThanOrEqual(start + 3 * TIMEOUT_BLOCKS + 2);
+    const { ssm } = awsClients(twin);
+    // Wait for each node's own failure in its log (a busy machine lets blocks pass before it prints).
+    for (const node of twin.nodes) {
+      const count = async () => {
+        const inv = await runShell(ssm, node.instanceId, [
+          `docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ${node.accountId}"`,
+        ]);
+        return Number(inv.StandardOutputContent!.trim());
+      };
+      await expect
+        .poll(count, { timeout: 300_000, interval: 500, message: `${node.accountId} logs` })
+        .toBeGreaterThan(0);
+    }
     const state = await contractState(provider, twin.contractId);
     expect(Object.keys(state)).toEqual(['Initializing']);
-    const { ssm } = awsClients(twin);
-    for (const node of twin.nodes) {
-      const inv = await runShell(ssm, node.instanceId, [
-        `docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ${node.accountId}"`,
-      ]);
-      expect(Number(inv.StandardOutputContent!.trim()), `${node.accountId} logs`).toBeGreaterThan(0);
-    }
   });
 
   test('healing with only AWS SDK calls and SSM shell commands brings the contract to Running', async () => {
@@ -126,13 +129,13 @@ describe('incident-key-mismatch on the twin', () => {
 });
 
 describe('healthy on the twin', () => {
+  const started = useTwin('healthy', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'healthy', blockTimeMs: BLOCK_MS });
+  beforeAll(() => {
+    twin = started();
     provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
   });
-  afterAll(async () => twin?.stop());
 
   test('is Running with a real secp256k1 root key, and derived_public_key = root + tweak·G', async () => {
     const root = (await provider.callFunction({

@@ -126,14 +126,6 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
     return out.ok ? (out.value as Record<string, any>) : undefined;
   };
 
-  async function waitFor(pred: () => boolean, timeoutMs: number, what: string) {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   return {
     scenario,
     chain,
@@ -144,7 +136,6 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
     startNode,
     stopNode,
     state,
-    waitFor,
     port,
     async stop() {
       for (const n of nodes) if (n) await stopNode(n.index);

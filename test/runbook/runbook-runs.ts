@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
-import { startTwin, type StartTwinOptions, type Twin } from '../../twin/start.ts';
+import { expect } from 'vitest';
+import type { Twin } from '../../twin/start.ts';
 import { scenarioSecrets } from '../../twin/scenario.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -34,6 +34,8 @@ export function workspace() {
       GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
     },
     journals: () => files('journal'),
+    /** The actions each plan run announced (plan.json of every run in this workspace). */
+    plans: () => files('runs').filter((f) => f.endsWith('plan.json')),
     /** Everything the runbook wrote that a person or CI could read: JUnit, step summary, journals, run state. */
     artifacts: () =>
       [join(dir, 'junit.xml'), join(dir, 'summary.md'), ...files('journal'), ...files('runs')]
@@ -105,17 +107,4 @@ export function snapshot(twin: Twin) {
     twin.nodes.map((n) => [n.accountId, readFileSync(join(n.dataDir, 'secrets.json')).toString('base64')]),
   );
   return { secrets, files };
-}
-
-/** A twin of `scenario` for the enclosing describe (fast blocks), stopped after it; call the result inside a test. */
-export function twinFor(scenario: string, opts: Partial<StartTwinOptions> = {}): () => Twin {
-  let twin: Twin | undefined;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario, blockTimeMs: 150, ...opts });
-  });
-  afterAll(async () => twin?.stop());
-  return () => {
-    if (!twin) throw new Error(`the ${scenario} twin did not start`);
-    return twin;
-  };
 }
