@@ -51,16 +51,17 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0]);
       const found = env![name];
-      return `${name}: ${found === undefined ? 'is not set' : `"${name.includes('SECRET') ? '…' : found}" ${i.message}`}`;
+      if (found === undefined) return `${name}: is not set`;
+      return `${name}: "${name.includes('SECRET') ? '…' : found}" ${i.message}`;
     });
-    throw new ConfigError(
-      `configuration is not valid:\n  - ${lines.join('\n  - ')}\nSet these in .env (see .env.example) or the environment.`,
-    );
+    const where = 'Set these in .env (see .env.example) or the environment.';
+    throw new ConfigError(`configuration is not valid:\n  - ${lines.join('\n  - ')}\n${where}`);
   }
   const c = parsed.data;
   if (writes(c.RUNBOOK_MODE) && !c.EXPECTED_AWS_ACCOUNT_ID) {
     throw new ConfigError(
-      'configuration is not valid:\n  - EXPECTED_AWS_ACCOUNT_ID: is required in fix mode (the runbook refuses to write to an account it was not told to expect)',
+      'configuration is not valid:\n  - EXPECTED_AWS_ACCOUNT_ID: is required in fix mode ' +
+        '(the runbook refuses to write to an account it was not told to expect)',
     );
   }
   return c;

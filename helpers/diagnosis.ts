@@ -4,10 +4,11 @@
  * disagreement with a key that is on chain for that very account; otherwise the finding carries a
  * refusal that says why and what a person has to decide.
  */
-import type { Finding, NodeEvidence, OnChainKey, SecretObservation } from './evidence.ts';
+import type { Finding, NodeEvidence, OnChainKey, Repair, SecretObservation } from './evidence.ts';
 import { shortKey } from './keys.ts';
 import { secretNames } from './node-secrets.ts';
 
+// The methods the node sends (mpc-facts §3.5); the twin lists them too, on purpose separately.
 export const NODE_METHODS = [
   'respond',
   'respond_ckd',
@@ -27,233 +28,263 @@ function holderOf(all: NodeEvidence[], pk: string | undefined, except: number): 
   return pk ? all.find((n) => n.index !== except && onChain(n.chain.accessKeys, pk)) : undefined;
 }
 
-export function diagnose(all: NodeEvidence[], opts: { contractId: string }): Finding[] {
-  const findings: Finding[] = [];
-  for (const ev of all) {
-    const node = ev.index;
-    const who = ev.accountId;
-    const keys = ev.chain.accessKeys;
-    const manifestPk = ev.manifest?.accountPublicKey;
-    const manifestOk = onChain(keys, manifestPk);
-    const add = (f: Omit<Finding, 'node'>) => findings.push({ node, ...f });
+type Draft = Omit<Finding, 'node'>;
+const error = (f: Omit<Draft, 'severity'>): Draft => ({ severity: 'error', ...f });
 
-    // Account key -------------------------------------------------------------------------------
-    if (!ev.chain.accountExists) {
-      add({
-        severity: 'error',
-        role: 'account',
-        place: 'chain',
-        code: 'manifest-key-not-on-chain',
-        message: `${who}: the account does not exist on chain`,
-        refusal: 'create the account (or fix the stack outputs) by hand; the runbook never creates accounts',
-      });
-      continue;
-    }
-    let secretSettled = false;
-    if (!ev.manifest) {
-      add({
-        severity: 'error',
+/** One node, judged with the others in view (a key may sit on another node's account). */
+interface Judging {
+  ev: NodeEvidence;
+  all: NodeEvidence[];
+  contractId: string;
+  who: string;
+  keys: OnChainKey[];
+  add(f: Draft): void;
+}
+
+/** The manifest's account key: on this account, on another node's (swapped), or on none. */
+function judgeManifestAccountKey(j: Judging): Repair | undefined {
+  const { ev, who, keys } = j;
+  const pk = ev.manifest?.accountPublicKey;
+  if (!ev.manifest) {
+    const message = `${who}: no usable entry in the keys manifest`;
+    j.add(
+      error({
         role: 'account',
         place: 'manifest',
         code: 'manifest-invalid',
-        message: `${who}: no usable entry in the keys manifest`,
+        message,
         refusal: 'fix the manifest entry for this node',
-      });
-    } else if (!manifestOk) {
-      const holder = holderOf(all, manifestPk, node);
-      add(
-        holder
-          ? {
-              severity: 'error',
-              role: 'account',
-              place: 'manifest',
-              code: 'key-on-wrong-account',
-              message: `${who}: the manifest's account key ${shortKey(manifestPk)} is on ${holder.accountId}, not on ${who} (keys swapped between nodes?)`,
-              refusal: 'the manifest cannot settle this: decide by hand which key belongs to which node',
-            }
-          : {
-              severity: 'error',
-              role: 'account',
-              place: 'manifest',
-              code: 'manifest-key-not-on-chain',
-              message: `${who}: the manifest's account key ${shortKey(manifestPk)} is not an access key of ${who} (on chain: ${keys.map((k) => shortKey(k.publicKey)).join(', ') || 'none'})`,
-              refusal: 'the manifest cannot settle this: add the key on chain or correct the manifest by hand',
-            },
-      );
-    }
-    const restoreAccount = manifestOk
-      ? {
-          kind: 'restore-secret' as const,
-          node,
-          role: 'account' as const,
-          secretName: secretNames(node).account,
-          publicKey: manifestPk!,
-        }
-      : undefined;
-    const sm = ev.secretsManager.account;
-    const secretFinding = (obs: SecretObservation) => {
-      if (!obs.publicKey)
-        return {
-          code: 'secret-unusable' as const,
-          message: `${who}: Secrets Manager ${obs.secretName} is ${obs.shape}: ${obs.problem ?? 'no key'}`,
-        };
-      if (!onChain(keys, obs.publicKey)) {
-        const holder = holderOf(all, obs.publicKey, node);
-        return {
-          code: holder ? ('key-on-wrong-account' as const) : ('secret-not-on-chain' as const),
-          message: `${who}: Secrets Manager ${obs.secretName} derives ${shortKey(obs.publicKey)}, which is ${holder ? `an access key of ${holder.accountId}` : 'not an access key'} of ${holder ? 'another node' : who}`,
-        };
-      }
-      if (obs.shape !== 'plain')
-        return {
-          code: 'secret-shape' as const,
-          message: `${who}: Secrets Manager ${obs.secretName} holds the right key but ${obs.problem}`,
-        };
-      return undefined;
+      }),
+    );
+    return undefined;
+  }
+  if (onChain(keys, pk)) {
+    return {
+      kind: 'restore-secret',
+      node: ev.index,
+      role: 'account',
+      secretName: secretNames(ev.index).account,
+      publicKey: pk!,
     };
-    const smf = secretFinding(sm);
-    if (smf) {
-      add({
-        severity: 'error',
+  }
+  const holder = holderOf(j.all, pk, ev.index);
+  if (holder) {
+    j.add(
+      error({
         role: 'account',
-        place: 'secretsManager',
-        ...smf,
-        ...(restoreAccount
-          ? { repair: restoreAccount }
-          : { refusal: 'no manifest key for this account is on chain to restore from' }),
-      });
-      secretSettled = !!restoreAccount;
-    } else secretSettled = true;
+        place: 'manifest',
+        code: 'key-on-wrong-account',
+        message: `${who}: the manifest's account key ${shortKey(pk)} is on ${holder.accountId}, not on ${who}`,
+        refusal: 'the manifest cannot settle this: decide by hand which key belongs to which node',
+      }),
+    );
+  } else {
+    const there = keys.map((k) => shortKey(k.publicKey)).join(', ') || 'none';
+    const key = shortKey(pk);
+    j.add(
+      error({
+        role: 'account',
+        place: 'manifest',
+        code: 'manifest-key-not-on-chain',
+        message: `${who}: the manifest's account key ${key} is not an access key of ${who} (on chain: ${there})`,
+        refusal: 'the manifest cannot settle this: add the key on chain or correct the manifest by hand',
+      }),
+    );
+  }
+  return undefined;
+}
 
-    // P2P key: its on-chain home is the participant's sign_pk ---------------------------------------
-    const signPk = ev.chain.participantSignPk;
-    const manifestP2p = ev.manifest?.p2pPublicKey;
-    let p2pSettled = false;
-    if (!signPk) {
-      add({
-        severity: 'error',
+/** What is wrong with the account secret in Secrets Manager, if anything. */
+function accountSecretProblem(j: Judging, obs: SecretObservation): Pick<Finding, 'code' | 'message'> | undefined {
+  const { who } = j;
+  const secret = `Secrets Manager ${obs.secretName}`;
+  if (!obs.publicKey)
+    return { code: 'secret-unusable', message: `${who}: ${secret} is ${obs.shape}: ${obs.problem ?? 'no key'}` };
+  if (!onChain(j.keys, obs.publicKey)) {
+    const holder = holderOf(j.all, obs.publicKey, j.ev.index);
+    const whose = holder ? `an access key of ${holder.accountId}, another node` : `not an access key of ${who}`;
+    const code = holder ? 'key-on-wrong-account' : 'secret-not-on-chain';
+    return { code, message: `${who}: ${secret} derives ${shortKey(obs.publicKey)}, which is ${whose}` };
+  }
+  if (obs.shape !== 'plain')
+    return { code: 'secret-shape', message: `${who}: ${secret} holds the right key but ${obs.problem}` };
+  return undefined;
+}
+
+/** The account secret: settled when it is right, or when the manifest can restore it. */
+function judgeAccountSecret(j: Judging, restore: Repair | undefined): boolean {
+  const problem = accountSecretProblem(j, j.ev.secretsManager.account);
+  if (!problem) return true;
+  const remedy = restore
+    ? { repair: restore }
+    : { refusal: 'no manifest key for this account is on chain to restore from' };
+  j.add(error({ role: 'account', place: 'secretsManager', ...problem, ...remedy }));
+  return !!restore;
+}
+
+/** The p2p key, whose on-chain home is the participant's sign_pk: settled when right or restorable. */
+function judgeP2pKey(j: Judging): boolean {
+  const { ev, who } = j;
+  const signPk = ev.chain.participantSignPk;
+  if (!signPk) {
+    j.add(
+      error({
         role: 'p2p',
         place: 'chain',
         code: 'node-p2p-mismatch',
-        message: `${who}: is not a participant of ${opts.contractId}`,
+        message: `${who}: is not a participant of ${j.contractId}`,
         refusal: 'participants change only through the contract (vote_new_parameters); not a runbook repair',
-      });
-    } else {
-      const manifestP2pOk = manifestP2p === signPk;
-      if (ev.manifest && !manifestP2pOk) {
-        add({
-          severity: 'error',
+      }),
+    );
+    return false;
+  }
+  const manifestP2p = ev.manifest?.p2pPublicKey;
+  if (ev.manifest && manifestP2p !== signPk) {
+    const [theirs, chain] = [shortKey(manifestP2p), shortKey(signPk)];
+    j.add(
+      error({
+        role: 'p2p',
+        place: 'manifest',
+        code: 'p2p-secret-mismatch',
+        message: `${who}: the manifest's p2p key ${theirs} is not the participant sign_pk ${chain}`,
+        refusal: 'the manifest cannot settle this: the contract names another p2p key for this node',
+      }),
+    );
+  }
+  const p2p = ev.secretsManager.p2p;
+  if (p2p.publicKey === signPk && p2p.shape === 'plain') return true;
+  const secret = `Secrets Manager ${p2p.secretName}`;
+  const message = !p2p.publicKey
+    ? `${who}: ${secret} is ${p2p.shape}: ${p2p.problem ?? 'no key'}`
+    : p2p.publicKey !== signPk
+      ? `${who}: ${secret} derives ${shortKey(p2p.publicKey)}, the participant sign_pk is ${shortKey(signPk)}`
+      : `${who}: ${secret} holds the right key but ${p2p.problem}`;
+  const restorable = manifestP2p === signPk;
+  const remedy: Pick<Finding, 'repair' | 'refusal'> = restorable
+    ? {
+        repair: {
+          kind: 'restore-secret',
+          node: ev.index,
           role: 'p2p',
-          place: 'manifest',
-          code: 'p2p-secret-mismatch',
-          message: `${who}: the manifest's p2p key ${shortKey(manifestP2p)} is not the participant sign_pk ${shortKey(signPk)}`,
-          refusal: 'the manifest cannot settle this: the contract names another p2p key for this node',
-        });
+          secretName: secretNames(ev.index).p2p,
+          publicKey: signPk,
+        },
       }
-      const p2p = ev.secretsManager.p2p;
-      const restoreP2p = manifestP2pOk
-        ? {
-            kind: 'restore-secret' as const,
-            node,
-            role: 'p2p' as const,
-            secretName: secretNames(node).p2p,
-            publicKey: signPk,
-          }
-        : undefined;
-      if (!p2p.publicKey || p2p.publicKey !== signPk || p2p.shape !== 'plain') {
-        const message = !p2p.publicKey
-          ? `${who}: Secrets Manager ${p2p.secretName} is ${p2p.shape}: ${p2p.problem ?? 'no key'}`
-          : p2p.publicKey !== signPk
-            ? `${who}: Secrets Manager ${p2p.secretName} derives ${shortKey(p2p.publicKey)}, the participant sign_pk is ${shortKey(signPk)}`
-            : `${who}: Secrets Manager ${p2p.secretName} holds the right key but ${p2p.problem}`;
-        add({
-          severity: 'error',
-          role: 'p2p',
-          place: 'secretsManager',
-          code: p2p.publicKey && p2p.publicKey === signPk ? 'secret-shape' : 'p2p-secret-mismatch',
-          message,
-          ...(restoreP2p
-            ? { repair: restoreP2p }
-            : { refusal: 'the manifest has no p2p key equal to the participant sign_pk' }),
-        });
-        p2pSettled = !!restoreP2p;
-      } else p2pSettled = true;
-    }
+    : { refusal: 'the manifest has no p2p key equal to the participant sign_pk' };
+  const code = p2p.publicKey === signPk ? 'secret-shape' : 'p2p-secret-mismatch';
+  j.add(error({ role: 'p2p', place: 'secretsManager', code, message, ...remedy }));
+  return restorable;
+}
 
-    // The node itself ---------------------------------------------------------------------------------
-    const rematerialise =
-      secretSettled && p2pSettled && manifestOk && signPk
-        ? {
-            kind: 'rematerialise-node-secrets' as const,
-            node,
-            instanceId: ev.instanceId,
-            accountPublicKey: manifestPk!,
-            p2pPublicKey: signPk,
-          }
-        : undefined;
-    const notSettled =
-      'fix Secrets Manager first (step 02); the node is only re-materialised from a secret whose key is on chain';
-    if (!ev.node.reachable) {
-      add({
-        severity: 'error',
+const NOT_SETTLED =
+  'fix Secrets Manager first (step 02); the node is only re-materialised from a secret whose key is on chain';
+
+/** The node itself: what it reports (/public_data) against the chain. */
+function judgeNode(j: Judging, rematerialise: Repair | undefined) {
+  const { ev, who, keys } = j;
+  const remedy = rematerialise ? { repair: rematerialise } : { refusal: NOT_SETTLED };
+  const signPk = ev.chain.participantSignPk;
+  if (!ev.node.reachable) {
+    const why = ev.node.error ? ` (${ev.node.error})` : '';
+    const message = `${who}: /public_data on ${ev.privateIp}:8080 did not answer from inside the VPC${why}`;
+    j.add(error({ role: 'account', place: 'node', code: 'node-unreachable', message, ...remedy }));
+    return;
+  }
+  if (!onChain(keys, ev.node.signerPublicKey)) {
+    j.add(
+      error({
         role: 'account',
         place: 'node',
-        code: 'node-unreachable',
-        message: `${who}: /public_data on ${ev.privateIp}:8080 did not answer from inside the VPC${ev.node.error ? ` (${ev.node.error})` : ''}`,
-        ...(rematerialise ? { repair: rematerialise } : { refusal: notSettled }),
-      });
-    } else {
-      if (!onChain(keys, ev.node.signerPublicKey)) {
-        add({
-          severity: 'error',
-          role: 'account',
-          place: 'node',
-          code: 'node-key-not-on-chain',
-          message: `${who}: the node signs with ${shortKey(ev.node.signerPublicKey)} (/public_data), which is not an access key of ${who} — its transactions fail with AccessKeyNotFound`,
-          ...(rematerialise ? { repair: rematerialise } : { refusal: notSettled }),
-        });
-      }
-      if (signPk && ev.node.p2pPublicKey !== signPk) {
-        add({
-          severity: 'error',
-          role: 'p2p',
-          place: 'node',
-          code: 'node-p2p-mismatch',
-          message: `${who}: the node's p2p key ${shortKey(ev.node.p2pPublicKey)} is not its participant sign_pk ${shortKey(signPk)}`,
-          ...(rematerialise ? { repair: rematerialise } : { refusal: notSettled }),
-        });
-      }
-    }
+        code: 'node-key-not-on-chain',
+        message:
+          `${who}: the node signs with ${shortKey(ev.node.signerPublicKey)} (/public_data), which is not an ` +
+          `access key of ${who} — its transactions fail with AccessKeyNotFound`,
+        ...remedy,
+      }),
+    );
+  }
+  if (signPk && ev.node.p2pPublicKey !== signPk) {
+    const p2p = shortKey(ev.node.p2pPublicKey);
+    const message = `${who}: the node's p2p key ${p2p} is not its participant sign_pk ${shortKey(signPk)}`;
+    j.add(error({ role: 'p2p', place: 'node', code: 'node-p2p-mismatch', message, ...remedy }));
+  }
+}
 
-    // Permissions of the keys the node uses -----------------------------------------------------------
-    for (const k of keys) {
-      if (k.permission === 'FullAccess') continue;
-      const fc = k.permission.FunctionCall;
-      const used = k.publicKey === ev.node.signerPublicKey || k.publicKey === manifestPk;
-      if (!used) continue;
-      const missing = fc.method_names.length ? NODE_METHODS.filter((m) => !fc.method_names.includes(m)) : [];
-      if (fc.receiver_id !== opts.contractId || missing.length) {
-        add({
-          severity: 'error',
-          role: 'account',
-          place: 'chain',
-          code: 'access-key-permission',
-          message: `${who}: access key ${shortKey(k.publicKey)} ${fc.receiver_id !== opts.contractId ? `may only call ${fc.receiver_id}` : `does not allow ${missing.join(', ')}`}`,
-          refusal: 'access key permissions are immutable: delete and re-add the key by hand',
-        });
-      }
-    }
-
-    // Account id as the manifest writes it --------------------------------------------------------------
-    if (ev.manifest?.accountId && ev.manifest.accountId !== who) {
-      add({
-        severity: 'warning',
+/** The permissions of the keys the node uses: a FunctionCall key must allow the contract and its methods. */
+function judgePermissions(j: Judging) {
+  const { ev, who } = j;
+  for (const k of j.keys) {
+    if (k.permission === 'FullAccess') continue;
+    const used = k.publicKey === ev.node.signerPublicKey || k.publicKey === ev.manifest?.accountPublicKey;
+    if (!used) continue;
+    const fc = k.permission.FunctionCall;
+    const missing = fc.method_names.length ? NODE_METHODS.filter((m) => !fc.method_names.includes(m)) : [];
+    if (fc.receiver_id === j.contractId && !missing.length) continue;
+    const what =
+      fc.receiver_id !== j.contractId ? `may only call ${fc.receiver_id}` : `does not allow ${missing.join(', ')}`;
+    j.add(
+      error({
         role: 'account',
-        place: 'manifest',
-        code: 'account-id-mismatch',
-        message: `${who}: the manifest says ${ev.manifest.accountId}; the chain and the stack say ${who} (the runbook uses ${who})`,
-      });
-    }
+        place: 'chain',
+        code: 'access-key-permission',
+        message: `${who}: access key ${shortKey(k.publicKey)} ${what}`,
+        refusal: 'access key permissions are immutable: delete and re-add the key by hand',
+      }),
+    );
+  }
+}
+
+/** The account id as the manifest writes it (a stale .node0 suffix is a warning, not an error). */
+function judgeManifestAccountId(j: Judging) {
+  const said = j.ev.manifest?.accountId;
+  if (!said || said === j.who) return;
+  j.add({
+    severity: 'warning',
+    role: 'account',
+    place: 'manifest',
+    code: 'account-id-mismatch',
+    message: `${j.who}: the manifest says ${said}; the chain and the stack say ${j.who} (the runbook uses ${j.who})`,
+  });
+}
+
+function judge(j: Judging) {
+  const { ev } = j;
+  if (!ev.chain.accountExists) {
+    j.add(
+      error({
+        role: 'account',
+        place: 'chain',
+        code: 'manifest-key-not-on-chain',
+        message: `${j.who}: the account does not exist on chain`,
+        refusal: 'create the account (or fix the stack outputs) by hand; the runbook never creates accounts',
+      }),
+    );
+    return;
+  }
+  const restoreAccount = judgeManifestAccountKey(j);
+  const accountSettled = judgeAccountSecret(j, restoreAccount);
+  const p2pSettled = judgeP2pKey(j);
+  const signPk = ev.chain.participantSignPk;
+  const rematerialise: Repair | undefined =
+    accountSettled && p2pSettled && restoreAccount && signPk
+      ? {
+          kind: 'rematerialise-node-secrets',
+          node: ev.index,
+          instanceId: ev.instanceId,
+          accountPublicKey: ev.manifest!.accountPublicKey!,
+          p2pPublicKey: signPk,
+        }
+      : undefined;
+  judgeNode(j, rematerialise);
+  judgePermissions(j);
+  judgeManifestAccountId(j);
+}
+
+export function diagnose(all: NodeEvidence[], opts: { contractId: string }): Finding[] {
+  const findings: Finding[] = [];
+  for (const ev of all) {
+    const add = (f: Draft) => void findings.push({ node: ev.index, ...f });
+    judge({ ev, all, contractId: opts.contractId, who: ev.accountId, keys: ev.chain.accessKeys, add });
   }
   return findings;
 }

@@ -26,59 +26,60 @@ export interface ClassifiedFailure {
   message: string;
 }
 
-const UNREACHABLE =
-  /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/;
+const UNREACHABLE = new RegExp(
+  '^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ECONNRESET|' +
+    'UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$',
+);
+const NO_CREDENTIALS = /Could not load credentials|Unable to find (a )?credentials|no credentials/i;
+const REJECTED = new RegExp(
+  'ExpiredToken|InvalidClientTokenId|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|' +
+    'security token included in the request is (invalid|expired)',
+  'i',
+);
+const DENIED = /AccessDenied|UnauthorizedOperation|not authorized to perform/i;
+const THROTTLED = /Throttl|Rate exceeded|TooManyRequests/i;
+
+/** What the operator does about each kind (the first part of the message says what happened, where). */
+const TO_DO = {
+  credentialsMissing:
+    'Set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the account ' +
+    'the stacks are in, then run again.',
+  credentialsRejected: 'Refresh them (`aws sso login`, or new access keys) and run again.',
+  denied: 'The role the runbook runs as needs this permission (see README "Permissions").',
+  throttled: 'Run again later or with fewer concurrent runs.',
+  serverError: "Check the service's health and logs, then run again.",
+};
 
 export function classifyFailure(e: unknown, origin: Origin): ClassifiedFailure {
   const err = (e instanceof Error ? e : new Error(String(e))) as Error & { Code?: string; code?: string };
   const name = err.name ?? '';
   const text = `${name} ${err.Code ?? ''} ${err.message}`;
   const where = `${origin.system}${origin.endpoint ? ` at ${origin.endpoint}` : ''}`;
-  if (
-    name === 'CredentialsProviderError' ||
-    /Could not load credentials|Unable to find (a )?credentials|no credentials/i.test(text)
-  ) {
-    return {
-      kind: 'credentials-missing',
-      message: `${where}: no AWS credentials were found (${firstLine(err.message)}). Set AWS_PROFILE (after \`aws sso login\`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the account the stacks are in, then run again.`,
-    };
+  const said = firstLine(err.message);
+  if (name === 'CredentialsProviderError' || NO_CREDENTIALS.test(text)) {
+    const message = `${where}: no AWS credentials were found (${said}). ${TO_DO.credentialsMissing}`;
+    return { kind: 'credentials-missing', message };
   }
-  if (
-    /ExpiredToken|InvalidClientTokenId|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|security token included in the request is (invalid|expired)/i.test(
-      text,
-    )
-  ) {
-    return {
-      kind: 'credentials-rejected',
-      message: `${where}: AWS rejected the credentials (${name}: ${firstLine(err.message)}). Refresh them (\`aws sso login\`, or new access keys) and run again.`,
-    };
+  if (REJECTED.test(text)) {
+    const message = `${where}: AWS rejected the credentials (${name}: ${said}). ${TO_DO.credentialsRejected}`;
+    return { kind: 'credentials-rejected', message };
   }
-  if (/AccessDenied|UnauthorizedOperation|not authorized to perform/i.test(text)) {
-    return {
-      kind: 'access-denied',
-      message: `${where}: access denied (${firstLine(err.message)}). The role the runbook runs as needs this permission (see README "Permissions").`,
-    };
-  }
+  if (DENIED.test(text))
+    return { kind: 'access-denied', message: `${where}: access denied (${said}). ${TO_DO.denied}` };
   const code = networkCode(e);
   const fetchFailed = !code && /fetch failed/.test(text) ? innermost(err).message : undefined;
   if ((code && UNREACHABLE.test(code)) || fetchFailed) {
-    return {
-      kind: 'unreachable',
-      message: `${where} is unreachable (${code ?? fetchFailed}). Check ${origin.setting ?? 'its address'} and that the service is up and reachable from here.`,
-    };
+    const check = `Check ${origin.setting ?? 'its address'} and that the service is up and reachable from here.`;
+    return { kind: 'unreachable', message: `${where} is unreachable (${code ?? fetchFailed}). ${check}` };
   }
-  if (/Throttl|Rate exceeded|TooManyRequests/i.test(text)) {
-    return {
-      kind: 'throttled',
-      message: `${where}: still throttled after the retry budget (${firstLine(err.message)}). Run again later or with fewer concurrent runs.`,
-    };
+  if (THROTTLED.test(text)) {
+    const message = `${where}: still throttled after the retry budget (${said}). ${TO_DO.throttled}`;
+    return { kind: 'throttled', message };
   }
   const status = httpStatus(err);
   if (status !== undefined && status >= 500) {
-    return {
-      kind: 'server-error',
-      message: `${where} kept answering HTTP ${status} through the retry budget (${firstLine(err.message)}). Check the service's health and logs, then run again.`,
-    };
+    const message = `${where} kept answering HTTP ${status} through the retry budget (${said}). ${TO_DO.serverError}`;
+    return { kind: 'server-error', message };
   }
   return { kind: 'unknown', message: `${where}: ${err.message}` };
 }

@@ -12,7 +12,8 @@ export function evidenceTable(ev: NodeEvidence): string {
   return [
     `node ${ev.accountId} (${ev.instanceId}, ${ev.privateIp})`,
     `  chain        account keys: ${keys}; participant sign_pk: ${short(ev.chain.participantSignPk)}`,
-    `  secrets mgr  account: ${short(sm.account.publicKey)} (${sm.account.shape}); p2p: ${short(sm.p2p.publicKey)} (${sm.p2p.shape})`,
+    `  secrets mgr  account: ${short(sm.account.publicKey)} (${sm.account.shape}); ` +
+      `p2p: ${short(sm.p2p.publicKey)} (${sm.p2p.shape})`,
     `  manifest     account: ${short(ev.manifest?.accountPublicKey)}; p2p: ${short(ev.manifest?.p2pPublicKey)}`,
     `  node         signer: ${short(ev.node.signerPublicKey)}; p2p: ${short(ev.node.p2pPublicKey)}; ${node}`,
   ].join('\n');
@@ -22,7 +23,8 @@ function repairSentence(r: Repair): string {
   if (r.kind === 'restore-secret') {
     return `fix-up (step 02): write the manifest's key ${r.publicKey.slice(0, 14)}… to ${r.secretName}`;
   }
-  return `fix-up (step 03): re-materialise /data/secrets.json on ${r.instanceId} from Secrets Manager and restart mpc-node`;
+  const what = 're-materialise /data/secrets.json';
+  return `fix-up (step 03): ${what} on ${r.instanceId} from Secrets Manager and restart mpc-node`;
 }
 
 /** Findings: what disagrees, and what the fix-up would do (or why there is none). */

@@ -18,7 +18,8 @@ const holds = (evidence: string, warnings: string[] = []): Verdict => ({ evidenc
 export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
   const { deployment, config } = ctx;
   const nodes = deployment.nodes.map((n) => `${n.accountId}=${n.instanceId}@${n.privateIp}`).join(', ');
-  const evidence = `stack ${config.MPC_STACK_NAME}: ${nodes}; NEAR base ${deployment.nearBase?.instanceId ?? 'not found'}`;
+  const base = deployment.nearBase?.instanceId ?? 'not found';
+  const evidence = `stack ${config.MPC_STACK_NAME}: ${nodes}; NEAR base ${base}`;
   const problems = [
     ...(deployment.nodes.length ? [] : [{ message: `no MPC nodes in the outputs of stack ${config.MPC_STACK_NAME}` }]),
     ...(deployment.nearBase
@@ -81,7 +82,8 @@ export async function contractDeployed(_: unknown, ctx: RunbookContext): Promise
   });
   if (account.code_hash === NO_CODE) {
     return fails(
-      `${id} exists but has no contract code deployed (code_hash 1111…): deploy the MPC contract or set MPC_CONTRACT_ID`,
+      `${id} exists but has no contract code deployed (code_hash 1111…): ` +
+        'deploy the MPC contract or set MPC_CONTRACT_ID',
     );
   }
   const version = await near.contractView<string>('version');
@@ -110,7 +112,9 @@ export async function awsIdentityExpected(_: unknown, ctx: RunbookContext): Prom
   const expectedRegion = config.EXPECTED_AWS_REGION;
   if (expectedRegion && config.AWS_REGION !== expectedRegion) {
     problems.push({
-      message: `AWS_REGION is ${config.AWS_REGION}, but EXPECTED_AWS_REGION is ${expectedRegion}: the stacks are expected in ${expectedRegion}`,
+      message:
+        `AWS_REGION is ${config.AWS_REGION}, but EXPECTED_AWS_REGION is ${expectedRegion}: ` +
+        `the stacks are expected in ${expectedRegion}`,
     });
   }
   return { evidence, problems };

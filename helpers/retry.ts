@@ -4,8 +4,15 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 
-const TRANSIENT =
-  /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
+const TRANSIENT = new RegExp(
+  [
+    'Throttl|Rate exceeded|TooManyRequests',
+    'ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up',
+    'Internal server error|Timeout error|TIMEOUT_ERROR',
+    'InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable',
+  ].join('|'),
+  'i',
+);
 
 type Chained = { code?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } };
 
@@ -73,7 +80,10 @@ export async function withRetry<T>(
   });
 }
 
-/** Poll until `check` returns a value (not undefined) or the deadline passes; the error says what was awaited and what was last seen. */
+/**
+ * Poll until `check` returns a value (not undefined) or the deadline passes; the error says what was
+ * awaited and what was last seen.
+ */
 export async function waitUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
@@ -88,10 +98,10 @@ export async function waitUntil<T>(
     } catch (e) {
       last = (e as Error).message;
     }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${last ? `; last seen: ${String(last)}` : ''}`,
-      );
+    if (Date.now() > deadline) {
+      const seen = last ? `; last seen: ${String(last)}` : '';
+      throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${seen}`);
+    }
     o.onProgress?.(last);
     await new Promise((r) => setTimeout(r, o.intervalMs));
   }

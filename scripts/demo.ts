@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startTwin } from '../twin/start.ts';
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
+const colour = (code: number | null) => (code === 0 ? 'green' : 'red');
 const root = join(import.meta.dirname, '..');
 // The twin lives in this process, so the runbook runs as a child we wait for without blocking it.
 const runbook = (mode: string, env: Record<string, string>) =>
@@ -25,21 +26,21 @@ const twin = await startTwin({
   blockTimeMs: Number(process.env.DEMO_BLOCK_MS ?? 300),
 });
 process.stdout.write(
-  `${twin.scenario.reproduces}\nNEAR RPC ${twin.rpcUrl}, AWS endpoint ${twin.awsUrl}, ${twin.nodes.length} MPC instances.\n`,
+  `${twin.scenario.reproduces}\n` +
+    `NEAR RPC ${twin.rpcUrl}, AWS endpoint ${twin.awsUrl}, ${twin.nodes.length} MPC instances.\n`,
 );
 let code = 1;
 try {
   say('1. Gate (read-only): what is wrong? Expect RED, naming every node and the place that disagrees.');
   const gate1 = await runbook('gate', twin.env);
   say(
-    "2. Fix: restore Secrets Manager from the manifest, re-materialise each node's /data/secrets.json, restart, wait for Running.",
+    "2. Fix: restore Secrets Manager from the manifest, re-materialise each node's /data/secrets.json, " +
+      'restart, wait for Running.',
   );
   const fix = await runbook('fix', twin.env);
   say('3. Gate again: the definition of done. Expect GREEN.');
   const gate2 = await runbook('gate', twin.env);
-  say(
-    `Result: gate ${gate1 === 0 ? 'green' : 'red'} → fix ${fix === 0 ? 'green' : 'red'} → gate ${gate2 === 0 ? 'green' : 'red'}`,
-  );
+  say(`Result: gate ${colour(gate1)} → fix ${colour(fix)} → gate ${colour(gate2)}`);
   process.stdout.write(
     'Every write is in .runbook/journal/<run>.jsonl; `npm run rollback -- <journal>` undoes it exactly.\n',
   );

@@ -14,7 +14,8 @@ try {
   );
 } catch (e) {
   process.stderr.write(
-    `derive: ${(e as Error).message}\nusage: npm run derive -- --root secp256k1:<base58 X‖Y> --predecessor <account> --path <path>\n`,
+    `derive: ${(e as Error).message}\n` +
+      'usage: npm run derive -- --root secp256k1:<base58 X‖Y> --predecessor <account> --path <path>\n',
   );
   process.exit(2);
 }

@@ -65,13 +65,16 @@ export const titleFor = (titles: { observe: string; fix: string }, mode = curren
 /** The command an operator runs next, from this run's verdict. */
 export function nextCommand(o: { green: boolean; preflightRed: boolean; partial: boolean }, mode = currentMode()) {
   if (o.preflightRed) {
-    return 'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); no repair step ran, nothing was written';
+    return (
+      'make 00-preflight pass first (configuration, credentials, reachability: see its failures above); ' +
+      'no repair step ran, nothing was written'
+    );
   }
   if (o.partial) return 'npm run runbook   # run every step for a verdict on the Layer 3';
   if (o.green) return mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do';
   if (mode === 'gate') return 'npm run plan      # see exactly what the fix-ups would do';
   if (mode === 'plan') return 'npm run fix       # apply the fix-ups (journaled)';
-  return 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback -- <journal>)';
+  return 'read the failures above; the journal under .runbook/journal/ lists every write (npm run rollback)';
 }
 
 /** The check a claim makes in this mode, when a step asserts something else while repairing. */

@@ -171,8 +171,8 @@ export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
     const where = failed.map((a) => `mpc-node-${a.node} (${a.target}): ${describeOutcome(results.get(a.target))}`);
     const done = actions.filter((a) => !failed.includes(a)).map((a) => `mpc-node-${a.node}`);
     throw new Error(
-      `re-materialising failed on ${where.join('; ')}${done.length ? `. Done and restarted: ${done.join(', ')}` : ''}. ` +
-        'Run fix again once the instance is reachable; the journal has every outcome',
+      `re-materialising failed on ${where.join('; ')}${done.length ? `. Done and restarted: ${done.join(', ')}` : ''}` +
+        '. Run fix again once the instance is reachable; the journal has every outcome',
     );
   }
 }

@@ -35,7 +35,9 @@ export function describeSecretRestores(ev: KeyEvidence, ctx: RunbookContext): Se
         repair: r,
         token,
         replacedVersionId: (r.role === 'account' ? observed.account : observed.p2p).versionId,
-        text: `PutSecretValue ${r.secretName} ← manifest node-${r.node} ${r.role} key (${r.publicKey}), ClientRequestToken ${token}`,
+        text:
+          `PutSecretValue ${r.secretName} ← manifest node-${r.node} ${r.role} key (${r.publicKey}), ` +
+          `ClientRequestToken ${token}`,
       };
     });
 }

@@ -9,6 +9,16 @@ import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { redactor } from '../../helpers/redact.ts';
 
+/** A Markdown table cell: pipes escaped. */
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+/** One claim as a row of the GitHub step summary. */
+function summaryRow(l: Line): string {
+  const note = l.note ? ` — ${l.note}` : '';
+  const error = l.errors[0] ? ` — ${cell(l.errors[0].split('\n')[0]!)}` : '';
+  return `| ${l.step} | ${cell(l.name)} | ${l.state}${note}${error} |`;
+}
+
 interface Line {
   step: string;
   name: string;
@@ -84,10 +94,7 @@ export default class RunbookReporter implements Reporter {
         '',
         '| step | claim | result |',
         '|---|---|---|',
-        ...this.lines.map(
-          (l) =>
-            `| ${l.step} | ${l.name.replace(/\|/g, '\\|')} | ${l.state}${l.note ? ` — ${l.note}` : ''}${l.errors[0] ? ` — ${l.errors[0].split('\n')[0]!.replace(/\|/g, '\\|')}` : ''} |`,
-        ),
+        ...this.lines.map(summaryRow),
         '',
         `Next: \`${next}\``,
         '',
