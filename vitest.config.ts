@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { runbookReporters } from './specs/setup/reporters.ts';
 
 /** The runbook's steps run in file-name order (00-preflight, 01-keys-match, …), never by history. */
 class PlanOrder extends BaseSequencer {
@@ -8,8 +9,20 @@ class PlanOrder extends BaseSequencer {
   }
 }
 
+/**
+ * `vitest run specs/` (or `--project runbook`) is the user's own way to run the gate: it gets the same
+ * report and JUnit file as `npm run runbook`. Every other run (npm test) keeps Vitest's reporter.
+ */
+const runbookRun = process.argv
+  .slice(2)
+  .some(
+    (a, i, all) =>
+      /^specs(\/|$)/.test(a) || (all[i - 1] === '--project' && a === 'runbook') || a === '--project=runbook',
+  );
+
 export default defineConfig({
   test: {
+    ...(runbookRun ? { reporters: runbookReporters() } : {}),
     // Vitest takes the sequencer from the root config only; name order is right for both projects.
     sequence: { sequencer: PlanOrder },
     projects: [

@@ -3,6 +3,7 @@
  * SDK reads AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL* itself; they are only checked here.
  */
 import { config as loadDotenv } from 'dotenv';
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { MODES, writes } from './harness/mode.ts';
 
@@ -38,6 +39,16 @@ export type RunbookConfig = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** A schema issue as a sentence about the value, not the parser's expectation. */
+function inWords(i: z.core.$ZodIssue): string {
+  const name = String(i.path[0]);
+  if (i.code === 'invalid_value') return `is not one of ${i.values.join(', ')}`;
+  if (i.code === 'invalid_type' && i.expected === 'number')
+    return `is not a number${name.endsWith('_S') ? ' of seconds' : ''}`;
+  if (i.code === 'too_small' && i.origin === 'number') return 'must be more than 0';
+  return i.message;
+}
+
 /** Validate configuration; `env` defaults to .env + process.env. */
 export function loadConfig(env?: Record<string, string | undefined>): RunbookConfig {
   if (!env) {
@@ -51,8 +62,8 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0]);
       const found = env![name];
-      if (found === undefined) return `${name}: is not set`;
-      return `${name}: "${name.includes('SECRET') ? '…' : found}" ${i.message}`;
+      if (found === undefined || found === '') return `${name}: is not set`;
+      return `${name}: "${name.includes('SECRET') ? '…' : found}" ${inWords(i)}`;
     });
     const where = 'Set these in .env (see .env.example) or the environment.';
     throw new ConfigError(`configuration is not valid:\n  - ${lines.join('\n  - ')}\n${where}`);
@@ -65,4 +76,28 @@ export function loadConfig(env?: Record<string, string | undefined>): RunbookCon
     );
   }
   return c;
+}
+
+/** Variables the runbook, its scripts and the twin read besides the schema above. */
+const OTHER_KNOWN = [
+  'RUNBOOK_RUN_ID',
+  'RUNBOOK_JUNIT_FILE',
+  'RUNBOOK_TWIN_BLOCK_MS',
+  'MPC_NODE_KEYS_JSON', // the CI secret the workflows write to MPC_KEYS_FILE
+  'MPC_DATA_DIR', // the instances' /data (remote scripts)
+];
+/** Variables of other NEAR tools an operator's shell may hold; ours only by their prefix. */
+const FOREIGN = ['NEAR_ENV', 'NEAR_CLI_LOCALNET_RPC_SERVER_URL'];
+export const KNOWN_VARIABLES = [...Object.keys(ConfigSchema.shape), ...OTHER_KNOWN];
+const OURS = /^(RUNBOOK_|MPC_|NEAR_|EXPECTED_)/;
+
+/**
+ * Variables that look like the runbook's but are not (a typo in .env, a name from another tool):
+ * ours by their prefix, or one or two letters away from a known name — each with the closest known one.
+ */
+export function lookalikeVariables(env: Record<string, string | undefined>): { name: string; closest: string }[] {
+  return Object.keys(env)
+    .filter((name) => !KNOWN_VARIABLES.includes(name) && !FOREIGN.includes(name))
+    .map((name) => ({ name, closest: closest(name, KNOWN_VARIABLES) }))
+    .filter(({ name, closest: known }) => OURS.test(name) || distance(name, known) <= 2);
 }

@@ -24,7 +24,8 @@ export interface JournalEntry {
   at: string;
   runId: string;
   step: string;
-  phase: 'intent' | 'done' | 'failed';
+  /** interrupted: the run was stopped with this write in flight — its outcome is unknown. */
+  phase: 'intent' | 'done' | 'failed' | 'interrupted';
   ref: number; // seq of the intent this entry completes
   action: JournalAction;
   result?: Record<string, unknown>;
@@ -98,6 +99,25 @@ export function readJournal(path: string): JournalEntry[] {
     .map((l) => JSON.parse(l) as JournalEntry);
 }
 
+/** Intents with no outcome yet, marked interrupted (appended by the process that stopped the run). */
+export function appendInterrupted(path: string, signal: string): JournalEntry[] {
+  const entries = readJournal(path);
+  const settled = new Set(entries.filter((e) => e.phase !== 'intent').map((e) => e.ref));
+  const open = entries.filter((e) => e.phase === 'intent' && !settled.has(e.seq));
+  let seq = Math.max(0, ...entries.map((e) => e.seq));
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    for (const i of open) {
+      const e = { ...i, seq: ++seq, at: new Date().toISOString(), phase: 'interrupted', ref: i.seq, error: signal };
+      writeSync(fd, `${redactor.redact(JSON.stringify(e))}\n`);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return open;
+}
+
 /** The exact inverse of a fix run, newest write first; intents without an outcome are reported, not guessed. */
 export function planRollback(entries: JournalEntry[]): { actions: JournalAction[]; unknown: JournalEntry[] } {
   const outcome = new Map(entries.filter((e) => e.phase !== 'intent').map((e) => [e.ref, e]));
@@ -105,7 +125,7 @@ export function planRollback(entries: JournalEntry[]): { actions: JournalAction[
   const unknown: JournalEntry[] = [];
   for (const e of entries.filter((x) => x.phase === 'intent').reverse()) {
     const o = outcome.get(e.seq);
-    if (!o) {
+    if (!o || o.phase === 'interrupted') {
       unknown.push(e);
       continue;
     }

@@ -9,7 +9,9 @@ import { callerIdentity } from './aws/sts.ts';
 import { classified } from './errors.ts';
 import { awsOrigin, nearOrigin, type RunbookContext } from './harness/context.ts';
 import type { Verdict } from './harness/claim.ts';
-import { fixLockRefusal } from './harness/run-state.ts';
+import { fixLockState, targetRefusal } from './harness/run-state.ts';
+import { lookalikeVariables } from './config.ts';
+import { targetOf } from './target.ts';
 import { waitUntil } from './retry.ts';
 
 const fails = (message: string): Verdict => ({ problems: [{ message }] });
@@ -157,8 +159,24 @@ export function manifestUsable(_: unknown, ctx: RunbookContext): Verdict {
   };
 }
 
-/** One fix run at a time, across machines: the lock this run took in the global setup (fix only). */
+/** One fix run at a time, across machines: a fix run holds the lock; a gate or plan says whose it sees. */
 export function holdsFixLock(): Verdict {
-  const refused = fixLockRefusal();
-  return refused ? fails(`fix refused: ${refused}`) : holds('this run holds mpc-runbook/fix-lock');
+  const lock = fixLockState();
+  if (lock.startsWith('refused: ')) return fails(`fix refused: ${lock.slice('refused: '.length)}`);
+  if (lock.startsWith('held: ')) {
+    const who = lock.slice('held: '.length);
+    return holds(who, [`${who}: what this run observes may change under it`]);
+  }
+  return holds('no other fix run holds mpc-runbook/fix-lock');
+}
+
+/** The run names what it checks; a run that writes was pointed at its target explicitly. */
+export function targetNamed(): Verdict {
+  const refused = targetRefusal();
+  const lookalikes = lookalikeVariables(process.env).map((v) => `${v.name} looks like ${v.closest} but is not it`);
+  return {
+    evidence: targetOf(process.env).says,
+    warnings: lookalikes,
+    problems: refused ? [{ message: refused }] : [],
+  };
 }

@@ -1,9 +1,13 @@
 /**
- * npm run runbook | plan | fix [-- <spec filter>]: the runbook project of vitest in one mode.
- * The exit code is the verdict.
+ * npm run runbook | plan | fix [-- <spec filter>]: the runbook project of vitest in one mode. The exit
+ * code is the verdict. Ctrl-C or SIGTERM stops the run cleanly: the global teardown releases the fix
+ * lock and stops a twin, and the run says what it had done (its journal, the steps that finished, any
+ * write in flight — recorded as interrupted, its outcome unknown).
  */
-import { startVitest } from 'vitest/node';
+import { createVitest } from 'vitest/node';
 import { MODES } from '../helpers/harness/mode.ts';
+import { interruptionReport } from '../helpers/interruption.ts';
+import { runbookReporters } from '../specs/setup/reporters.ts';
 
 const [mode = 'gate', ...filters] = process.argv.slice(2);
 if (!(MODES as readonly string[]).includes(mode)) {
@@ -11,16 +15,24 @@ if (!(MODES as readonly string[]).includes(mode)) {
   process.exit(2);
 }
 process.env.RUNBOOK_MODE = mode;
-const vitest = await startVitest(filters, {
-  project: ['runbook'],
-  watch: false,
-  reporters: [
-    ['./specs/setup/reporter.ts', {}],
-    [
-      'junit',
-      { outputFile: process.env.RUNBOOK_JUNIT_FILE ?? '.vitest/junit/output.xml', includeConsoleOutput: false },
-    ],
-  ],
-});
-await vitest?.close();
-process.exit(process.exitCode ?? (vitest?.state.getCountOfFailedTests() ? 1 : 0));
+
+const vitest = await createVitest({ project: ['runbook'], watch: false, run: true, reporters: runbookReporters() });
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stdout.write(`\n${signal}: stopping the run…\n`);
+    void (async () => {
+      await vitest.cancelCurrentRun('keyboard-input').catch(() => undefined);
+      await vitest.close().catch(() => undefined);
+      process.stdout.write(interruptionReport(signal));
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  });
+}
+await vitest.start(filters);
+if (!interrupted) {
+  await vitest.close();
+  process.exit(process.exitCode ?? (vitest.state.getCountOfFailedTests() ? 1 : 0));
+}

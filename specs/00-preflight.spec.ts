@@ -13,6 +13,7 @@ import {
   instancesOnline,
   manifestUsable,
   nearRpcAnswers,
+  targetNamed,
 } from '../helpers/preflight.ts';
 
 const { test } = await runbookStep('00-preflight');

@@ -21,6 +21,7 @@ export interface FixLock {
 interface Holder {
   runId: string;
   host: string;
+  since?: string;
   pid: number;
   expiresAt: string;
 }
@@ -51,6 +52,7 @@ export async function acquireFixLock(
     runId,
     host: hostname(),
     pid: process.pid,
+    since: new Date().toISOString(),
     expiresAt: new Date(Date.now() + ttlMs).toISOString(),
   };
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -101,4 +103,18 @@ export async function breakFixLock(
   if (holder.runId !== runId) return { heldBy: holder.runId };
   await sm.send(new DeleteSecretCommand({ SecretId: LOCK_NAME, ForceDeleteWithoutRecovery: true }));
   return 'released';
+}
+
+/** Who holds the lock now, in one sentence (who, where, since when), or undefined when nobody does. */
+export async function fixLockHolder(env: Record<string, string | undefined>): Promise<string | undefined> {
+  const cur = await lockClient(env)
+    .send(new GetSecretValueCommand({ SecretId: LOCK_NAME }))
+    .catch((e: Error) => {
+      if (e.name === 'ResourceNotFoundException') return undefined;
+      throw e;
+    });
+  if (!cur?.SecretString) return undefined;
+  const h = JSON.parse(cur.SecretString) as Holder;
+  const since = h.since ?? cur.CreatedDate?.toISOString() ?? 'an unknown time';
+  return `a fix run holds the lock: run ${h.runId} on ${h.host} (pid ${h.pid}) since ${since}, until ${h.expiresAt}`;
 }

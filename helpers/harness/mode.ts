@@ -70,7 +70,7 @@ export function nextCommand(o: { green: boolean; preflightRed: boolean; partial:
       'no repair step ran, nothing was written'
     );
   }
-  if (o.partial) return 'npm run runbook   # run every step for a verdict on the Layer 3';
+  if (o.green && o.partial) return 'npm run runbook   # every step, for a verdict on the Layer 3';
   if (o.green) return mode === 'fix' ? 'npm run runbook   # confirm with a read-only gate' : 'nothing to do';
   if (mode === 'gate') return 'npm run plan      # see exactly what the fix-ups would do';
   if (mode === 'plan') return 'npm run fix       # apply the fix-ups (journaled)';

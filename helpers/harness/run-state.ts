@@ -11,8 +11,11 @@ declare module 'vitest' {
   interface ProvidedContext {
     runbookEnv: Record<string, string>;
     runId: string;
-    /** Why this fix run could not take the fix lock ('' when it holds it, or in gate/plan). */
-    fixLockRefused: string;
+    /** The fix lock: 'refused: …' (this fix run could not take it), 'held: …' (a gate or plan saw
+     * another run's), or '' (this fix run holds it; or nobody does). */
+    fixLock: string;
+    /** Why this run may not write against its target ('' when it may, or does not write). */
+    targetRefusal: string;
   }
 }
 
@@ -37,10 +40,17 @@ export const runEnv = (): Record<string, string> =>
     () => ({}),
   );
 
-/** In fix mode: why the run could not take the fix lock, if it could not. */
-export const fixLockRefusal = (): string =>
+/** The fix lock as the global setup found it ('refused: …', 'held: …' or ''). */
+export const fixLockState = (): string =>
   injected(
-    () => inject('fixLockRefused'),
+    () => inject('fixLock'),
+    () => '',
+  );
+
+/** Why this run may not write against its target, if it may not. */
+export const targetRefusal = (): string =>
+  injected(
+    () => inject('targetRefusal'),
     () => '',
   );
 

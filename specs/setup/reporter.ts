@@ -1,13 +1,34 @@
 /**
- * The runbook's end-of-run report: per step passed / failed / skipped (and why), the evidence and
- * diagnosis attached to each claim, and the next command to run. Everything printed is redacted.
- * Also fills the GitHub step summary when GITHUB_STEP_SUMMARY is set.
+ * The runbook's report: each claim as it ends (with what its fix-up would do, did, or saw while
+ * waiting, beside its node), then per step passed / failed / skipped (and why), what the run checked,
+ * what it wrote (the journal and how to undo it), and the next command. A run that covered only some
+ * steps says so and is not a verdict on the Layer 3. Everything printed is redacted. Also fills the
+ * GitHub step summary when GITHUB_STEP_SUMMARY is set.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { redactor } from '../../helpers/redact.ts';
+import { targetOf } from '../../helpers/target.ts';
+
+interface Line {
+  step: string;
+  name: string;
+  state: string;
+  note?: string;
+  annotations: { type: string; message: string }[];
+  errors: string[];
+}
+
+const SPECS = join(import.meta.dirname, '..');
+const ALL_STEPS = readdirSync(SPECS)
+  .filter((f) => f.endsWith('.spec.ts'))
+  .map((f) => f.replace('.spec.ts', ''))
+  .sort();
+const stepOf = (test: TestCase) => test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
+const out = (text: string) => process.stdout.write(redactor.redact(text));
 
 /** A Markdown table cell: pipes escaped. */
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -19,13 +40,19 @@ function summaryRow(l: Line): string {
   return `| ${l.step} | ${cell(l.name)} | ${l.state}${note}${error} |`;
 }
 
-interface Line {
-  step: string;
-  name: string;
-  state: string;
-  note?: string;
-  annotations: { type: string; message: string }[];
-  errors: string[];
+function stepLine(step: string, ls: Line[]): string {
+  const count = (st: string) => ls.filter((l) => l.state === st).length;
+  const why = ls.find((l) => l.state === 'skipped' && l.note)?.note;
+  if (ls.length && count('skipped') === ls.length) return `  ${step.padEnd(22)} skipped (${why ?? 'no claim ran'})`;
+  const counts = `${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`;
+  return `  ${step.padEnd(22)} ${counts}${why ? ` (${why})` : ''}`;
+}
+
+/** What the run wrote, from its journal (only a run that wrote has one). */
+function journalOfThisRun(): string | undefined {
+  const runId = process.env.RUNBOOK_RUN_ID;
+  const path = join(process.env.RUNBOOK_JOURNAL_DIR || '.runbook/journal', `${runId}.jsonl`);
+  return runId && existsSync(path) ? path : undefined;
 }
 
 export default class RunbookReporter implements Reporter {
@@ -35,14 +62,12 @@ export default class RunbookReporter implements Reporter {
   onTestRunStart() {
     this.started = Date.now();
     this.lines = [];
-    process.stdout.write(`\nmpc-runbook — mode ${currentMode()}\n`);
   }
 
   onTestCaseResult(test: TestCase) {
     const r = test.result();
-    const step = test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
     const line: Line = {
-      step,
+      step: stepOf(test),
       name: test.name,
       state: r.state,
       ...('note' in r && r.note ? { note: r.note } : {}),
@@ -51,54 +76,55 @@ export default class RunbookReporter implements Reporter {
     };
     this.lines.push(line);
     const mark = r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '↓';
-    process.stdout.write(
-      `  ${mark} ${step}  ${test.name}${r.state === 'skipped' && r.note ? `  — ${redactor.redact(r.note)}` : ''}\n`,
-    );
-    if (r.state === 'failed') {
-      for (const e of line.errors) process.stdout.write(`      ${e.replace(/\n/g, '\n      ')}\n`);
-    }
+    out(`  ${mark} ${line.step}  ${test.name}${r.state === 'skipped' && line.note ? `  — ${line.note}` : ''}\n`);
+    if (r.state === 'failed') for (const e of line.errors) out(`      ${e.replace(/\n/g, '\n      ')}\n`);
   }
 
   /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), beside its claim. */
   onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
     if (!['plan', 'fix', 'progress', 'warning'].includes(a.type)) return;
-    const step = test.module.moduleId.split('/').pop()!.slice(0, 2);
     const who = test.name.split(':')[0];
-    const text = redactor.redact(a.message).replace(/\n/g, '\n        ');
-    process.stdout.write(`      [${a.type}] ${step} ${who}: ${text}\n`);
+    out(`      [${a.type}] ${stepOf(test).slice(0, 2)} ${who}: ${a.message.replace(/\n/g, '\n        ')}\n`);
   }
 
   onUserConsoleLog(log: UserConsoleLog) {
-    process.stdout.write(redactor.redact(log.content));
+    out(log.content);
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {
-    const steps = [...new Set(this.lines.map((l) => l.step))];
-    const verdict = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok()) ? 'RED' : 'GREEN';
+    const covered = ALL_STEPS.filter((s) => this.lines.some((l) => l.step === s));
+    const partial = covered.length < ALL_STEPS.length;
+    const failed = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok());
+    const skipped = this.lines.some((l) => l.state === 'skipped');
+    const green = !failed && !skipped;
+    const verdict = failed ? 'RED' : skipped ? 'INCOMPLETE' : partial ? 'GREEN (partial)' : 'GREEN';
     const mode = currentMode();
-    const out: string[] = ['', `Runbook ${mode}: ${verdict} in ${((Date.now() - this.started) / 1000).toFixed(1)} s`];
-    for (const s of steps) {
-      const ls = this.lines.filter((l) => l.step === s);
-      const count = (st: string) => ls.filter((l) => l.state === st).length;
-      const why = ls.find((l) => l.state === 'skipped' && l.note)?.note;
-      const counts = `${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`;
-      out.push(`  ${s.padEnd(22)} ${counts}${why ? ` (${why})` : ''}`);
+    const seconds = ((Date.now() - this.started) / 1000).toFixed(1);
+    const report = ['', `Runbook ${mode}: ${verdict} in ${seconds} s`];
+    for (const s of covered)
+      report.push(
+        stepLine(
+          s,
+          this.lines.filter((l) => l.step === s),
+        ),
+      );
+    if (partial) {
+      report.push(
+        `Partial run: ${covered.length} of ${ALL_STEPS.length} steps (${covered.join(', ') || 'none'}); ` +
+          'this is not a verdict on the Layer 3.',
+      );
     }
+    report.push(`Checked: ${targetOf(process.env).says}`);
+    const journal = journalOfThisRun();
+    if (journal) report.push(`Wrote: every write is in ${journal}; undo exactly with: npm run rollback -- ${journal}`);
     const preflightRed = this.lines.some((l) => l.step === '00-preflight' && l.state === 'failed');
-    const next = nextCommand({ green: verdict === 'GREEN', preflightRed, partial: false });
-    out.push(`Next: ${next}`, '');
-    process.stdout.write(`${redactor.redact(out.join('\n'))}\n`);
+    const next = nextCommand({ green, preflightRed, partial });
+    report.push(`Next: ${next}`, '');
+    out(`${report.join('\n')}\n`);
+    if (!green && process.exitCode === undefined) process.exitCode = 1;
     if (process.env.GITHUB_STEP_SUMMARY) {
-      const md = [
-        `## mpc-runbook ${mode}: ${verdict}`,
-        '',
-        '| step | claim | result |',
-        '|---|---|---|',
-        ...this.lines.map(summaryRow),
-        '',
-        `Next: \`${next}\``,
-        '',
-      ];
+      const md = [`## mpc-runbook ${mode}: ${verdict}`, '', '| step | claim | result |', '|---|---|---|'];
+      md.push(...this.lines.map(summaryRow), '', ...report.slice(2 + covered.length, -2), `Next: \`${next}\``, '');
       appendFileSync(process.env.GITHUB_STEP_SUMMARY, redactor.redact(md.join('\n')));
     }
   }

@@ -145,7 +145,7 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     [
       'the target is unknown',
       async () => ({ RUNBOOK_TARGET: 'cloud' }),
-      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" Invalid option: expected one of "twin"\|"aws"/,
+      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" is not one of twin, aws/,
     ],
   ];
 
