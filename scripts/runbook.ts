@@ -19,6 +19,8 @@ process.env.RUNBOOK_MODE = mode;
 const vitest = await createVitest({ project: ['runbook'], watch: false, run: true, reporters: runbookReporters() });
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // Vitest's own handler exits at once; this run first stops cleanly and says what it had done.
+  process.removeAllListeners(signal);
   process.on(signal, () => {
     if (interrupted) return;
     interrupted = true;
@@ -26,8 +28,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void (async () => {
       await vitest.cancelCurrentRun('keyboard-input').catch(() => undefined);
       await vitest.close().catch(() => undefined);
-      process.stdout.write(interruptionReport(signal));
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      // Exit once the report is out (a pipe is written asynchronously).
+      process.stdout.write(interruptionReport(signal), () => process.exit(signal === 'SIGINT' ? 130 : 143));
     })();
   });
 }

@@ -19,6 +19,8 @@ import {
 const { test } = await runbookStep('00-preflight');
 
 describe('00 preflight: the runbook can see the whole Layer 3', () => {
+  test('the run names its target, and a run that writes was pointed at it explicitly', ({ claim }) =>
+    claim(targetNamed));
   test('no other fix run holds the fix lock (one fix at a time, across machines)', ({ claim }) => claim(holdsFixLock));
   test('the deployment is discovered from its CloudFormation outputs', ({ claim }) => claim(deploymentDiscovered));
   test('the NEAR RPC answers: the expected chain, synced, blocks advancing', ({ claim }) => claim(nearRpcAnswers));

@@ -14,7 +14,7 @@ import { classified, type Origin } from '../errors.ts';
 import { type Journal, openJournal } from '../journal.ts';
 import { type Manifest, ManifestError, loadManifest } from '../manifest.ts';
 import { type NearClient, nearClient } from '../near/rpc.ts';
-import { oncePerRun, runEnv, runId } from './run-state.ts';
+import { oncePerRun, runEnv, runId, targetRefusal } from './run-state.ts';
 
 export interface RunbookContext {
   config: RunbookConfig;
@@ -59,6 +59,9 @@ function readManifest(config: RunbookConfig, deployment: Deployment) {
 }
 
 async function buildContext(): Promise<RunbookContext> {
+  // A run refused before it started (a writing run without an explicit target) gets no context at all.
+  const refused = targetRefusal();
+  if (refused) throw new Error(refused);
   Object.assign(process.env, runEnv());
   const config = loadConfig();
   const id = runId();

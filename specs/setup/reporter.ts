@@ -62,9 +62,14 @@ export default class RunbookReporter implements Reporter {
   onTestRunStart() {
     this.started = Date.now();
     this.lines = [];
+    this.seen.clear();
   }
 
+  private seen = new Set<string>();
+
   onTestCaseResult(test: TestCase) {
+    if (this.seen.has(test.id)) return; // an aborted run reports its remaining claims twice
+    this.seen.add(test.id);
     const r = test.result();
     const line: Line = {
       step: stepOf(test),

@@ -57,7 +57,13 @@ export function startScript(script: string, args: string[], env: Record<string, 
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const result = new Promise<RunResult>((ok) => child.on('close', (code) => ok({ code, output })));
-  return { result, output: () => output, kill: () => process.kill(-child.pid!, 'SIGKILL') };
+  return {
+    result,
+    output: () => output,
+    kill: () => process.kill(-child.pid!, 'SIGKILL'),
+    /** Ctrl-C to the runbook's own process (not its group), as a terminal would send it. */
+    interrupt: () => process.kill(child.pid!, 'SIGINT'),
+  };
 }
 
 export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> =>

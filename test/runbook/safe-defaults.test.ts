@@ -1,0 +1,156 @@
+/**
+ * Safe by default, honest in every line (issue 11): the target is never implicit where it matters,
+ * the lock is taken only after the account is verified and cannot be mistaken, a partial run is not
+ * a verdict, plain `vitest run specs/` reports like `npm run runbook`, and Ctrl-C stops a fix cleanly.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test, vi } from 'vitest';
+import { acquireFixLock } from '../../helpers/aws/fix-lock.ts';
+import { readJournal } from '../../helpers/journal.ts';
+import { useTwin } from '../twin-fixture.ts';
+import { runbook, type RunResult, snapshot, startScript, workspace } from './runbook-runs.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const createdLocks = (twin: ReturnType<ReturnType<typeof useTwin>>) =>
+  twin.aws.stats().secretsmanager?.CreateSecret ?? 0;
+
+describe('the target is never implicit where it matters', () => {
+  const started = useTwin('incident-key-mismatch');
+
+  test('fix with RUNBOOK_TARGET misspelled in the environment refuses, names the typo, and writes nothing', async () => {
+    const twin = started();
+    const ws = workspace();
+    const before = snapshot(twin);
+    const locks = createdLocks(twin);
+    // The operator meant the deployment in these variables; RUNBOK_TARGET leaves RUNBOOK_TARGET unset.
+    const r = await runbook(twin, 'fix', ws, { RUNBOOK_TARGET: '', RUNBOK_TARGET: 'aws' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('fix refuses to run against a target that was not chosen');
+    expect(r.output).toContain('RUNBOK_TARGET (did you mean RUNBOOK_TARGET?)');
+    expect(r.output).not.toContain('Runbook fix: GREEN');
+    expect(r.output).toMatch(/target: the embedded twin \(RUNBOOK_TARGET is not set/);
+    expect(snapshot(twin)).toEqual(before);
+    expect(ws.journals()).toEqual([]);
+    expect(createdLocks(twin)).toBe(locks); // not even the lock
+  });
+
+  test('a gate names its target in the header and the report, and warns about lookalike variables', async () => {
+    const twin = started();
+    const r = await runbook(twin, 'gate', workspace(), { MPC_KEY_FILE: '/tmp/x.json' });
+    expect(r.output).toMatch(/mpc-runbook gate — target: AWS account 111122223333, region us-east-1 at http:/);
+    expect(r.output).toMatch(/Checked: AWS account 111122223333, region us-east-1 at http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.output).toMatch(/\[warning\] 00 .*MPC_KEY_FILE looks like MPC_KEYS_FILE but is not it/);
+  });
+
+  test('fix with a lookalike variable refuses before anything is written', async () => {
+    const twin = started();
+    const ws = workspace();
+    const before = snapshot(twin);
+    const r = await runbook(twin, 'fix', ws, { EXPECTED_AWS_REGOIN: 'us-east-1' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('EXPECTED_AWS_REGOIN (did you mean EXPECTED_AWS_REGION?)');
+    expect(snapshot(twin)).toEqual(before);
+    expect(ws.journals()).toEqual([]);
+  });
+});
+
+describe('the lock cannot lie', () => {
+  const started = useTwin('incident-key-mismatch');
+
+  test('a fix refused for another account never takes the lock', async () => {
+    const twin = started();
+    const locks = createdLocks(twin);
+    const r = await runbook(twin, 'fix', workspace(), { EXPECTED_AWS_ACCOUNT_ID: '999999999999' });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/fix refused: the fix lock was not taken: refusing to write: AWS account is 111122223333/);
+    expect(createdLocks(twin)).toBe(locks);
+  });
+
+  test('a gate started while a fix holds the lock says who holds it and since when', async () => {
+    const twin = started();
+    const held = await acquireFixLock(twin.env, 'run-in-progress');
+    try {
+      const r = await runbook(twin, 'gate', workspace());
+      expect(r.output).toMatch(/a fix run holds the lock: run run-in-progress on \S+ \(pid \d+\) since 20\d\d-/);
+    } finally {
+      await held.release();
+    }
+  });
+});
+
+describe('every line of output is true', () => {
+  const started = useTwin('incident-key-mismatch');
+
+  test('a filtered run says which steps it covered and is not a verdict on the Layer 3', async () => {
+    const twin = started();
+    const r = await runScriptWith(twin.env, ['gate', 'specs/00-preflight']);
+    expect(r.output).toContain('Runbook gate: GREEN (partial)');
+    expect(r.output).toContain('Partial run: 1 of 6 steps (00-preflight); this is not a verdict on the Layer 3.');
+    expect(r.output).not.toContain('Next: nothing to do');
+    expect(r.output).toContain('Next: npm run runbook   # every step, for a verdict on the Layer 3');
+  });
+
+  test('plain `vitest run specs/` ends with the runbook report and writes the JUnit file', async () => {
+    const twin = started();
+    const ws = workspace();
+    const r = await vitestRunSpecs({ ...twin.env, ...ws.env });
+    expect(r.code).toBe(1); // the incident
+    expect(r.output).toMatch(/Runbook gate: RED in [\d.]+ s/);
+    expect(r.output).toMatch(/01-keys-match +1 passed, 3 failed/);
+    expect(r.output).toContain('Next: npm run plan');
+    expect(existsSync(ws.env.RUNBOOK_JUNIT_FILE)).toBe(true);
+    expect(readFileSync(ws.env.RUNBOOK_JUNIT_FILE, 'utf8')).toContain('<testsuites');
+  });
+
+  test('Ctrl-C during fix: the run says what it had done, records what was in flight, releases the lock', async () => {
+    const twin = started();
+    const ws = workspace();
+    twin.aws.faults.latencyMs = 300; // writes take long enough to be caught in flight
+    const run = startScript('runbook.ts', ['fix'], { ...twin.env, ...ws.env });
+    const journal = await vi.waitFor(
+      () => {
+        const j = ws.journals()[0];
+        expect(j && readFileSync(j, 'utf8')).toContain('"phase":"intent"');
+        return j!;
+      },
+      { timeout: 300_000, interval: 5 },
+    );
+    run.interrupt();
+    const r = await run.result;
+    twin.aws.faults.latencyMs = 0;
+    expect(r.code).toBe(130);
+    expect(r.output).toContain('Interrupted by SIGINT.');
+    expect(r.output).toContain(`Journal: ${journal}`);
+    expect(r.output).toMatch(/Steps finished: 00-preflight passed, 01-keys-match passed/);
+    const entries = readJournal(journal);
+    const open = entries.filter(
+      (e) => e.phase === 'intent' && !entries.some((o) => o.phase !== 'intent' && o.ref === e.seq),
+    );
+    expect(open).toEqual([]); // every intent has an outcome: done, failed or interrupted
+    // The lock is free: another fix run can take it at once.
+    const next = await acquireFixLock(twin.env, 'the-next-run');
+    await next.release();
+  });
+});
+
+function runScriptWith(env: Record<string, string>, args: string[]): Promise<RunResult> {
+  return startScript('runbook.ts', args, { ...env, ...workspace().env }).result;
+}
+
+function vitestRunSpecs(env: Record<string, string>): Promise<RunResult> {
+  const child = spawn(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'specs/'], {
+    cwd: root,
+    env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
+  return new Promise((ok) => child.on('close', (code) => ok({ code, output })));
+}
