@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   RUNBOOK_SSM_TIMEOUT_S: seconds(120),
   /** One NEAR RPC request (retried within the budget when it does not answer). */
   RUNBOOK_RPC_TIMEOUT_S: seconds(10),
+  /** One NEAR RPC call, its retries included: a silent RPC is reported within this. */
+  RUNBOOK_RPC_BUDGET_S: seconds(15),
   RUNBOOK_JOURNAL_DIR: z.string().default('.runbook/journal'),
   RUNBOOK_STATE_DIR: z.string().default('.runbook/runs'),
   /** Extra parity cases: "predecessor:path,predecessor:path". */

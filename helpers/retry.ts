@@ -56,7 +56,7 @@ export function isTransient(e: unknown): boolean {
 export async function withRetry<T>(
   what: string,
   fn: () => Promise<T>,
-  opts: { retries?: number; minTimeout?: number } = {},
+  opts: { retries?: number; minTimeout?: number; budgetMs?: number } = {},
 ): Promise<T> {
   return pRetry(
     async () => {
@@ -67,7 +67,13 @@ export async function withRetry<T>(
         throw e;
       }
     },
-    { retries: opts.retries ?? 4, minTimeout: opts.minTimeout ?? 200, factor: 2, maxTimeout: 3000 },
+    {
+      retries: opts.retries ?? 4,
+      minTimeout: opts.minTimeout ?? 200,
+      factor: 2,
+      maxTimeout: 3000,
+      ...(opts.budgetMs ? { maxRetryTime: opts.budgetMs } : {}),
+    },
   ).catch((e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     if (err.message.startsWith(`${what}:`)) throw err;

@@ -14,7 +14,7 @@ import { classified, type Origin } from '../errors.ts';
 import { type Journal, openJournal } from '../journal.ts';
 import { type Manifest, ManifestError, loadManifest } from '../manifest.ts';
 import { type NearClient, nearClient } from '../near/rpc.ts';
-import { oncePerRun, runEnv, runId, targetRefusal } from './run-state.ts';
+import { oncePerRun, rpcHealth, runEnv, runId, targetRefusal } from './run-state.ts';
 
 export interface RunbookContext {
   config: RunbookConfig;
@@ -67,6 +67,8 @@ async function buildContext(): Promise<RunbookContext> {
   const id = runId();
   const near = nearClient(config.NEAR_RPC_URL, config.MPC_CONTRACT_ID, {
     requestTimeoutMs: config.RUNBOOK_RPC_TIMEOUT_S * 1000,
+    callBudgetMs: config.RUNBOOK_RPC_BUDGET_S * 1000,
+    health: rpcHealth,
   });
   // The deployment does not change during a run: discover it once per run, not once per step.
   const deployment = await oncePerRun('deployment.json', () =>

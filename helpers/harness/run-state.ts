@@ -100,3 +100,9 @@ export function recordPlannedActions(step: string, actions: { kind: string; targ
   all[step] = seen;
   writeJson('plan.json', all);
 }
+
+/** The NEAR RPC found not answering earlier in this run (later calls fail at once instead of waiting again). */
+export const rpcHealth = {
+  downSince: (): string | undefined => readJson<{ reason: string }>('rpc-down.json')?.reason,
+  markDown: (reason: string) => writeJson('rpc-down.json', { reason, at: new Date().toISOString() }),
+};

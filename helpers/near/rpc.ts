@@ -1,7 +1,7 @@
 /** NEAR RPC through near-api-js: chain status, access keys, the MPC contract's views. */
 import { JsonRpcProvider } from 'near-api-js';
 import type { AccessKeyPermission, OnChainKey } from '../evidence.ts';
-import { withRetry } from '../retry.ts';
+import { httpStatus, networkCode, withRetry } from '../retry.ts';
 import { parseContractState } from './contract-state.ts';
 
 /**
@@ -20,11 +20,45 @@ function answerWithin<T>(ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-export function nearClient(url: string, contractId: string, o: { requestTimeoutMs?: number } = {}) {
+/**
+ * Whether the RPC was found not answering earlier in this run: one call that spent its whole budget
+ * marks it, and every later call fails at once instead of waiting the same budget again.
+ */
+export interface RpcHealth {
+  downSince(): string | undefined;
+  markDown(reason: string): void;
+}
+
+export interface NearClientOptions {
+  /** One request (then retried within the budget). */
+  requestTimeoutMs?: number;
+  /** Every request of one call together, retries included: the first sentence comes within it. */
+  callBudgetMs?: number;
+  health?: RpcHealth;
+}
+
+/** Network codes of an RPC that does not answer at all. */
+const SILENT = /^(ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|UND_ERR_[A-Z_]+)$/;
+
+export function nearClient(url: string, contractId: string, o: NearClientOptions = {}) {
   // near-api-js retries 408/500/503 itself; keep that short and let withRetry own the budget.
   const provider = new JsonRpcProvider({ url }, { retries: 1, wait: 200, backoff: 1.5 });
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
-  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, () => answerWithin(timeoutMs, fn()));
+  const budgetMs = o.callBudgetMs ?? 15_000;
+  const call = async <T>(what: string, fn: () => Promise<T>) => {
+    const down = o.health?.downSince();
+    if (down) throw Object.assign(new Error(`not checked: ${down}`), { code: 'ERPCDOWN' });
+    const deadline = Date.now() + budgetMs;
+    const attempt = () => answerWithin(Math.max(1, Math.min(timeoutMs, deadline - Date.now())), fn());
+    return withRetry(what, attempt, { budgetMs }).catch((e: Error & { code?: string }) => {
+      // Only a silent, refusing or failing RPC marks it down; an answer about the request does not.
+      const status = httpStatus(e);
+      if (SILENT.test(networkCode(e) ?? '') || (status !== undefined && status >= 500)) {
+        o.health?.markDown(`the NEAR RPC at ${url} did not answer within ${budgetMs / 1000} s (${what})`);
+      }
+      throw e;
+    });
+  };
   const view = <T>(contractId: string, method: string, args: Record<string, unknown> = {}) =>
     call(`view ${method} on ${contractId}`, () => provider.callFunction({ contractId, method, args }) as Promise<T>);
   return {

@@ -4,6 +4,7 @@
  * a verdict, plain `vitest run specs/` reports like `npm run runbook`, and Ctrl-C stops a fix cleanly.
  */
 import { spawn } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
@@ -132,6 +133,36 @@ describe('every line of output is true', () => {
     // The lock is free: another fix run can take it at once.
     const next = await acquireFixLock(twin.env, 'the-next-run');
     await next.release();
+  });
+});
+
+describe('fail fast, and do not repeat a known failure', () => {
+  const started = useTwin('incident-key-mismatch');
+
+  test('an RPC that accepts connections and never answers: one red sentence, then "not checked" without asking again', async () => {
+    const twin = started();
+    let requests = 0;
+    const silent = createServer((socket) => {
+      socket.on('data', (d) => {
+        requests += String(d).match(/^POST /gm)?.length ?? 0;
+      });
+    });
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const env = { NEAR_RPC_URL: url, RUNBOOK_RPC_TIMEOUT_S: '2', RUNBOOK_RPC_BUDGET_S: '3' };
+      const r = await runbook(twin, 'gate', workspace(), env);
+      expect(r.code).toBe(1);
+      expect(r.output).toMatch(/the NEAR RPC answers[^\n]*\n\s+NEAR RPC at http:\/\/127\.0\.0\.1:\d+ is unreachable/);
+      // Later claims that need the RPC say so at once, quoting the first failure, instead of waiting again.
+      expect(r.output).toMatch(
+        /the MPC contract is deployed[^\n]*\n[^\n]*not checked: the NEAR RPC at http:\S+ did not answer within 3 s \(RPC status\)/,
+      );
+      expect(requests).toBeGreaterThan(0);
+      expect(requests).toBeLessThanOrEqual(6); // one call's budget, not one per claim
+    } finally {
+      silent.close();
+    }
   });
 });
 
