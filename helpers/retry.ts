@@ -77,11 +77,16 @@ export async function withRetry<T>(
 export async function waitUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  o: { timeoutMs: number; intervalMs: number; onProgress?: (last: unknown) => void },
+  o: {
+    timeoutMs: number;
+    /** Between checks: fixed, or by the number of checks made so far (1, 2, …) for a backing-off poll. */
+    intervalMs: number | ((checks: number) => number);
+    onProgress?: (last: unknown) => void;
+  },
 ): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
   let last: unknown;
-  for (;;) {
+  for (let checks = 1; ; checks++) {
     try {
       const v = await check();
       if (v !== undefined) return v;
@@ -93,6 +98,7 @@ export async function waitUntil<T>(
         `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${last ? `; last seen: ${String(last)}` : ''}`,
       );
     o.onProgress?.(last);
-    await new Promise((r) => setTimeout(r, o.intervalMs));
+    const wait = typeof o.intervalMs === 'number' ? o.intervalMs : o.intervalMs(checks);
+    await new Promise((r) => setTimeout(r, wait));
   }
 }

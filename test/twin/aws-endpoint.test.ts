@@ -254,6 +254,26 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     expect(() => configureAwsFaults(aws.faults, { error5xxRate: 2 })).toThrow();
   });
 
+  test('latency profiles from scenario data: aws sets every delay, a field beside it wins, twin puts them back', () => {
+    configureAwsFaults(aws.faults, { profile: 'aws', ssmReportDelayMs: 900 });
+    expect(aws.faults).toMatchObject({
+      latencyMs: 30,
+      invocationHiddenPolls: 0,
+      invocationDelayMs: 500,
+      ssmDeliveryDelayMs: 300,
+      ssmReportDelayMs: 900,
+    });
+    configureAwsFaults(aws.faults, { profile: 'twin' });
+    expect(aws.faults).toMatchObject({
+      latencyMs: 0,
+      invocationHiddenPolls: 1,
+      invocationDelayMs: 0,
+      ssmDeliveryDelayMs: 0,
+      ssmReportDelayMs: 0,
+    });
+    expect(() => configureAwsFaults(aws.faults, { profile: 'lan' })).toThrow();
+  });
+
   test('wire details: request id header on every response, unknown operations, malformed JSON', async () => {
     const post = (headers: Record<string, string>, body: string) =>
       fetch(aws.url, { method: 'POST', headers, body }).then(async (r) => ({
