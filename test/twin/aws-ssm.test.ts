@@ -168,7 +168,8 @@ describe('SSM Run Command', () => {
     expect(output).toHaveLength(2_500);
     // Both streams over half the room: half of each, each with its marker (agent iohandler.go TruncateOutput).
     const m = /^(a+)\n---Output truncated---\n----------ERROR-------\n(b+)\n---Error truncated----$/.exec(output);
-    expect(m?.[1]!.length).toBe(m?.[2]!.length);
+    expect(m).not.toBeNull();
+    expect(m![1]!.length).toBe(m![2]!.length);
   });
 
   test('plugin Output: short output whole; a long stream cut with its marker, the other kept whole', () => {
