@@ -4,8 +4,15 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 
-const TRANSIENT =
-  /Throttl|Rate exceeded|TooManyRequests|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|Internal server error|Timeout error|TIMEOUT_ERROR|InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable/i;
+const TRANSIENT = new RegExp(
+  [
+    'Throttl|Rate exceeded|TooManyRequests',
+    'ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up',
+    'Internal server error|Timeout error|TIMEOUT_ERROR',
+    'InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable',
+  ].join('|'),
+  'i',
+);
 
 type Chained = { code?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } };
 
@@ -73,7 +80,9 @@ export async function withRetry<T>(
   });
 }
 
-/** Poll until `check` returns a value (not undefined) or the deadline passes; the error says what was awaited and what was last seen. */
+const lastSeen = (last: unknown) => (last ? `; last seen: ${String(last)}` : '');
+
+/** Poll until `check` returns a value or the deadline passes; the error says what it awaited and saw. */
 export async function waitUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
@@ -94,9 +103,7 @@ export async function waitUntil<T>(
       last = (e as Error).message;
     }
     if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${last ? `; last seen: ${String(last)}` : ''}`,
-      );
+      throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${lastSeen(last)}`);
     o.onProgress?.(last);
     const wait = typeof o.intervalMs === 'number' ? o.intervalMs : o.intervalMs(checks);
     await new Promise((r) => setTimeout(r, wait));

@@ -28,13 +28,18 @@ export interface InvocationResult {
   stderr: string;
 }
 
-/** An invocation's outcome as an operator needs it: did the command run at all, and what is the state of the instance? */
+const NOTHING_RAN = 'nothing ran there';
+const STARTED_NOT_FINISHED = 'the command started but did not finish in time; check the instance before running again';
+
+const stderrNote = (r: InvocationResult) => (r.stderr.trim() ? ` (${r.stderr.trim()})` : '');
+
+/** An invocation's outcome as an operator needs it: did the command run at all, what state is the instance in? */
 export function describeOutcome(r: InvocationResult | undefined): string {
   if (!r) return 'no result from SSM';
   if (r.details === 'DeliveryTimedOut' || r.details === 'Undeliverable')
-    return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); nothing ran there`;
+    return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); ${NOTHING_RAN}`;
   if (r.details === 'ExecutionTimedOut' || r.status === 'TimedOut')
-    return `${r.status}/${r.details || 'ExecutionTimedOut'}: the command started but did not finish in time; check the instance before running again${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
+    return `${r.status}/${r.details || 'ExecutionTimedOut'}: ${STARTED_NOT_FINISHED}${stderrNote(r)}`;
   return `${r.status}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`;
 }
 

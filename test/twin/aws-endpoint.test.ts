@@ -73,7 +73,7 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     host?.cleanup();
   });
 
-  test('DescribeStacks by name and all; outputs with CDK-hashed keys; unknown stack → 400 ValidationError', async () => {
+  test('DescribeStacks by name and all; CDK-hashed output keys; unknown stack → 400 ValidationError', async () => {
     const cfn = new CloudFormationClient(clientConfig(aws));
     try {
       const r = await cfn.send(new DescribeStacksCommand({ StackName: 'MpcStandaloneStack' }));
@@ -151,7 +151,7 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     }
   });
 
-  test('a throttling burst of 2 is absorbed by the standard retry (attempts 3); with maxAttempts 1 it surfaces', async () => {
+  test('a throttling burst of 2 is absorbed by the standard retry (3 attempts); maxAttempts 1 shows it', async () => {
     const sm = new SecretsManagerClient(clientConfig(aws));
     const smOnce = new SecretsManagerClient(clientConfig(aws, { maxAttempts: 1 }));
     const ssmOnce = new SSMClient(clientConfig(aws, { maxAttempts: 1 }));

@@ -114,7 +114,7 @@ describe('SSM Run Command', () => {
     expect(host.runs.find((x) => x.instanceId === A)?.executionTimeoutSeconds).toBe(3600);
   });
 
-  test('non-zero exit → Failed with ResponseCode; ListCommandInvocations is empty on the first poll, then Details', async () => {
+  test('non-zero exit → Failed with ResponseCode; the list is empty on the first poll, then Details', async () => {
     const { Command } = await send([A, B], ['echo out', 'echo bad >&2', 'exit 3']);
     const first = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, Details: true }));
     expect(first.CommandInvocations).toEqual([]);
@@ -152,7 +152,7 @@ describe('SSM Run Command', () => {
     expect(r.ResponseCode).not.toBe(0);
   });
 
-  test('stdout is cut at 24,000 characters, stderr at 8,000, plugin Output at 2,500 with the agent markers', async () => {
+  test('stdout cut at 24,000 characters, stderr at 8,000, plugin Output at 2,500 with the agent markers', async () => {
     const { Command } = await send(
       [A],
       ["head -c 30000 /dev/zero | tr '\\0' 'a'", "head -c 9000 /dev/zero | tr '\\0' 'b' >&2"],
@@ -187,7 +187,7 @@ describe('SSM Run Command', () => {
     expect(pluginOutput('x'.repeat(2_500), '')).toContain('---Output truncated---');
   });
 
-  test('delivery and report delays: Pending, then InProgress, then the outcome; ExecutionEndDateTime is when the script ended', async () => {
+  test('delivery and report delays: Pending, InProgress, then the outcome, ended when the script ended', async () => {
     Object.assign(aws.faults, { invocationHiddenPolls: 0, ssmDeliveryDelayMs: 800, ssmReportDelayMs: 800 });
     const { Command } = await send([A], ['sleep 0.8', 'echo late']);
     const statuses: string[] = [];
@@ -212,7 +212,7 @@ describe('SSM Run Command', () => {
     expect(new Date(r.ExecutionEndDateTime!).getTime()).toBe(plugin.ResponseFinishDateTime!.getTime());
   });
 
-  test('the aws profile: invisible for invocationDelayMs after the send (an empty list, not an error), then visible', async () => {
+  test('the aws profile: invisible for invocationDelayMs after the send (an empty list), then visible', async () => {
     configureAwsFaults(aws.faults, { profile: 'aws', latencyMs: 0, invocationDelayMs: 60_000 });
     expect(aws.faults).toMatchObject({ invocationHiddenPolls: 0, ssmDeliveryDelayMs: 300, ssmReportDelayMs: 400 });
     const { Command } = await send([B], ['echo hidden']);
@@ -228,7 +228,7 @@ describe('SSM Run Command', () => {
     expect((await finished(Command!.CommandId!, B)).StandardOutputContent).toBe('hidden\n');
   });
 
-  test('a ConnectionLost instance: undelivered until the delivery timeout, then TimedOut (DeliveryTimedOut); delivered if it comes back', async () => {
+  test('ConnectionLost: undelivered, then TimedOut (DeliveryTimedOut); delivered if back in time', async () => {
     aws.faults.ssmTimeScale = 0.05; // TimeoutSeconds 30 → 1.5 s
     host.setPing(B, 'ConnectionLost');
     host.setPing(C, 'ConnectionLost');
@@ -254,7 +254,7 @@ describe('SSM Run Command', () => {
     expect(cmd).toMatchObject({ Status: 'TimedOut', DeliveryTimedOutCount: 1, CompletedCount: 2 });
   });
 
-  test('the SDK waiter waitUntilCommandExecuted works against it (SUCCESS, and FAILURE for a failing script)', async () => {
+  test('the SDK waiter waitUntilCommandExecuted works (SUCCESS, and FAILURE for a failing script)', async () => {
     const ok = await send([A], ['echo waited']);
     const w = await waitUntilCommandExecuted(
       { client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 },
@@ -273,7 +273,7 @@ describe('SSM Run Command', () => {
     expect(JSON.parse(e.message)).toMatchObject({ state: 'FAILURE', reason: { Status: 'Failed', ResponseCode: 1 } });
   });
 
-  test('SendCommand validation: > 50 instances, unknown / Inactive instance, duplicates, document, TimeoutSeconds', async () => {
+  test('SendCommand validation: > 50 ids, unknown / Inactive instance, duplicates, document, timeouts', async () => {
     const many = Array.from({ length: 51 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
     const tooMany = await rejection(send(many, ['true']));
     expect(tooMany.name).toBe('ValidationException');

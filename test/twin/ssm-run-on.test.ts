@@ -73,7 +73,7 @@ describe('runOn against the twin SSM', () => {
     expect(splitPluginOutput(`a${title}b${title}c`)).toBeUndefined();
   });
 
-  test('the twin timing: one SendCommand, at most two status reads (the first sees nothing), no GetCommandInvocation', async () => {
+  test('twin timing: one SendCommand, ≤ 2 status reads (the first sees nothing), no GetCommandInvocation', async () => {
     const res = await run({
       [IDS[0]!]: { stdout: 'zero\n' },
       [IDS[1]!]: { stdout: 'one\n', stderr: 'warn\n' },
@@ -88,7 +88,7 @@ describe('runOn against the twin SSM', () => {
     expect(calls.GetCommandInvocation).toBeUndefined();
   });
 
-  test('an output cut at 2,500 characters is read whole with GetCommandInvocation, for that instance only', async () => {
+  test('an Output cut at 2,500 characters is read whole with GetCommandInvocation, on that instance only', async () => {
     const big = `${'line of output\n'.repeat(400)}end\n`;
     const res = await run({ [IDS[0]!]: { stdout: big }, [IDS[1]!]: { stdout: 'small\n' } }, IDS.slice(0, 2));
     expect(res.get(IDS[0]!)!.stdout).toBe(big);
@@ -96,7 +96,7 @@ describe('runOn against the twin SSM', () => {
     expect(ssmCalls().GetCommandInvocation).toBe(1);
   });
 
-  test('the aws profile (delivery, report and visibility delays): within three status reads, no GetCommandInvocation', async () => {
+  test('the aws profile (delivery, report, visibility delays): ≤ 3 status reads, no GetCommandInvocation', async () => {
     configureAwsFaults(aws.faults, { profile: 'aws' });
     const res = await run(Object.fromEntries(IDS.map((id) => [id, { stdout: `${id}\n` }])));
     for (const id of IDS) expect(res.get(id)).toMatchObject({ status: 'Success', stdout: `${id}\n` });

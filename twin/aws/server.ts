@@ -66,7 +66,7 @@ export const AWS_LATENCY_PROFILES = {
     ssmDeliveryDelayMs: 0,
     ssmReportDelayMs: 0,
   },
-  /** AWS-like: 30 ms per call; an invocation invisible for 500 ms, started after 300 ms, reported 400 ms after its end. */
+  /** 30 ms a call; an invocation invisible for 500 ms, started after 300 ms, reported 400 ms after it ends. */
   aws: {
     latencyMs: 30,
     invocationHiddenPolls: 0,

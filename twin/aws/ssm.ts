@@ -51,9 +51,9 @@ interface Command {
 }
 
 export interface SsmFaults {
-  /** Matching commands (regex on the joined commands; all commands when no pattern) never finish until their execution timeout. */
+  /** Matching commands (regex on the joined commands; all when no pattern) hang until their execution timeout. */
   ssmHang?: { commandPattern?: string } | undefined;
-  /** How many GetCommandInvocation / ListCommandInvocations polls per invocation see nothing after SendCommand (default 1). */
+  /** How many GetCommandInvocation / ListCommandInvocations polls per invocation see nothing (default 1). */
   invocationHiddenPolls: number;
   /** And for how long at least (ms, default 0). */
   invocationDelayMs: number;
@@ -64,7 +64,7 @@ export interface SsmFaults {
   ssmDropOffline?: { instanceIds: string[]; commandPattern?: string } | undefined;
   /** Multiplies the delivery and execution timeouts (e.g. 0.01 makes a 30 s delivery timeout 300 ms); 1 = real time. */
   ssmTimeScale: number;
-  /** From SendCommand (to an Online instance) until the agent starts the script: the invocation stays Pending (ms, default 0). */
+  /** From SendCommand (to an Online instance) until the agent starts the script: still Pending (ms, default 0). */
   ssmDeliveryDelayMs: number;
   /** From the script's end until SSM shows its outcome and output (the agent's reply; ms, default 0). */
   ssmReportDelayMs: number;
@@ -115,7 +115,7 @@ export const PLUGIN_ERROR_TITLE = '\n----------ERROR-------\n';
 export const PLUGIN_OUTPUT_CUT = '\n---Output truncated---';
 export const PLUGIN_ERROR_CUT = '\n---Error truncated----';
 
-/** The plugin `Output` of ListCommandInvocations (Details): stdout, the error title and stderr, cut as the agent's TruncateOutput cuts them. */
+/** The plugin `Output` of ListCommandInvocations (Details): stdout, error title, stderr, cut as the agent cuts them. */
 export function pluginOutput(stdout: string, stderr: string, capacity = PLUGIN_OUTPUT_MAX): string {
   const title = stderr ? PLUGIN_ERROR_TITLE : '';
   const room = capacity - title.length;
@@ -217,7 +217,7 @@ function deliver(s: SsmState, inv: Invocation, cmd: Command) {
   else attempt();
 }
 
-/** Visible once polled `invocationHiddenPolls` times (by Get or List) and `invocationDelayMs` after the send; a refused poll counts. */
+/** Visible once polled `invocationHiddenPolls` times and `invocationDelayMs` after the send; a refused poll counts. */
 function seen(faults: SsmFaults, inv: Invocation): boolean {
   if (inv.hiddenPolls >= faults.invocationHiddenPolls && Date.now() - inv.requested >= faults.invocationDelayMs)
     return true;
