@@ -48,9 +48,10 @@ const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancell
 /**
  * Status reads after SendCommand: a short first wait, then doubling, capped. Run Command shows a
  * short script finished about a second after the send (and nothing at all for the first ~0.5 s);
- * a repair that restarts a node takes tens of seconds. Reads land at 0.2, 0.6, 1.4, 3, 5, 7 s, …
+ * a repair that restarts a node takes tens of seconds. Reads land at 0.2, 0.6, 1.4, 2.4, 3.4 s, …:
+ * three for a one-second command, then one a second (never more than a second late).
  */
-export const STATUS_POLL = { firstMs: 200, factor: 2, maxMs: 2_000 } as const;
+export const STATUS_POLL = { firstMs: 200, factor: 2, maxMs: 1_000 } as const;
 export const statusPollDelay = (reads: number) =>
   Math.min(STATUS_POLL.maxMs, STATUS_POLL.firstMs * STATUS_POLL.factor ** reads);
 
