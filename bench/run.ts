@@ -8,6 +8,7 @@
  * stay. It reports; it does not gate.
  *
  *   BENCH_SIZES=3,10,30   BENCH_RUNS=3   BENCH_PROFILE=l20,aws   (BENCH_LATENCY_MS=20 for l20)
+ *   BENCH_OUT=bench/results (where .json and .md go)   BENCH_NOTE='…' (a line for the results, e.g. the conditions)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ const sizes = (process.env.BENCH_SIZES ?? '3,10,30').split(',').map(Number);
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const L = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const GATE_TIMEOUT_MS = 15 * 60_000;
+const OUT = join(root, process.env.BENCH_OUT ?? join('bench', 'results'));
+const NOTE = process.env.BENCH_NOTE ?? '';
 const SPEC_ORDER = readdirSync(join(root, 'specs'))
   .filter((f) => f.endsWith('.spec.ts'))
   .sort()
@@ -246,12 +249,13 @@ const rows: Row[] = [];
 const failures: { nodes: number; profile?: string; error: string }[] = [];
 
 function write() {
-  const json = { date: started, machine, runs, profiles: PROFILES, critical_path: CRITICAL_PATH, rows, failures };
-  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
-  const md = join(root, 'bench', 'results.md');
+  const json = { date: started, note: NOTE, machine, runs, profiles: PROFILES, critical_path: CRITICAL_PATH, rows };
+  writeFileSync(`${OUT}.json`, `${JSON.stringify({ ...json, failures }, null, 2)}\n`);
+  const md = `${OUT}.md`;
   writeFileSync(md, `${markdown()}\n`);
   // The project's formatter pads the tables (npm run lint checks every file).
-  spawnSync(join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', md], { cwd: root, stdio: 'ignore' });
+  const biome = join(root, 'node_modules', '.bin', 'biome');
+  spawnSync(biome, ['format', '--write', md, `${OUT}.json`], { cwd: root, stdio: 'ignore' });
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -340,7 +344,8 @@ function filesRow(r: Row): string[] {
 function markdown(): string {
   return [
     `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
-      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.`,
+      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
+      (NOTE ? ` ${NOTE}` : ''),
     '',
     ...table(MAIN_HEADER, rows.map(mainRow)),
     '',
