@@ -13,7 +13,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
 import { startTwin, type Twin } from '../twin/start.ts';
 import { breakdown, junitTestTimes, RESULT_LINE, readProbe, type Breakdown, type ResultLine } from './breakdown.ts';
@@ -24,7 +24,7 @@ const sizes = (process.env.BENCH_SIZES ?? '3,10,30').split(',').map(Number);
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const L = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const GATE_TIMEOUT_MS = 15 * 60_000;
-const OUT = join(root, process.env.BENCH_OUT ?? join('bench', 'results'));
+const OUT = resolve(root, process.env.BENCH_OUT ?? join('bench', 'results'));
 const NOTE = process.env.BENCH_NOTE ?? '';
 const SPEC_ORDER = readdirSync(join(root, 'specs'))
   .filter((f) => f.endsWith('.spec.ts'))
