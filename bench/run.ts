@@ -1,100 +1,409 @@
 /**
- * npm run bench: the read-only gate against the healthy twin at several fleet sizes, with an
- * injected per-call latency on the twin's RPC and AWS endpoint, so network-bound behaviour shows on
- * one machine. Reports wall time (median), calls per service next to the lower bound for that
- * fleet, and wall time over (critical-path depth × latency). Writes bench/results.json and .md.
- * It reports; it does not gate.
+ * npm run bench: the read-only gate (scripts/runbook.ts gate, as an operator runs it) against the
+ * healthy twin at several fleet sizes and latency profiles. Per row: wall time (median of runs),
+ * the runbook's calls per service next to the lower bound for that fleet, wall over 1.5 × the
+ * critical path of the profile, where the time goes (bench/breakdown.ts), twin start-up and the
+ * memory of the twin's node processes. Each row is written to bench/results.json and .md as soon as
+ * it is measured; a size that fails is named on stderr and in the exit code, and the rows before it
+ * stay. It reports; it does not gate.
  *
- * BENCH_SIZES=3,10,30,100  BENCH_RUNS=3  BENCH_LATENCY_MS=20
+ *   BENCH_SIZES=3,10,30   BENCH_RUNS=3   BENCH_PROFILE=l20,aws   (BENCH_LATENCY_MS=20 for l20)
+ *   BENCH_OUT=bench/results (where .json and .md go)   BENCH_NOTE='…' (a line for the results, e.g. the conditions)
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTwin } from '../twin/start.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
+import { startTwin, type Twin } from '../twin/start.ts';
+import { breakdown, junitTestTimes, RESULT_LINE, readProbe, type Breakdown, type ResultLine } from './breakdown.ts';
+import { startTraceProxy, type TracedCall } from './trace.ts';
 
 const root = join(import.meta.dirname, '..');
-const sizes = (process.env.BENCH_SIZES ?? '3,10,30,100').split(',').map(Number);
-const runs = Number(process.env.BENCH_RUNS ?? 3);
+const sizes = (process.env.BENCH_SIZES ?? '3,10,30').split(',').map(Number);
+const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const L = Number(process.env.BENCH_LATENCY_MS ?? 20);
-/** Sequential round trips a gate cannot avoid: discovery, evidence (keys ∥ state ∥ secrets ∥ SSM send/poll/read), 04 state + SSM send/poll, 05 views. */
-const CRITICAL_PATH_DEPTH = 12;
+const GATE_TIMEOUT_MS = 15 * 60_000;
+const OUT = resolve(root, process.env.BENCH_OUT ?? join('bench', 'results'));
+const NOTE = process.env.BENCH_NOTE ?? '';
+const SPEC_ORDER = readdirSync(join(root, 'specs'))
+  .filter((f) => f.endsWith('.spec.ts'))
+  .sort()
+  .map((f) => f.replace('.spec.ts', ''));
 
-const gate = (env: Record<string, string>) =>
-  new Promise<{ code: number | null; ms: number }>((ok) => {
-    const t0 = performance.now();
-    spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), 'gate'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: 'ignore',
-    }).on('exit', (code) => ok({ code, ms: performance.now() - t0 }));
-  });
-
-const sum = (o: Record<string, number> = {}) => Object.values(o).reduce((a, b) => a + b, 0);
-const rows: Record<string, unknown>[] = [];
-for (const n of sizes) {
-  const t0 = performance.now();
-  const twin = await startTwin({ scenario: 'healthy', nodes: n, blockTimeMs: 500, runningTimeoutMs: 600_000 });
-  const startS = (performance.now() - t0) / 1000;
-  const ws = mkdtempSync(join(tmpdir(), 'bench-'));
-  const env = {
-    ...twin.env,
-    RUNBOOK_JOURNAL_DIR: join(ws, 'j'),
-    RUNBOOK_STATE_DIR: join(ws, 'r'),
-    RUNBOOK_JUNIT_FILE: join(ws, 'junit.xml'),
-  };
-  twin.rpc.faults.latencyMs = L;
-  twin.aws.faults.latencyMs = L;
-  const walls: number[] = [];
-  let calls: Record<string, number> = {};
-  for (let i = 0; i < runs; i++) {
-    const rpcBefore = sum(twin.rpc.stats().calls);
-    const awsBefore = twin.aws.stats();
-    const r = await gate(env);
-    if (r.code !== 0) process.stderr.write(`bench: gate on healthy/${n} exited ${r.code}\n`);
-    walls.push(r.ms);
-    const awsAfter = twin.aws.stats();
-    calls = {
-      rpc: sum(twin.rpc.stats().calls) - rpcBefore,
-      secretsmanager: sum(awsAfter.secretsmanager) - sum(awsBefore.secretsmanager),
-      ssm: sum(awsAfter.ssm) - sum(awsBefore.ssm),
-      cloudformation: sum(awsAfter.cloudformation) - sum(awsBefore.cloudformation),
-      sts: sum(awsAfter.sts) - sum(awsBefore.sts),
-    };
-  }
-  await twin.stop();
-  walls.sort((a, b) => a - b);
-  const median = walls[Math.floor(walls.length / 2)]!;
-  const lower = {
-    rpc: n + 1, // one access-key list per account + one state()
-    secretsmanager: Math.ceil((2 * n) / 20), // BatchGetSecretValue holds 20 ids
-    ssm: 2 * (1 + Math.ceil(n / 50)), // SendCommand to the NEAR base and to the nodes (≤ 50 each), one status read each
-    cloudformation: 2,
-    sts: 1,
-  };
-  const row = {
-    nodes: n,
-    twin_start_s: Number(startS.toFixed(1)),
-    wall_ms_median: Math.round(median),
-    calls,
-    calls_lower_bound: lower,
-    critical_path_ratio: Number((median / (CRITICAL_PATH_DEPTH * L)).toFixed(1)),
-  };
-  rows.push(row);
-  process.stdout.write(`${JSON.stringify(row)}\n`);
+interface Profile {
+  description: string;
+  rpcLatencyMs: number;
+  aws: AwsFaultsInput;
+  /** Per call on each endpoint, and per SSM command the delays nothing can overlap (delivery + report). */
+  awsLatencyMs: number;
+  ssmCommandMs: number;
 }
-const md = [
-  `| nodes | gate wall (median of ${runs}) | RPC calls (bound) | Secrets Manager (bound) | SSM (bound) | CFN (bound) | STS (bound) | wall / (depth × L) | twin start |`,
-  '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map(
-    // biome-ignore lint/suspicious/noExplicitAny: rows are the JSON written above
-    (r: any) =>
-      `| ${r.nodes} | ${(r.wall_ms_median / 1000).toFixed(1)} s | ${r.calls.rpc} (${r.calls_lower_bound.rpc}) | ${r.calls.secretsmanager} (${r.calls_lower_bound.secretsmanager}) | ${r.calls.ssm} (${r.calls_lower_bound.ssm}) | ${r.calls.cloudformation} (${r.calls_lower_bound.cloudformation}) | ${r.calls.sts} (${r.calls_lower_bound.sts}) | ${r.critical_path_ratio} | ${r.twin_start_s} s |`,
-  ),
-  '',
-  `L = ${L} ms injected per RPC and AWS call; depth = ${CRITICAL_PATH_DEPTH} sequential round trips.`,
-].join('\n');
-writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
-writeFileSync(join(root, 'bench', 'results.md'), `${md}\n`);
-process.stdout.write(`\n${md}\n`);
+
+const PROFILES: Record<string, Profile> = {
+  l20: {
+    description: `${L} ms on every NEAR RPC and AWS call; the twin's own SSM timing (first status read sees nothing)`,
+    rpcLatencyMs: L,
+    aws: { profile: 'twin', latencyMs: L },
+    awsLatencyMs: L,
+    ssmCommandMs: 0,
+  },
+  aws: {
+    description:
+      'AWS seen from its region (twin/aws/server.ts AWS_LATENCY_PROFILES.aws): 30 ms per AWS call; ' +
+      'an SSM invocation invisible for 0.5 s, started 0.3 s after SendCommand, reported 0.4 s after it ends; ' +
+      '30 ms per NEAR RPC call (through an SSM port forward to the NEAR base)',
+    rpcLatencyMs: 30,
+    aws: { profile: 'aws' },
+    awsLatencyMs: 30,
+    ssmCommandMs: 700,
+  },
+};
+const profileNames = (process.env.BENCH_PROFILE ?? 'l20,aws').split(',').filter(Boolean);
+for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: unknown profile ${p}`);
+
+/**
+ * The gate's critical path: round trips that must follow one another.
+ * 00: DescribeStacks ×2 ∥ (aws), status, status once the head moved, view_account, version (rpc),
+ *     GetCallerIdentity, DescribeInstanceInformation (aws).
+ * 01: evidence = max(access keys, state, BatchGetSecretValue, the NEAR base's SSM command: SendCommand + one read).
+ * 03: container status command (SendCommand + one read).
+ * 04: state ∥ status, public_key (rpc); AccessKeyNotFound command (SendCommand + one read).
+ * 05: public_key, derived_public_key (rpc).
+ * Not in it: process and Vitest start-up, module loading, and the wait for the next block (≤ one block time).
+ */
+const CRITICAL_PATH = { rpc: 8, aws: 9, ssmCommands: 3 };
+const criticalPathMs = (p: Profile) =>
+  CRITICAL_PATH.rpc * p.rpcLatencyMs + CRITICAL_PATH.aws * p.awsLatencyMs + CRITICAL_PATH.ssmCommands * p.ssmCommandMs;
+
+/** The fewest calls a gate can make on n nodes, per service (and SSM commands, for the status-read target). */
+function lowerBound(n: number) {
+  const batches = Math.ceil(n / 50);
+  const commands = 1 + 2 * batches; // the NEAR base's node report; container status and AccessKeyNotFound per 50 nodes
+  return {
+    calls: {
+      // 00: status ×2, view_account, version; 01: one access-key list per account, state;
+      // 04: state, status, public_key; 05: public_key, derived_public_key
+      rpc: n + 10,
+      secretsmanager: Math.ceil((2 * n) / 20), // BatchGetSecretValue holds 20 ids
+      ssm: 2 * commands + Math.ceil((n + 1) / 50), // SendCommand + one status read per command; PingStatus per 50
+      cloudformation: 2,
+      sts: 1,
+    },
+    commands,
+  };
+}
+
+interface GateRun {
+  code: number | null;
+  ms: number;
+  calls: Record<string, number>;
+  breakdown: Breakdown;
+  tail: string[];
+}
+
+function countCalls(calls: TracedCall[]) {
+  const out: Record<string, number> = { rpc: 0, secretsmanager: 0, ssm: 0, cloudformation: 0, sts: 0 };
+  for (const c of calls) out[c.service] = (out[c.service] ?? 0) + 1;
+  return out;
+}
+
+/** One gate run through the trace proxies, with the probe preloaded into the runbook and its workers. */
+async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
+  const calls: TracedCall[] = [];
+  const rpc = await startTraceProxy(twin.rpcUrl, calls);
+  const aws = await startTraceProxy(twin.awsUrl, calls);
+  const dir = join(ws, `run-${run}`);
+  mkdirSync(dir, { recursive: true });
+  const env = {
+    ...process.env,
+    ...twin.env,
+    NEAR_RPC_URL: rpc.url,
+    AWS_ENDPOINT_URL: aws.url,
+    RUNBOOK_JOURNAL_DIR: join(dir, 'journal'),
+    RUNBOOK_STATE_DIR: join(dir, 'state'),
+    RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml'),
+    BENCH_PROBE_FILE: join(dir, 'probe.jsonl'),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'bench', 'probe.ts')}`.trim(),
+  };
+  const tail: string[] = [];
+  const results: ResultLine[] = [];
+  const now = () => performance.timeOrigin + performance.now();
+  const spawnAt = now();
+  const code = await new Promise<number | null>((ok) => {
+    const child = spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), 'gate'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: GATE_TIMEOUT_MS,
+    });
+    const keep = (d: Buffer) => {
+      const at = now();
+      const lines = d.toString('utf8').split('\n').filter(Boolean);
+      for (const l of lines) {
+        const m = RESULT_LINE.exec(l);
+        if (m) results.push({ step: m[1]!, at });
+      }
+      tail.push(...lines);
+      tail.splice(0, Math.max(0, tail.length - 60));
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('exit', (c) => ok(c));
+  });
+  const exitAt = now();
+  await Promise.all([rpc.stop(), aws.stop()]);
+  const b = breakdown({
+    spawnAt,
+    exitAt,
+    probe: readProbe(env.BENCH_PROBE_FILE),
+    calls,
+    tests: junitTestTimes(env.RUNBOOK_JUNIT_FILE),
+    results,
+    specOrder: SPEC_ORDER,
+  });
+  return { code, ms: exitAt - spawnAt, calls: countCalls(calls), breakdown: b, tail };
+}
+
+/** RSS (MB) of this process's descendants running the twin's node program, summed. */
+function nodeProcessesRssMb(): number {
+  const parent = new Map<number, number>();
+  const cmd = new Map<number, string>();
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const mine = (pid: number) => {
+    for (let p = parent.get(pid), hops = 0; p && hops < 20; p = parent.get(p), hops++)
+      if (p === process.pid) return true;
+    return false;
+  };
+  let kb = 0;
+  for (const [pid, c] of cmd) {
+    if (!c.includes(join(root, 'twin', 'node', 'main.ts')) || !mine(pid)) continue;
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return kb / 1024;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Every run of one profile on a running twin: the row for (nodes, profile). */
+async function measure(twin: Twin, n: number, name: string, ws: string, twinStartS: number, rssMb: number) {
+  const p = PROFILES[name]!;
+  configureAwsFaults(twin.aws.faults, p.aws);
+  twin.rpc.faults.latencyMs = p.rpcLatencyMs;
+  const loadBefore = loadavg()[0]!;
+  const results: GateRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await gate(twin, join(ws, name), i);
+    results.push(r);
+    if (r.code !== 0) {
+      process.stderr.write(`bench: the gate on healthy/${n} (${name}) exited ${r.code}; its last lines:\n`);
+      process.stderr.write(`${r.tail.map((l) => `  ${l}`).join('\n')}\n`);
+      throw new Error(`the gate on healthy/${n} (${name}) exited ${r.code}`);
+    }
+  }
+  const wall = median(results.map((r) => r.ms));
+  const mid = results.find((r) => r.ms === wall)!;
+  const bound = lowerBound(n);
+  const cp = criticalPathMs(p);
+  return {
+    nodes: n,
+    profile: name,
+    runs,
+    wall_ms_median: Math.round(wall),
+    wall_ms_all: results.map((r) => Math.round(r.ms)),
+    calls: mid.calls,
+    calls_lower_bound: bound.calls,
+    ssm_calls_target: bound.calls.ssm + 2 * bound.commands,
+    critical_path_ms: cp,
+    critical_path_ratio: round1(wall / (1.5 * cp)),
+    breakdown_ms: mid.breakdown,
+    twin_start_s: round1(twinStartS),
+    twin_rss_mb_per_node: round1(rssMb / n),
+    load_avg_1m: [round1(loadBefore), round1(loadavg()[0]!)],
+  };
+}
+type Row = Awaited<ReturnType<typeof measure>>;
+
+const machine = {
+  cores: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memory_gb: round1(totalmem() / 2 ** 30),
+  node: process.version,
+  load_avg_at_start: loadavg().map(round1),
+};
+const started = new Date().toISOString();
+const rows: Row[] = [];
+const failures: { nodes: number; profile?: string; error: string }[] = [];
+
+function write() {
+  const json = { date: started, note: NOTE, machine, runs, profiles: PROFILES, critical_path: CRITICAL_PATH, rows };
+  writeFileSync(`${OUT}.json`, `${JSON.stringify({ ...json, failures }, null, 2)}\n`);
+  const md = `${OUT}.md`;
+  writeFileSync(md, `${markdown()}\n`);
+  // The project's formatter pads the tables (npm run lint checks every file).
+  const biome = join(root, 'node_modules', '.bin', 'biome');
+  spawnSync(biome, ['format', '--write', md, `${OUT}.json`], { cwd: root, stdio: 'ignore' });
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+const MAIN_HEADER = [
+  'nodes',
+  'profile',
+  'gate wall',
+  'RPC calls (bound)',
+  'Secrets Manager (bound)',
+  'SSM (bound) ≤ target',
+  'CFN (bound)',
+  'STS (bound)',
+  'wall / (1.5 × critical path)',
+  'twin start to Running',
+  'node RSS per node',
+];
+const WHERE_HEADER = [
+  'nodes',
+  'profile',
+  'process start',
+  'Vitest start-up',
+  'worker starts (Σ files)',
+  'module loading (Σ files)',
+  'waiting on the Layer 3 (Σ files)',
+  'other in files (Σ)',
+  'between files',
+  'teardown',
+];
+const LAYER3_HEADER = ['nodes', 'profile', 'discovery', 'evidence', 'SSM round trips', 'views', 'SSM commands'];
+const table = (header: string[], rows: string[][]) => [
+  `| ${header.join(' | ')} |`,
+  `|${header.map(() => '---|').join('')}`,
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+];
+
+function mainRow(r: Row): string[] {
+  const b = (k: keyof Row['calls_lower_bound']) => `${r.calls[k] ?? 0} (${r.calls_lower_bound[k]})`;
+  return [
+    String(r.nodes),
+    r.profile,
+    s(r.wall_ms_median),
+    b('rpc'),
+    b('secretsmanager'),
+    `${b('ssm')} ≤ ${r.ssm_calls_target}`,
+    b('cloudformation'),
+    b('sts'),
+    `${r.critical_path_ratio} (${s(r.critical_path_ms)})`,
+    `${r.twin_start_s} s`,
+    `${r.twin_rss_mb_per_node} MB`,
+  ];
+}
+
+function whereRow(r: Row): string[] {
+  const x = r.breakdown_ms;
+  const files = Object.values(x.spec_files);
+  const sum = (k: 'worker_start' | 'module_loading' | 'waiting_on_layer3' | 'other') =>
+    files.reduce((t, f) => t + f[k], 0);
+  return [String(r.nodes), r.profile].concat(
+    [x.process_start, x.vitest_startup, sum('worker_start'), sum('module_loading'), sum('waiting_on_layer3')]
+      .concat([sum('other'), x.between_files, x.teardown])
+      .map(s),
+  );
+}
+
+function layer3Row(r: Row): string[] {
+  const l3 = r.breakdown_ms.layer3;
+  const each = r.breakdown_ms.ssm_commands.map((c) => {
+    const parts = c.running !== undefined ? ` (${[c.to_start!, c.running, c.after_end!].map(s).join(' + ')})` : '';
+    const reads = `${c.status_reads} reads${c.output_reads ? ` + ${c.output_reads} output` : ''}`;
+    return `${c.comment}: ${s(c.ms)}${parts}, ${reads}`;
+  });
+  return [String(r.nodes), r.profile, s(l3.discovery), s(l3.evidence), s(l3.ssm_round_trips), s(l3.views)].concat(
+    each.join('; '),
+  );
+}
+
+function filesRow(r: Row): string[] {
+  const each = Object.entries(r.breakdown_ms.spec_files).map(([f, t]) => {
+    const parts = [t.worker_start, t.module_loading, t.waiting_on_layer3, t.other].map(s).join(' + ');
+    return `${f.slice(0, 2)}: ${s(t.wall)} = ${parts}`;
+  });
+  return [String(r.nodes), r.profile, each.join('; ')];
+}
+
+function markdown(): string {
+  return [
+    `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
+      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
+      (NOTE ? ` ${NOTE}` : ''),
+    '',
+    ...table(MAIN_HEADER, rows.map(mainRow)),
+    '',
+    'Where the time goes (the median run; each spec file runs in a worker process of its own):',
+    '',
+    ...table(WHERE_HEADER, rows.map(whereRow)),
+    '',
+    'Per spec file: wall = worker start + module loading + waiting on the Layer 3 + other:',
+    '',
+    ...table(['nodes', 'profile', 'spec files'], rows.map(filesRow)),
+    '',
+    'The Layer 3, per kind of call (unions of spans; evidence includes the NEAR base SSM command). ' +
+      'SSM commands: SendCommand → last read (to start + running + after the end, as SSM reports them):',
+    '',
+    ...table(LAYER3_HEADER, rows.map(layer3Row)),
+    '',
+    ...profileNames.map(
+      (p) => `- **${p}**: ${PROFILES[p]!.description}; critical path ${s(criticalPathMs(PROFILES[p]!))}.`,
+    ),
+    `- Critical path: ${CRITICAL_PATH.rpc} RPC and ${CRITICAL_PATH.aws} AWS round trips in sequence and ` +
+      `${CRITICAL_PATH.ssmCommands} SSM commands (delivery + report each); see bench/run.ts.`,
+    '- SSM target: the bound plus two more status reads per command.',
+    ...failures.map((f) => `- **failed** at ${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}: ${f.error}`),
+  ].join('\n');
+}
+
+for (const n of sizes) {
+  const ws = mkdtempSync(join(tmpdir(), `bench-${n}-`));
+  let twin: Twin | undefined;
+  try {
+    const t0 = performance.now();
+    twin = await startTwin({ scenario: 'healthy', nodes: n, blockTimeMs: 500, runningTimeoutMs: 600_000 });
+    const startS = (performance.now() - t0) / 1000;
+    const rss = nodeProcessesRssMb();
+    for (const name of profileNames) {
+      try {
+        const row = await measure(twin, n, name, ws, startS, rss);
+        rows.push(row);
+        process.stdout.write(`${JSON.stringify({ ...row, breakdown_ms: undefined })}\n`);
+      } catch (e) {
+        failures.push({ nodes: n, profile: name, error: (e as Error).message });
+      }
+      write();
+    }
+  } catch (e) {
+    failures.push({ nodes: n, error: `the twin did not start: ${(e as Error).message}` });
+    write();
+  } finally {
+    await twin?.stop().catch(() => {});
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
+write();
+process.stdout.write(`\n${markdown()}\n`);
+if (failures.length) {
+  process.stderr.write(
+    `bench: failed at ${failures.map((f) => `${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}`).join(', ')}\n`,
+  );
+  process.exit(1);
+}
 process.exit(0);

@@ -34,7 +34,6 @@ export async function nodeSelfReports(ctx: RunbookContext): Promise<Map<number, 
   const results = await runOn(ctx.ssm, [base.instanceId], script, {
     timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S,
     comment: 'mpc-runbook: node /health and /public_data',
-    fullOutput: true,
   });
   const r = results.get(base.instanceId);
   if (r?.status !== 'Success') {

@@ -86,18 +86,22 @@ export async function withRetry<T>(
   });
 }
 
-/**
- * Poll until `check` returns a value (not undefined) or the deadline passes; the error says what was
- * awaited and what was last seen.
- */
+const lastSeen = (last: unknown) => (last ? `; last seen: ${String(last)}` : '');
+
+/** Poll until `check` returns a value or the deadline passes; the error says what it awaited and saw. */
 export async function waitUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  o: { timeoutMs: number; intervalMs: number; onProgress?: (last: unknown) => void },
+  o: {
+    timeoutMs: number;
+    /** Between checks: fixed, or by the number of checks made so far (1, 2, …) for a backing-off poll. */
+    intervalMs: number | ((checks: number) => number);
+    onProgress?: (last: unknown) => void;
+  },
 ): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
   let last: unknown;
-  for (;;) {
+  for (let checks = 1; ; checks++) {
     try {
       const v = await check();
       if (v !== undefined) return v;
@@ -105,10 +109,10 @@ export async function waitUntil<T>(
       last = (e as Error).message;
     }
     if (Date.now() > deadline) {
-      const seen = last ? `; last seen: ${String(last)}` : '';
-      throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${seen}`);
+      throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${what}${lastSeen(last)}`);
     }
     o.onProgress?.(last);
-    await new Promise((r) => setTimeout(r, o.intervalMs));
+    const wait = typeof o.intervalMs === 'number' ? o.intervalMs : o.intervalMs(checks);
+    await new Promise((r) => setTimeout(r, wait));
   }
 }

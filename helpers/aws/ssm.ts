@@ -1,12 +1,14 @@
 /**
- * SSM: Run Command on the instances — batched (≤ 50 instances per SendCommand, one status poll per
- * command), every outcome classified — and the instances' agent state (PingStatus). The scripts it
+ * SSM: Run Command on the instances — batched (≤ 50 instances per SendCommand, status reads that back
+ * off, output taken from the status read when it fits), every outcome classified — and the instances'
+ * agent state (PingStatus). The scripts it
  * runs live with what they observe (instances/) or repair (repairs/).
  */
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
@@ -26,84 +28,137 @@ export interface InvocationResult {
   stderr: string;
 }
 
-/** An invocation's outcome as an operator needs it: did the command run at all, and what is the state of the instance? */
+const NOTHING_RAN = 'nothing ran there';
+const STARTED_NOT_FINISHED = 'the command started but did not finish in time; check the instance before running again';
+
+const stderrNote = (r: InvocationResult) => (r.stderr.trim() ? ` (${r.stderr.trim()})` : '');
+
+/** An invocation's outcome as an operator needs it: did the command run at all, what state is the instance in? */
 export function describeOutcome(r: InvocationResult | undefined): string {
   if (!r) return 'no result from SSM';
   if (r.details === 'DeliveryTimedOut' || r.details === 'Undeliverable')
-    return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); nothing ran there`;
+    return `${r.status}/${r.details}: the command never reached the instance (SSM agent not connected); ${NOTHING_RAN}`;
   if (r.details === 'ExecutionTimedOut' || r.status === 'TimedOut')
-    return `${r.status}/${r.details || 'ExecutionTimedOut'}: the command started but did not finish in time; check the instance before running again${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`;
+    return `${r.status}/${r.details || 'ExecutionTimedOut'}: ${STARTED_NOT_FINISHED}${stderrNote(r)}`;
   return `${r.status}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`;
 }
 
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
-/** Run one script on many instances; resolves with every instance's outcome (never throws for a failed script). */
+/**
+ * Status reads after SendCommand: a short first wait, then doubling, capped. Run Command shows a
+ * short script finished about a second after the send (and nothing at all for the first ~0.5 s);
+ * a repair that restarts a node takes tens of seconds. Reads land at 0.2, 0.6, 1.4, 2.4, 3.4 s, …:
+ * three for a one-second command, then one a second (never more than a second late).
+ */
+export const STATUS_POLL = { firstMs: 200, factor: 2, maxMs: 1_000 } as const;
+export const statusPollDelay = (reads: number) =>
+  Math.min(STATUS_POLL.maxMs, STATUS_POLL.firstMs * STATUS_POLL.factor ** reads);
+
+/**
+ * The SSM agent's plugin Output (ListCommandInvocations, Details): stdout, then the error title and
+ * stderr, cut at 2,500 characters with a marker (amazon-ssm-agent iohandler.go TruncateOutput).
+ */
+const PLUGIN_OUTPUT_MAX = 2_500;
+const ERROR_TITLE = '\n----------ERROR-------\n';
+const CUT_MARKERS = ['\n---Output truncated---', '\n---Error truncated----'];
+
+/** stdout and stderr from a plugin Output, or undefined when it was cut (or cannot be split unambiguously). */
+export function splitPluginOutput(output: string): { stdout: string; stderr: string } | undefined {
+  if (output.length >= PLUGIN_OUTPUT_MAX || CUT_MARKERS.some((m) => output.includes(m))) return undefined;
+  const at = output.indexOf(ERROR_TITLE);
+  if (at < 0) return { stdout: output, stderr: '' };
+  if (output.indexOf(ERROR_TITLE, at + 1) >= 0) return undefined;
+  return { stdout: output.slice(0, at), stderr: output.slice(at + ERROR_TITLE.length) };
+}
+
+type ListedInvocation = NonNullable<ListCommandInvocationsCommandOutput['CommandInvocations']>[number];
+
+/** One SendCommand to ≤ 50 instances, then status reads (backing off) until every invocation is terminal. */
+async function sendAndWait(
+  ssm: SSMClient,
+  batch: string[],
+  commands: string[],
+  o: { timeoutS: number; comment: string },
+): Promise<{ commandId: string; invocations: ListedInvocation[] }> {
+  const sent = await withRetry(`SendCommand (${o.comment})`, () =>
+    ssm.send(
+      new SendCommandCommand({
+        DocumentName: 'AWS-RunShellScript',
+        InstanceIds: batch,
+        Comment: o.comment.slice(0, 100),
+        TimeoutSeconds: Math.max(30, Math.ceil(o.timeoutS)),
+        Parameters: { commands, executionTimeout: [String(Math.ceil(o.timeoutS))] },
+      }),
+    ),
+  );
+  const commandId = sent.Command!.CommandId!;
+  await new Promise((r) => setTimeout(r, STATUS_POLL.firstMs));
+  // Run Command is eventually consistent: the list may be empty, or short, for a while after the send.
+  const invocations = await waitUntil(
+    `SSM command "${o.comment}" on ${batch.length} instance(s)`,
+    async () => {
+      const r = await withRetry('ListCommandInvocations', () =>
+        ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true })),
+      );
+      const list = r.CommandInvocations ?? [];
+      return list.length === batch.length && list.every((i) => TERMINAL.has(i.Status!)) ? list : undefined;
+    },
+    { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: statusPollDelay },
+  );
+  return { commandId, invocations };
+}
+
+/** The whole output of one invocation (up to 24,000 / 8,000 characters), when the listed Output was cut. */
+async function fullOutput(ssm: SSMClient, commandId: string, instanceId: string, comment: string) {
+  // Run Command is eventually consistent: an invocation may not be readable yet (InvocationDoesNotExist).
+  const full = await waitUntil(
+    `the output of "${comment}" on ${instanceId}`,
+    async () => {
+      try {
+        return await withRetry('GetCommandInvocation', () =>
+          ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+        );
+      } catch (e) {
+        if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
+        throw e;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: statusPollDelay },
+  );
+  return { stdout: full.StandardOutputContent ?? '', stderr: full.StandardErrorContent ?? '' };
+}
+
+/**
+ * Run one script on many instances; resolves with every instance's outcome (never throws for a
+ * failed script). Per 50 instances: one SendCommand and a few ListCommandInvocations (Details) —
+ * whose plugin Output carries stdout and stderr — and a GetCommandInvocation only for an instance
+ * whose Output was cut at 2,500 characters.
+ */
 export async function runOn(
   ssm: SSMClient,
   instanceIds: string[],
   commands: string[],
-  o: { timeoutS: number; comment: string; fullOutput?: boolean },
+  o: { timeoutS: number; comment: string },
 ): Promise<Map<string, InvocationResult>> {
   const results = new Map<string, InvocationResult>();
   const batches: string[][] = [];
   for (let i = 0; i < instanceIds.length; i += 50) batches.push(instanceIds.slice(i, i + 50));
   await Promise.all(
     batches.map(async (batch) => {
-      const sent = await withRetry(`SendCommand (${o.comment})`, () =>
-        ssm.send(
-          new SendCommandCommand({
-            DocumentName: 'AWS-RunShellScript',
-            InstanceIds: batch,
-            Comment: o.comment.slice(0, 100),
-            TimeoutSeconds: Math.max(30, Math.ceil(o.timeoutS)),
-            Parameters: { commands, executionTimeout: [String(Math.ceil(o.timeoutS))] },
-          }),
-        ),
-      );
-      const commandId = sent.Command!.CommandId!;
-      const invocations = await waitUntil(
-        `SSM command "${o.comment}" on ${batch.length} instance(s)`,
-        async () => {
-          const r = await withRetry('ListCommandInvocations', () =>
-            ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true })),
-          );
-          const list = r.CommandInvocations ?? [];
-          return list.length === batch.length && list.every((i) => TERMINAL.has(i.Status!)) ? list : undefined;
-        },
-        { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: 150 },
-      );
+      const { commandId, invocations } = await sendAndWait(ssm, batch, commands, o);
       await Promise.all(
         invocations.map(async (inv) => {
           const plugin = inv.CommandPlugins?.[0];
-          let stdout = plugin?.Output ?? '';
-          let stderr = '';
-          if (o.fullOutput || stdout.length >= 2400 || inv.Status !== 'Success') {
-            // Run Command is eventually consistent: an invocation may not be readable yet (InvocationDoesNotExist).
-            const full = await waitUntil(
-              `the output of "${o.comment}" on ${inv.InstanceId}`,
-              async () => {
-                try {
-                  return await withRetry('GetCommandInvocation', () =>
-                    ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inv.InstanceId! })),
-                  );
-                } catch (e) {
-                  if ((e as Error).name === 'InvocationDoesNotExist') return undefined;
-                  throw e;
-                }
-              },
-              { timeoutMs: 30_000, intervalMs: 150 },
-            );
-            stdout = full.StandardOutputContent ?? '';
-            stderr = full.StandardErrorContent ?? '';
-          }
+          const out =
+            splitPluginOutput(plugin?.Output ?? '') ?? (await fullOutput(ssm, commandId, inv.InstanceId!, o.comment));
           results.set(inv.InstanceId!, {
             instanceId: inv.InstanceId!,
             status: inv.Status!,
             details: inv.StatusDetails ?? '',
             exitCode: plugin?.ResponseCode ?? -1,
-            stdout: redactor.redact(stdout),
-            stderr: redactor.redact(stderr),
+            stdout: redactor.redact(out.stdout),
+            stderr: redactor.redact(out.stderr),
           });
         }),
       );
@@ -113,17 +168,16 @@ export async function runOn(
 }
 
 export async function pingStatus(ssm: SSMClient, instanceIds: string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < instanceIds.length; i += 50) {
-    const r = await withRetry('DescribeInstanceInformation', () =>
-      ssm.send(
-        new DescribeInstanceInformationCommand({
-          Filters: [{ Key: 'InstanceIds', Values: instanceIds.slice(i, i + 50) }],
-          MaxResults: 50,
-        }),
+  const chunks: string[][] = [];
+  for (let i = 0; i < instanceIds.length; i += 50) chunks.push(instanceIds.slice(i, i + 50));
+  const pages = await Promise.all(
+    chunks.map((ids) =>
+      withRetry('DescribeInstanceInformation', () =>
+        ssm.send(
+          new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: ids }], MaxResults: 50 }),
+        ),
       ),
-    );
-    for (const x of r.InstanceInformationList ?? []) out.set(x.InstanceId!, x.PingStatus!);
-  }
-  return out;
+    ),
+  );
+  return new Map(pages.flatMap((r) => (r.InstanceInformationList ?? []).map((x) => [x.InstanceId!, x.PingStatus!])));
 }

@@ -73,7 +73,7 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     host?.cleanup();
   });
 
-  test('DescribeStacks by name and all; outputs with CDK-hashed keys; unknown stack → 400 ValidationError', async () => {
+  test('DescribeStacks by name and all; CDK-hashed output keys; unknown stack → 400 ValidationError', async () => {
     const cfn = new CloudFormationClient(clientConfig(aws));
     try {
       const r = await cfn.send(new DescribeStacksCommand({ StackName: 'MpcStandaloneStack' }));
@@ -151,7 +151,7 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     }
   });
 
-  test('a throttling burst of 2 is absorbed by the standard retry (attempts 3); with maxAttempts 1 it surfaces', async () => {
+  test('a throttling burst of 2 is absorbed by the standard retry (3 attempts); maxAttempts 1 shows it', async () => {
     const sm = new SecretsManagerClient(clientConfig(aws));
     const smOnce = new SecretsManagerClient(clientConfig(aws, { maxAttempts: 1 }));
     const ssmOnce = new SSMClient(clientConfig(aws, { maxAttempts: 1 }));
@@ -252,6 +252,26 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
       sts.destroy();
     }
     expect(() => configureAwsFaults(aws.faults, { error5xxRate: 2 })).toThrow();
+  });
+
+  test('latency profiles from scenario data: aws sets every delay, a field beside it wins, twin puts them back', () => {
+    configureAwsFaults(aws.faults, { profile: 'aws', ssmReportDelayMs: 900 });
+    expect(aws.faults).toMatchObject({
+      latencyMs: 30,
+      invocationHiddenPolls: 0,
+      invocationDelayMs: 500,
+      ssmDeliveryDelayMs: 300,
+      ssmReportDelayMs: 900,
+    });
+    configureAwsFaults(aws.faults, { profile: 'twin' });
+    expect(aws.faults).toMatchObject({
+      latencyMs: 0,
+      invocationHiddenPolls: 1,
+      invocationDelayMs: 0,
+      ssmDeliveryDelayMs: 0,
+      ssmReportDelayMs: 0,
+    });
+    expect(() => configureAwsFaults(aws.faults, { profile: 'lan' })).toThrow();
   });
 
   test('wire details: request id header on every response, unknown operations, malformed JSON', async () => {

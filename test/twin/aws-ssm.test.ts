@@ -13,7 +13,8 @@ import {
   waitUntilCommandExecuted,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { defaultAwsFaults, type AwsEndpoint } from '../../twin/aws/server.ts';
+import { configureAwsFaults, defaultAwsFaults, type AwsEndpoint } from '../../twin/aws/server.ts';
+import { pluginOutput } from '../../twin/aws/ssm.ts';
 import { clientConfig, fakeHost, rejection, startTestEndpoint, until, type FakeHost } from './aws-support.ts';
 
 const IDS = Array.from({ length: 7 }, (_, i) => `i-0000000000000000${i}`);
@@ -113,7 +114,7 @@ describe('SSM Run Command', () => {
     expect(host.runs.find((x) => x.instanceId === A)?.executionTimeoutSeconds).toBe(3600);
   });
 
-  test('non-zero exit → Failed with ResponseCode; ListCommandInvocations is empty on the first poll, then Details', async () => {
+  test('non-zero exit → Failed with ResponseCode; the list is empty on the first poll, then Details', async () => {
     const { Command } = await send([A, B], ['echo out', 'echo bad >&2', 'exit 3']);
     const first = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, Details: true }));
     expect(first.CommandInvocations).toEqual([]);
@@ -151,7 +152,7 @@ describe('SSM Run Command', () => {
     expect(r.ResponseCode).not.toBe(0);
   });
 
-  test('stdout is cut at 24,000 characters, stderr at 8,000, plugin Output at 2,500', async () => {
+  test('stdout cut at 24,000 characters, stderr at 8,000, plugin Output at 2,500 with the agent markers', async () => {
     const { Command } = await send(
       [A],
       ["head -c 30000 /dev/zero | tr '\\0' 'a'", "head -c 9000 /dev/zero | tr '\\0' 'b' >&2"],
@@ -163,10 +164,71 @@ describe('SSM Run Command', () => {
     const l = await ssm.send(
       new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, InstanceId: A, Details: true }),
     );
-    expect(l.CommandInvocations![0]!.CommandPlugins![0]!.Output).toHaveLength(2_500);
+    const output = l.CommandInvocations![0]!.CommandPlugins![0]!.Output!;
+    expect(output).toHaveLength(2_500);
+    // Both streams over half the room: half of each, each with its marker (agent iohandler.go TruncateOutput).
+    const m = /^(a+)\n---Output truncated---\n----------ERROR-------\n(b+)\n---Error truncated----$/.exec(output);
+    expect(m).not.toBeNull();
+    expect(m![1]!.length).toBe(m![2]!.length);
   });
 
-  test('a ConnectionLost instance: undelivered until the delivery timeout, then TimedOut (DeliveryTimedOut); delivered if it comes back', async () => {
+  test('plugin Output: short output whole; a long stream cut with its marker, the other kept whole', () => {
+    expect(pluginOutput('out\n', '')).toBe('out\n');
+    expect(pluginOutput('', 'err\n')).toBe('\n----------ERROR-------\nerr\n');
+    const longOut = pluginOutput('a'.repeat(3_000), 'short\n');
+    expect(longOut).toHaveLength(2_500);
+    expect(longOut.endsWith('\n---Output truncated---\n----------ERROR-------\nshort\n')).toBe(true);
+    const longErr = pluginOutput('short\n', 'e'.repeat(3_000));
+    expect(longErr).toHaveLength(2_500);
+    expect(longErr.startsWith('short\n\n----------ERROR-------\neee')).toBe(true);
+    expect(longErr.endsWith('\n---Error truncated----')).toBe(true);
+    // Just under the room fits whole; at the room it is cut.
+    expect(pluginOutput('x'.repeat(2_499), '')).toBe('x'.repeat(2_499));
+    expect(pluginOutput('x'.repeat(2_500), '')).toContain('---Output truncated---');
+  });
+
+  test('delivery and report delays: Pending, InProgress, then the outcome, ended when the script ended', async () => {
+    Object.assign(aws.faults, { invocationHiddenPolls: 0, ssmDeliveryDelayMs: 800, ssmReportDelayMs: 800 });
+    const { Command } = await send([A], ['sleep 0.8', 'echo late']);
+    const statuses: string[] = [];
+    const last = await until(
+      'the outcome',
+      async () => {
+        const r = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, Details: true }));
+        const inv = r.CommandInvocations?.[0];
+        if (inv && statuses[statuses.length - 1] !== inv.Status) statuses.push(inv.Status!);
+        if (inv?.Status === 'Success') expect(inv.CommandPlugins![0]!.Output).toBe('late\n');
+        else expect(inv?.CommandPlugins?.[0]?.Output ?? '').toBe('');
+        return inv?.Status === 'Success' ? inv : undefined;
+      },
+      1_000,
+    );
+    expect(statuses).toEqual(['Pending', 'InProgress', 'Success']);
+    const plugin = last.CommandPlugins![0]!;
+    const r = await ssm.send(new GetCommandInvocationCommand({ CommandId: Command!.CommandId, InstanceId: A }));
+    expect(r.StandardOutputContent).toBe('late\n');
+    // The outcome became visible after the script ended: the end time is the script's, not the report's.
+    expect(plugin.ResponseFinishDateTime!.getTime()).toBeLessThan(Date.now());
+    expect(new Date(r.ExecutionEndDateTime!).getTime()).toBe(plugin.ResponseFinishDateTime!.getTime());
+  });
+
+  test('the aws profile: invisible for invocationDelayMs after the send (an empty list), then visible', async () => {
+    configureAwsFaults(aws.faults, { profile: 'aws', latencyMs: 0, invocationDelayMs: 60_000 });
+    expect(aws.faults).toMatchObject({ invocationHiddenPolls: 0, ssmDeliveryDelayMs: 300, ssmReportDelayMs: 400 });
+    const { Command } = await send([B], ['echo hidden']);
+    for (let i = 0; i < 3; i++) {
+      const r = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId }));
+      expect(r.CommandInvocations).toEqual([]);
+    }
+    expect(
+      (await rejection(ssm.send(new GetCommandInvocationCommand({ CommandId: Command!.CommandId, InstanceId: B }))))
+        .name,
+    ).toBe('InvocationDoesNotExist');
+    aws.faults.invocationDelayMs = 0;
+    expect((await finished(Command!.CommandId!, B)).StandardOutputContent).toBe('hidden\n');
+  });
+
+  test('ConnectionLost: undelivered, then TimedOut (DeliveryTimedOut); delivered if back in time', async () => {
     aws.faults.ssmTimeScale = 0.05; // TimeoutSeconds 30 → 1.5 s
     host.setPing(B, 'ConnectionLost');
     host.setPing(C, 'ConnectionLost');
@@ -192,7 +254,7 @@ describe('SSM Run Command', () => {
     expect(cmd).toMatchObject({ Status: 'TimedOut', DeliveryTimedOutCount: 1, CompletedCount: 2 });
   });
 
-  test('the SDK waiter waitUntilCommandExecuted works against it (SUCCESS, and FAILURE for a failing script)', async () => {
+  test('the SDK waiter waitUntilCommandExecuted works (SUCCESS, and FAILURE for a failing script)', async () => {
     const ok = await send([A], ['echo waited']);
     const w = await waitUntilCommandExecuted(
       { client: ssm, minDelay: 0.05, maxDelay: 0.1, maxWaitTime: 30 },
@@ -211,7 +273,7 @@ describe('SSM Run Command', () => {
     expect(JSON.parse(e.message)).toMatchObject({ state: 'FAILURE', reason: { Status: 'Failed', ResponseCode: 1 } });
   });
 
-  test('SendCommand validation: > 50 instances, unknown / Inactive instance, duplicates, document, TimeoutSeconds', async () => {
+  test('SendCommand validation: > 50 ids, unknown / Inactive instance, duplicates, document, timeouts', async () => {
     const many = Array.from({ length: 51 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
     const tooMany = await rejection(send(many, ['true']));
     expect(tooMany.name).toBe('ValidationException');

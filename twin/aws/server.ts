@@ -2,7 +2,8 @@
  * One AWS endpoint on 127.0.0.1 for the unmodified AWS SDK (endpoint override / AWS_ENDPOINT_URL):
  * awsJson1_1 (Secrets Manager, SSM) dispatched on X-Amz-Target, awsQuery (CloudFormation, STS) on
  * the Action form field. SigV4 is not checked. Faults (latency, throttling, 5xx, hanging SSM
- * commands) are run-time knobs on `faults`, settable from scenario data with `configureAwsFaults`.
+ * commands, SSM delivery/report delays, a named latency profile such as `aws`) are run-time knobs on
+ * `faults`, settable from scenario data (`faults.aws`) with `configureAwsFaults`.
  *
  * Nothing here logs; error bodies never carry secret values.
  */
@@ -45,7 +46,40 @@ export interface AwsFaults extends SsmFaults {
 }
 
 /** Fault settings as scenario data may carry them (every field optional). */
+/**
+ * Named latency profiles: every field a profile sets can still be given beside it (it wins).
+ *
+ * `aws` stands for AWS seen from inside its region. Per call: 30 ms, the order of a keep-alive HTTPS
+ * request to a regional endpoint (an estimate; AWS publishes no per-API latency). Run Command: the
+ * invocation is invisible for 500 ms (aws-facts §4.4: InvocationDoesNotExist right after SendCommand,
+ * "about 0.5–1 s is enough"); the agent gets the command pushed over its control channel (MGS) and
+ * starts it 300 ms after the send, and its reply makes the outcome visible 400 ms after the script
+ * ends — about a second from SendCommand to a finished invocation for a short script (estimates of
+ * the same order, not measurements).
+ */
+export const AWS_LATENCY_PROFILES = {
+  /** The twin's own timing: nothing added; the first poll of an invocation sees nothing. */
+  twin: {
+    latencyMs: 0,
+    invocationHiddenPolls: 1,
+    invocationDelayMs: 0,
+    ssmDeliveryDelayMs: 0,
+    ssmReportDelayMs: 0,
+  },
+  /** 30 ms a call; an invocation invisible for 500 ms, started after 300 ms, reported 400 ms after it ends. */
+  aws: {
+    latencyMs: 30,
+    invocationHiddenPolls: 0,
+    invocationDelayMs: 500,
+    ssmDeliveryDelayMs: 300,
+    ssmReportDelayMs: 400,
+  },
+} as const satisfies Record<string, Partial<AwsFaults>>;
+export type AwsLatencyProfile = keyof typeof AWS_LATENCY_PROFILES;
+
 export const AwsFaultsInputSchema = z.object({
+  /** A named latency profile (applied first; the fields below override it). */
+  profile: z.enum(['twin', 'aws']).optional(),
   latencyMs: z.number().min(0).optional(),
   throttle: z
     .array(
@@ -58,6 +92,8 @@ export const AwsFaultsInputSchema = z.object({
   invocationHiddenPolls: z.number().int().min(0).optional(),
   invocationDelayMs: z.number().min(0).optional(),
   ssmTimeScale: z.number().positive().optional(),
+  ssmDeliveryDelayMs: z.number().min(0).optional(),
+  ssmReportDelayMs: z.number().min(0).optional(),
   ssmDropOffline: z
     .object({ instanceIds: z.array(z.string()), commandPattern: z.string().optional() })
     .nullable()
@@ -74,12 +110,15 @@ export function defaultAwsFaults(): AwsFaults {
     invocationHiddenPolls: 1,
     invocationDelayMs: 0,
     ssmTimeScale: 1,
+    ssmDeliveryDelayMs: 0,
+    ssmReportDelayMs: 0,
   };
 }
 
 /** Applies scenario fault data to a live `faults` object (copies; the input is not mutated later). */
 export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
   const f = AwsFaultsInputSchema.parse(input ?? {});
+  if (f.profile !== undefined) Object.assign(faults, AWS_LATENCY_PROFILES[f.profile]);
   if (f.latencyMs !== undefined) faults.latencyMs = f.latencyMs;
   if (f.throttle !== undefined) faults.throttle = f.throttle.map((t) => ({ ...t }));
   if (f.error5xxRate !== undefined) faults.error5xxRate = f.error5xxRate;
@@ -88,6 +127,8 @@ export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
   if (f.invocationHiddenPolls !== undefined) faults.invocationHiddenPolls = f.invocationHiddenPolls;
   if (f.invocationDelayMs !== undefined) faults.invocationDelayMs = f.invocationDelayMs;
   if (f.ssmTimeScale !== undefined) faults.ssmTimeScale = f.ssmTimeScale;
+  if (f.ssmDeliveryDelayMs !== undefined) faults.ssmDeliveryDelayMs = f.ssmDeliveryDelayMs;
+  if (f.ssmReportDelayMs !== undefined) faults.ssmReportDelayMs = f.ssmReportDelayMs;
   if (f.ssmDropOffline !== undefined)
     faults.ssmDropOffline =
       f.ssmDropOffline === null ? undefined : { ...f.ssmDropOffline, instanceIds: [...f.ssmDropOffline.instanceIds] };
