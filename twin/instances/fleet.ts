@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { CommandResult, InstanceHost, InstanceInfo, RunningCommand } from '../aws/instance-host.ts';
 import { createContainerRuntime, type ContainerRuntimeOptions, type ImageTable } from './containers.ts';
-import { serveImds } from './imds.ts';
+import { type ImdsInstance, serveImds } from './imds.ts';
 import { defaultShell, type InstanceShell, type RunScriptOptions, runScript, type ShellContext } from './shell.ts';
 
 export interface FleetOptions {
@@ -69,38 +69,9 @@ export async function createFleet(opts: FleetOptions) {
   const shells = new Map<string, InstanceShell>();
   const imdsOff = new Set<string>();
 
-  // The "docker socket": the docker stand-in on each instance POSTs its argv to /docker. The same
-  // server answers each instance's metadata service under /imds/<instance-id>/.
-  const dockerd = createServer(async (req, res) => {
-    try {
-      const imds = (id: string) => (instances.has(id) ? { region: opts.region, enabled: !imdsOff.has(id) } : undefined);
-      if (serveImds(req, res, imds)) return;
-      if (req.method !== 'POST' || req.url !== '/docker') {
-        res.writeHead(404).end();
-        return;
-      }
-      const body = JSON.parse(await readBody(req)) as {
-        instanceId: string;
-        argv: string[];
-        env?: Record<string, string>;
-      };
-      if (!instances.has(body.instanceId)) throw new Error(`unknown instance ${body.instanceId}`);
-      const result = await runtime.docker(body.instanceId, body.argv, body.env ?? {});
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(result));
-    } catch (e) {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          exitCode: 1,
-          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
-        }),
-      );
-    }
-  });
-  await new Promise<void>((ok, fail) => {
-    dockerd.once('error', fail);
-    dockerd.listen(0, '127.0.0.1', ok);
+  const dockerd = await startInstanceServices({
+    docker: (id, argv, env) => (instances.has(id) ? runtime.docker(id, argv, env) : undefined),
+    imds: (id) => (instances.has(id) ? { region: opts.region, enabled: !imdsOff.has(id) } : undefined),
   });
   const dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
 
@@ -248,6 +219,47 @@ export async function createFleet(opts: FleetOptions) {
       await new Promise<void>((ok) => dockerd.close(() => ok()));
     },
   };
+}
+
+/**
+ * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker. The same
+ * server answers each instance's metadata service under /imds/<instance-id>/ (imds.ts).
+ */
+async function startInstanceServices(o: {
+  docker: (instanceId: string, argv: string[], env: Record<string, string>) => Promise<unknown> | undefined;
+  imds: (instanceId: string) => ImdsInstance | undefined;
+}) {
+  const server = createServer(async (req, res) => {
+    try {
+      if (serveImds(req, res, o.imds)) return;
+      if (req.method !== 'POST' || req.url !== '/docker') {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = JSON.parse(await readBody(req)) as {
+        instanceId: string;
+        argv: string[];
+        env?: Record<string, string>;
+      };
+      const result = await o.docker(body.instanceId, body.argv, body.env ?? {});
+      if (result === undefined) throw new Error(`unknown instance ${body.instanceId}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(result));
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          exitCode: 1,
+          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
+        }),
+      );
+    }
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  return server;
 }
 
 /** Single-quote for bash. */
