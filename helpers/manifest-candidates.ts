@@ -212,7 +212,8 @@ function decide(
   return {
     ...base,
     refusal: partial
-      ? `${partial.candidate} holds the account key that is on chain, but its p2p key ${shortKey(partial.p2pPublicKey)} ` +
+      ? `${partial.candidate} holds the account key that is on chain, ` +
+        `but its p2p key ${shortKey(partial.p2pPublicKey)} ` +
         `is not the participant sign_pk, and no other candidate holds both (${chainSays})`
       : `none of the ${candidates.length} candidates (${candidates.map((x) => x.label).join(', ')}) holds a key ` +
         `that is on chain for ${c.accountId} (${chainSays})`,

@@ -153,7 +153,8 @@ export function parseManifest(text: string, path: string, expect: ManifestExpect
     const expected = expect.accountIdFor(i);
     if (declared && declared !== expected) {
       warnings.push(
-        `${nodeKey}.MPC_ACCOUNT_ID: says ${declared}, the deployment's account is ${expected}; the runbook uses ${expected}`,
+        `${nodeKey}.MPC_ACCOUNT_ID: says ${declared}, the deployment's account is ${expected}; ` +
+          `the runbook uses ${expected}`,
       );
     }
     if (node) nodes.push({ ...node, nodeKey, index: i, accountId: expected, declaredAccountId: declared ?? expected });

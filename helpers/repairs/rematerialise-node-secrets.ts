@@ -33,6 +33,7 @@ export function rematerialiseScript(
     'die() { echo "ERROR: $1" >&2; exit "$2"; }',
     'D="${MPC_DATA_DIR:-/data}"',
     `BACKUP="$D/secrets.json.runbook-${runId}"`,
+    // AWS_SSM_REGION_NAME: the SSM agent's variable, written twice on purpose (twin/instances/shell.ts sets it).
     region ? `R='${region}'` : 'R="${AWS_SSM_REGION_NAME:-}"',
     '[ -n "$R" ] || die "no AWS region to read Secrets Manager in; nothing written" 6',
     'IDX=$(sed -n "s/^my_near_account_id: *mpc-node-\\([0-9][0-9]*\\)\\..*/\\1/p" "$D/config.yaml")',

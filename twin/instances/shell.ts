@@ -70,6 +70,7 @@ export function instanceEnv(
     USER: 'root',
     LANG: 'C.UTF-8',
     MPC_DATA_DIR: inst.dataDir,
+    // Written twice on purpose: the runbook's rematerialise script reads it (helpers/repairs/).
     AWS_SSM_REGION_NAME: ctx.region,
     AWS_SSM_INSTANCE_ID: inst.instanceId,
     AWS_ENDPOINT_URL: ctx.awsEndpointUrl,
