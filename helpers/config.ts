@@ -16,7 +16,8 @@ export const ConfigSchema = z.object({
   NEAR_RPC_URL: z.url({ message: 'must be a URL such as http://localhost:3030' }),
   NEAR_EXPECTED_CHAIN_ID: z.string().optional(),
   MPC_CONTRACT_ID: z.string().default('v1.signer.localnet'),
-  MPC_KEYS_FILE: z.string().min(1),
+  /** The keys manifest: one file, or candidates (files, git:<rev>:<path>) comma-separated; unset: none. */
+  MPC_KEYS_FILE: z.string().optional(),
   MPC_STACK_NAME: z.string().default('MpcStandaloneStack'),
   NEAR_STACK_NAME: z.string().default('near-localnet-infrastructure'),
   AWS_REGION: z.string().min(1, 'is required (the region of the stacks)'),

@@ -38,6 +38,8 @@ interface Judging {
   contractId: string;
   who: string;
   keys: OnChainKey[];
+  /** A keys manifest was given at all (without one, its place is "not given", not a disagreement). */
+  manifestGiven: boolean;
   add(f: Draft): void;
 }
 
@@ -115,9 +117,8 @@ function accountSecretProblem(j: Judging, obs: SecretObservation): Pick<Finding,
 function judgeAccountSecret(j: Judging, restore: Repair | undefined): boolean {
   const problem = accountSecretProblem(j, j.ev.secretsManager.account);
   if (!problem) return true;
-  const remedy = restore
-    ? { repair: restore }
-    : { refusal: 'no manifest key for this account is on chain to restore from' };
+  const none = j.manifestGiven ? 'no manifest key for this account is on chain' : 'no keys manifest was given';
+  const remedy = restore ? { repair: restore } : { refusal: `${none} to restore from` };
   j.add(error({ role: 'account', place: 'secretsManager', ...problem, ...remedy }));
   return !!restore;
 }
@@ -139,7 +140,7 @@ function judgeP2pKey(j: Judging): boolean {
     return false;
   }
   const manifestP2p = ev.manifest?.p2pPublicKey;
-  if (ev.manifest && manifestP2p !== signPk) {
+  if (j.manifestGiven && ev.manifest && manifestP2p !== signPk) {
     const [theirs, chain] = [shortKey(manifestP2p), shortKey(signPk)];
     j.add(
       error({
@@ -170,7 +171,11 @@ function judgeP2pKey(j: Judging): boolean {
           publicKey: signPk,
         },
       }
-    : { refusal: 'the manifest has no p2p key equal to the participant sign_pk' };
+    : {
+        refusal: j.manifestGiven
+          ? 'the manifest has no p2p key equal to the participant sign_pk'
+          : 'no keys manifest was given to restore from',
+      };
   const code = p2p.publicKey === signPk ? 'secret-shape' : 'p2p-secret-mismatch';
   j.add(error({ role: 'p2p', place: 'secretsManager', code, message, ...remedy }));
   return restorable;
@@ -261,17 +266,25 @@ function judge(j: Judging) {
     );
     return;
   }
-  const restoreAccount = judgeManifestAccountKey(j);
+  const restoreAccount = j.manifestGiven ? judgeManifestAccountKey(j) : undefined;
   const accountSettled = judgeAccountSecret(j, restoreAccount);
   const p2pSettled = judgeP2pKey(j);
   const signPk = ev.chain.participantSignPk;
+  // The key the node must sign with: the manifest's (restored in 02), or Secrets Manager's when it is on chain.
+  const smAccount = ev.secretsManager.account.publicKey;
+  const accountKey =
+    restoreAccount?.kind === 'restore-secret'
+      ? restoreAccount.publicKey
+      : onChain(j.keys, smAccount)
+        ? smAccount
+        : undefined;
   const rematerialise: Repair | undefined =
-    accountSettled && p2pSettled && restoreAccount && signPk
+    accountSettled && p2pSettled && accountKey && signPk
       ? {
           kind: 'rematerialise-node-secrets',
           node: ev.index,
           instanceId: ev.instanceId,
-          accountPublicKey: ev.manifest!.accountPublicKey!,
+          accountPublicKey: accountKey,
           p2pPublicKey: signPk,
         }
       : undefined;
@@ -280,11 +293,12 @@ function judge(j: Judging) {
   judgeManifestAccountId(j);
 }
 
-export function diagnose(all: NodeEvidence[], opts: { contractId: string }): Finding[] {
+export function diagnose(all: NodeEvidence[], opts: { contractId: string; manifestGiven?: boolean }): Finding[] {
   const findings: Finding[] = [];
+  const manifestGiven = opts.manifestGiven ?? true;
   for (const ev of all) {
     const add = (f: Draft) => void findings.push({ node: ev.index, ...f });
-    judge({ ev, all, contractId: opts.contractId, who: ev.accountId, keys: ev.chain.accessKeys, add });
+    judge({ ev, all, contractId: opts.contractId, who: ev.accountId, keys: ev.chain.accessKeys, manifestGiven, add });
   }
   return findings;
 }

@@ -5,7 +5,7 @@ const short = (k?: string) => (k ? `${k.slice(0, 12)}…${k.slice(-4)}` : '—')
 const permission = (k: OnChainKey) => (k.permission === 'FullAccess' ? 'FullAccess' : 'FunctionCall');
 
 /** One node across the four places, as a compact table for annotations. */
-export function evidenceTable(ev: NodeEvidence): string {
+export function evidenceTable(ev: NodeEvidence, o: { manifestGiven?: boolean } = {}): string {
   const keys = ev.chain.accessKeys.map((k) => `${short(k.publicKey)} [${permission(k)}]`).join(', ') || 'none';
   const sm = ev.secretsManager;
   const node = ev.node.reachable ? (ev.node.healthy ? 'healthy' : 'not healthy') : 'unreachable';
@@ -14,7 +14,9 @@ export function evidenceTable(ev: NodeEvidence): string {
     `  chain        account keys: ${keys}; participant sign_pk: ${short(ev.chain.participantSignPk)}`,
     `  secrets mgr  account: ${short(sm.account.publicKey)} (${sm.account.shape}); ` +
       `p2p: ${short(sm.p2p.publicKey)} (${sm.p2p.shape})`,
-    `  manifest     account: ${short(ev.manifest?.accountPublicKey)}; p2p: ${short(ev.manifest?.p2pPublicKey)}`,
+    o.manifestGiven === false
+      ? '  manifest     not given'
+      : `  manifest     account: ${short(ev.manifest?.accountPublicKey)}; p2p: ${short(ev.manifest?.p2pPublicKey)}`,
     `  node         signer: ${short(ev.node.signerPublicKey)}; p2p: ${short(ev.node.p2pPublicKey)}; ${node}`,
   ].join('\n');
 }

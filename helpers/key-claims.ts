@@ -27,7 +27,7 @@ export const keysAgree =
   (ev: KeyEvidence): Verdict => {
     const problems = errors(findingsOf(ev, node));
     return {
-      evidence: evidenceTable(evidenceOf(ev, node)),
+      evidence: evidenceTable(evidenceOf(ev, node), { manifestGiven: ev.manifest.given }),
       warnings: warningsOf(ev, node),
       problems,
       summary: `${node.accountId} disagrees with the chain:\n${explain(problems)}`,
@@ -40,7 +40,7 @@ export const keysRepairable =
   (ev: KeyEvidence): Verdict => {
     const refused = errors(findingsOf(ev, node)).filter((f) => !f.repair);
     return {
-      evidence: evidenceTable(evidenceOf(ev, node)),
+      evidence: evidenceTable(evidenceOf(ev, node), { manifestGiven: ev.manifest.given }),
       warnings: warningsOf(ev, node),
       problems: refused,
       summary: `${node.accountId}: disagreements the manifest cannot settle:\n${explain(refused)}`,

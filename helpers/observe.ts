@@ -10,25 +10,40 @@ import { diagnose } from './diagnosis.ts';
 import type { Finding, NodeEvidence, NodeSelfReport, OnChainKey } from './evidence.ts';
 import type { RunbookContext } from './harness/context.ts';
 import { nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
-import type { Manifest } from './manifest.ts';
+import type { AnyManifest } from './manifest.ts';
+import { type ChainNodeKeys, chooseManifestKeys, type KeysChoice } from './manifest-candidates.ts';
+import { sharesObservations } from './harness/mode.ts';
+import { oncePerRun } from './harness/run-state.ts';
 import { type ContractState, participantsOf } from './near/contract-state.ts';
 import { observeKeySecret, type RawSecret, secretNames } from './node-secrets.ts';
 
 type PublicDataLine = ReturnType<typeof parsePublicData> extends Map<number, infer L> ? L : never;
+
+/** The manifest's side, public keys only: candidates given, the one each node uses, refusals. */
+export interface ManifestSide {
+  given: boolean;
+  publicOnly: boolean;
+  candidates: string[];
+  /** node index → the candidate whose entry this node uses. */
+  sources: Record<number, string>;
+  refusals: string[];
+  table: string;
+}
 
 /** What the four places say about every node, and what diagnosis concluded from it. */
 export interface KeyEvidence {
   state: ContractState;
   nodes: NodeEvidence[];
   findings: Finding[];
+  manifest: ManifestSide;
 }
 
 /** /health and /public_data of every node, asked from inside the VPC (the NEAR base) in one SSM command. */
 export async function nodeSelfReports(ctx: RunbookContext): Promise<Map<number, PublicDataLine>> {
   const base = ctx.deployment.nearBase;
   if (!base) {
-    const where = `stack ${ctx.config.NEAR_STACK_NAME}`;
-    throw new Error(`the NEAR base instance was not found in ${where} (needed to reach the nodes inside the VPC)`);
+    const why = ctx.deployment.nearBaseMissing ?? `not in stack ${ctx.config.NEAR_STACK_NAME}`;
+    throw new Error(`no NEAR base instance to reach the nodes from inside the VPC: ${why}`);
   }
   const script = nodePublicDataScript(ctx.deployment.nodes.map((n) => ({ index: n.index, ip: n.privateIp })));
   const results = await runOn(ctx.ssm, [base.instanceId], script, {
@@ -52,23 +67,22 @@ function selfReport(line: PublicDataLine | undefined): NodeSelfReport {
   };
 }
 
-function manifestPlace(manifest: Manifest | undefined, index: number): Pick<NodeEvidence, 'manifest'> {
-  const m = manifest?.nodes.find((x) => x.index === index);
+function manifestPlace(manifest: AnyManifest, index: number): Pick<NodeEvidence, 'manifest'> {
+  const m = manifest.nodes.find((x) => x.index === index);
   if (!m) return {};
   const { nodeKey, declaredAccountId: accountId, accountPublicKey, p2pPublicKey } = m;
   return { manifest: { nodeKey, accountId, accountPublicKey, p2pPublicKey, problems: [] } };
 }
 
 interface Observed {
-  keys: Map<string, OnChainKey[] | undefined>;
-  state: ContractState;
+  chain: ChainView;
   secrets: Map<string, RawSecret>;
   reports: Map<number, PublicDataLine>;
 }
 
-function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: Manifest | undefined): NodeEvidence {
-  const accessKeys = seen.keys.get(n.accountId);
-  const participant = participantsOf(seen.state).find((p) => p[0] === n.accountId);
+function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest): NodeEvidence {
+  const accessKeys = seen.chain.keys[n.accountId] ?? undefined;
+  const participant = participantsOf(seen.chain.state).find((p) => p[0] === n.accountId);
   const names = secretNames(n.index);
   const where = (field: string) => ({ node: n.accountId, field });
   return {
@@ -90,17 +104,62 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: Manifest | un
   };
 }
 
+/** The chain's side of every node: its access keys (null: no account) and the contract state. */
+export interface ChainView {
+  keys: Record<string, OnChainKey[] | null>;
+  state: ContractState;
+}
+
+/** The chain's side, once per run in gate and plan (shared by preflight and the steps), afresh in fix. */
+export function chainView(ctx: RunbookContext): Promise<ChainView> {
+  const observe = async (): Promise<ChainView> => {
+    const [keys, state] = await Promise.all([
+      ctx.near.onChainKeys(ctx.deployment.nodes.map((n) => n.accountId)),
+      ctx.near.contractState(),
+    ]);
+    return { keys: Object.fromEntries([...keys].map(([a, k]) => [a, k ?? null])), state };
+  };
+  return oncePerRun('chain.json', observe, sharesObservations());
+}
+
+/** Per node, the manifest candidate that holds its keys on chain (MPC_KEYS_FILE may name several). */
+export function manifestChoice(ctx: RunbookContext, chain: ChainView): KeysChoice {
+  const participants = participantsOf(chain.state);
+  const nodes: ChainNodeKeys[] = ctx.deployment.nodes.map((n) => {
+    const signPk = participants.find((p) => p[0] === n.accountId)?.[2].sign_pk;
+    const accessKeys = (chain.keys[n.accountId] ?? []).map((k) => k.publicKey);
+    return { index: n.index, accountId: n.accountId, accessKeys, ...(signPk ? { signPk } : {}) };
+  });
+  return chooseManifestKeys(ctx.candidates, nodes);
+}
+
+/** What the manifest side of the evidence says, publicly: which candidate each node uses, and why not. */
+function manifestSide(ctx: RunbookContext, choice: KeysChoice): ManifestSide {
+  const sources = Object.fromEntries(choice.nodes.filter((n) => n.chosen).map((n) => [n.index, n.chosen!]));
+  return {
+    given: ctx.candidates.length > 0,
+    publicOnly: choice.manifest.publicOnly,
+    candidates: ctx.candidates.map((c) => c.label),
+    sources,
+    refusals: choice.refusals,
+    table: choice.table,
+  };
+}
+
 /** The four places, observed now. */
 export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
   const { deployment } = ctx;
-  const accounts = deployment.nodes.map((n) => n.accountId);
   const names = deployment.nodes.flatMap((n) => [secretNames(n.index).account, secretNames(n.index).p2p]);
-  const [keys, state, secrets, reports] = await Promise.all([
-    ctx.near.onChainKeys(accounts),
-    ctx.near.contractState(),
+  const [chain, secrets, reports] = await Promise.all([
+    chainView(ctx),
     readSecrets(ctx.sm, names),
     nodeSelfReports(ctx),
   ]);
-  const nodes = deployment.nodes.map((n) => nodeEvidence(n, { keys, state, secrets, reports }, ctx.manifest));
-  return { state, nodes, findings: diagnose(nodes, { contractId: ctx.config.MPC_CONTRACT_ID }) };
+  const choice = manifestChoice(ctx, chain);
+  const nodes = deployment.nodes.map((n) => nodeEvidence(n, { chain, secrets, reports }, choice.manifest));
+  const findings = diagnose(nodes, {
+    contractId: ctx.config.MPC_CONTRACT_ID,
+    manifestGiven: ctx.candidates.length > 0,
+  });
+  return { state: chain.state, nodes, findings, manifest: manifestSide(ctx, choice) };
 }

@@ -13,6 +13,8 @@ import { fixLockState, targetRefusal } from './harness/run-state.ts';
 import { lookalikeVariables } from './config.ts';
 import { targetOf } from './target.ts';
 import { waitUntil } from './retry.ts';
+import { NO_MANIFEST, secretsMissing } from './manifest.ts';
+import { chainView, manifestChoice } from './observe.ts';
 
 const fails = (message: string): Verdict => ({ problems: [{ message }] });
 const holds = (evidence: string, warnings: string[] = []): Verdict => ({ evidence, warnings, problems: [] });
@@ -26,7 +28,11 @@ export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
     ...(deployment.nodes.length ? [] : [{ message: `no MPC nodes in the outputs of stack ${config.MPC_STACK_NAME}` }]),
     ...(deployment.nearBase
       ? []
-      : [{ message: `no NEAR base instance in the outputs of stack ${config.NEAR_STACK_NAME}` }]),
+      : [
+          {
+            message: `no NEAR base instance: ${deployment.nearBaseMissing ?? `none in stack ${config.NEAR_STACK_NAME}`}`,
+          },
+        ]),
   ];
   return { evidence, problems };
 }
@@ -149,14 +155,51 @@ export async function instancesOnline(_: unknown, ctx: RunbookContext): Promise<
   };
 }
 
+const NOT_GIVEN = 'no keys manifest given (MPC_KEYS_FILE is unset): the manifest column says "not given"';
+
+/** The manifest (or each candidate) parses and is self-consistent; gate and plan need only public keys. */
 export function manifestUsable(_: unknown, ctx: RunbookContext): Verdict {
   if (ctx.manifestError) return fails(ctx.manifestError);
-  const m = ctx.manifest!;
-  return {
-    evidence: `${m.path}: ${m.nodes.length} node(s)`,
-    warnings: m.warnings,
-    problems: m.nodes.length ? [] : [{ message: `${m.path} holds no node` }],
-  };
+  if (!ctx.candidates.length) return holds(NOT_GIVEN);
+  const said = ctx.candidates.map((c) => {
+    const keys = c.manifest.publicOnly ? 'public keys only' : 'secret and public keys';
+    return `${c.label}: ${c.manifest.nodes.length} node(s), ${keys}`;
+  });
+  return { evidence: said.join('\n'), warnings: ctx.candidates.flatMap((c) => c.manifest.warnings), problems: [] };
+}
+
+/** Fix restores keys from the manifest: it must hold the secret keys (a public-keys manifest is for gate and plan). */
+export function manifestUsableForFix(_: unknown, ctx: RunbookContext): Verdict {
+  const usable = manifestUsable(_, ctx);
+  if (usable.problems.length) return usable;
+  const missing = ctx.candidates.length
+    ? ctx.candidates.map((c) => secretsMissing(c.manifest)).filter((m): m is string => !!m)
+    : [secretsMissing(NO_MANIFEST)!];
+  return { ...usable, problems: missing.map((message) => ({ message })) };
+}
+
+/**
+ * The manifest belongs to this deployment: for at least one node, the entry it would use holds the key
+ * on chain. A manifest of another deployment (or another revision) can repair nothing: one sentence,
+ * and no step writes with it.
+ */
+export async function manifestOnChain(_: unknown, ctx: RunbookContext): Promise<Verdict> {
+  if (!ctx.candidates.length || ctx.manifestError) return holds(NOT_GIVEN);
+  const chain = await chainView(ctx);
+  const choice = manifestChoice(ctx, chain);
+  const onChain = choice.rows.filter((r) => r.used && r.accountOnChain);
+  // With several candidates, which one each node uses is worth a line of its own.
+  const uses = ctx.candidates.length > 1 ? choice.table.split('\n').filter((l) => /: uses /.test(l)) : [];
+  const verdict: Verdict = { evidence: choice.table, warnings: choice.refusals, notices: uses, problems: [] };
+  if (onChain.length) return verdict;
+  const labels = ctx.candidates.map((c) => c.label).join(', ');
+  const accounts = ctx.deployment.nodes.map((n) => n.accountId).join(', ');
+  const message =
+    `the keys manifest (${labels}) holds none of the keys on chain for ${accounts}: it is from another ` +
+    'deployment or another revision, so nothing can be repaired with it. Find the revision whose keys are on ' +
+    'chain — `npm run keys -- <file> git:<rev>:<path> …` shows it per node (`git log -- <path>` lists the ' +
+    'revisions) — and set MPC_KEYS_FILE to it';
+  return { ...verdict, problems: [{ message }] };
 }
 
 /** One fix run at a time, across machines: a fix run holds the lock; a gate or plan says whose it sees. */

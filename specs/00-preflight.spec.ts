@@ -4,6 +4,7 @@
  * version(), caller identity, SSM PingStatus, manifest self-consistency. Fix-up: none.
  */
 import { describe } from 'vitest';
+import { byMode, titleFor } from '../helpers/harness/mode.ts';
 import { runbookStep } from '../helpers/harness/step.ts';
 import {
   awsIdentityExpected,
@@ -11,7 +12,9 @@ import {
   deploymentDiscovered,
   holdsFixLock,
   instancesOnline,
+  manifestOnChain,
   manifestUsable,
+  manifestUsableForFix,
   nearRpcAnswers,
   targetNamed,
 } from '../helpers/preflight.ts';
@@ -27,5 +30,12 @@ describe('00 preflight: the runbook can see the whole Layer 3', () => {
   test('the MPC contract is deployed and answers version()', ({ claim }) => claim(contractDeployed));
   test('AWS credentials belong to the expected account and region', ({ claim }) => claim(awsIdentityExpected));
   test('every instance is online in SSM', ({ claim }) => claim(instancesOnline));
-  test('the keys manifest parses and is self-consistent', ({ claim }) => claim(manifestUsable));
+  test(
+    titleFor({
+      observe: 'the keys manifest parses and is self-consistent',
+      fix: 'the keys manifest parses, is self-consistent and holds the secret keys fix restores',
+    }),
+    ({ claim }) => claim(byMode({ observe: manifestUsable, fix: manifestUsableForFix })),
+  );
+  test('the keys manifest belongs to this deployment: its keys are on chain', ({ claim }) => claim(manifestOnChain));
 });

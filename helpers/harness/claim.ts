@@ -23,6 +23,8 @@ export interface Verdict {
   /** What was looked at (public data), attached to the claim. */
   evidence?: string;
   warnings?: string[];
+  /** What the operator should see beside the claim even when it holds (e.g. which manifest was used). */
+  notices?: string[];
   problems: Problem[];
   /** How the problems read as the claim's red message (default: one line each, or explained findings). */
   summary?: string;
@@ -99,6 +101,7 @@ function appliedOnce<E>(s: ClaimSetting<E>, fixUp: FixUp<E, PlannedAction>): Pro
 async function annotateVerdict(s: ClaimSetting<unknown>, v: Verdict) {
   if (v.evidence) await s.annotate(v.evidence, 'evidence');
   for (const w of v.warnings ?? []) await s.annotate(w, 'warning');
+  for (const n of v.notices ?? []) await s.annotate(n, 'notice');
 }
 
 export function claimant<E>(s: ClaimSetting<E>): Claimant<E> {

@@ -3,7 +3,6 @@
  * any step runs alone: the validated configuration, the clients of the real systems, the deployment
  * discovered from CloudFormation (once per run), the keys manifest, and the run's journal.
  */
-import { resolve } from 'node:path';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { type Deployment, discover } from '../aws/cloudformation.ts';
@@ -12,7 +11,7 @@ import { ssmClient } from '../aws/ssm.ts';
 import { loadConfig, type RunbookConfig } from '../config.ts';
 import { classified, type Origin } from '../errors.ts';
 import { type Journal, openJournal } from '../journal.ts';
-import { type Manifest, ManifestError, loadManifest } from '../manifest.ts';
+import { type Candidate, isCandidateLoadError, loadCandidates } from '../manifest-candidates.ts';
 import { type NearClient, nearClient } from '../near/rpc.ts';
 import { oncePerRun, rpcHealth, runEnv, runId, targetRefusal } from './run-state.ts';
 
@@ -23,7 +22,8 @@ export interface RunbookContext {
   sm: SecretsManagerClient;
   ssm: SSMClient;
   deployment: Deployment;
-  manifest?: Manifest;
+  /** The keys manifest candidates MPC_KEYS_FILE names (none when unset); per node one is chosen. */
+  candidates: Candidate[];
   manifestError?: string;
   journal(): Journal;
 }
@@ -39,22 +39,23 @@ export function awsOrigin(service: string, region: string): Origin {
 }
 
 /** Where a NEAR RPC call went, for classified errors. */
-export const nearOrigin = (config: RunbookConfig): Origin => ({
+export const nearOrigin = (config: Pick<RunbookConfig, 'NEAR_RPC_URL'>): Origin => ({
   system: 'NEAR RPC',
   endpoint: config.NEAR_RPC_URL,
   setting: 'NEAR_RPC_URL (the NEAR base must be running)',
 });
 
-function readManifest(config: RunbookConfig, deployment: Deployment) {
+function readCandidates(config: RunbookConfig, deployment: Deployment) {
+  if (!config.MPC_KEYS_FILE) return { candidates: [] };
   try {
-    const manifest = loadManifest(resolve(config.MPC_KEYS_FILE), {
+    const candidates = loadCandidates(config.MPC_KEYS_FILE, {
       nodeCount: deployment.nodes.length,
       accountIdFor: (i) => deployment.nodes[i]!.accountId,
     });
-    return { manifest };
+    return { candidates };
   } catch (e) {
-    if (!(e instanceof ManifestError)) throw e;
-    return { manifestError: e.message };
+    if (!isCandidateLoadError(e)) throw e;
+    return { candidates: [], manifestError: e.message };
   }
 }
 
@@ -82,7 +83,7 @@ async function buildContext(): Promise<RunbookContext> {
     runId: id,
     near,
     deployment,
-    ...readManifest(config, deployment),
+    ...readCandidates(config, deployment),
     sm: secretsClient(config.AWS_REGION),
     ssm: ssmClient(config.AWS_REGION),
     journal: () => {

@@ -2,7 +2,8 @@
  * What the runbook asks on the instances (through SSM Run Command): the nodes' /health and
  * /public_data as the NEAR base sees them inside the VPC, and each node's container state and logs.
  * Reviewed POSIX shell text that never carries a secret (SSM keeps command history), plus the pure
- * parsers of its output.
+ * parsers of its output. The SSM agent runs it with `sh`: dash on the NEAR base (Ubuntu), bash on
+ * the MPC nodes (AL2023) — so no `local`, `pipefail`, `[[` or here-strings (tested under dash).
  */
 
 /** On the NEAR base (inside the VPC): /health and /public_data of every node, one line each. */
@@ -34,8 +35,9 @@ export function parsePublicData(stdout: string): Map<number, { health: string; s
 }
 
 /** On a node instance: the container's state and how many AccessKeyNotFound lines it logged since it started. */
+const CONTAINER_STATE = '{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}';
 export const containerStatusScript = [
-  'st=$(docker inspect --format "{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}" mpc-node 2>/dev/null || echo "missing - 0")',
+  `st=$(docker inspect --format "${CONTAINER_STATE}" mpc-node 2>/dev/null || echo "missing - 0")`,
   'set -- $st',
   'n=0',
   'if [ "$1" != missing ]; then n=$(docker logs --since "$2" mpc-node 2>&1 | grep -c "AccessKeyNotFound" || true); fi',

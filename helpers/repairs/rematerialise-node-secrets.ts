@@ -13,7 +13,7 @@ import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
 import { containerLastWordsScript, parseContainerStatus } from '../instances/node-reports.ts';
-import { normaliseSecretValue } from '../keys.ts';
+import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../keys.ts';
 import { secretNames } from '../node-secrets.ts';
 import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
 import { waitUntil } from '../retry.ts';
@@ -23,34 +23,63 @@ import { waitUntil } from '../retry.ts';
  * The node's index comes from its own config.yaml (my_near_account_id). The runbook passes the
  * sha256 of each value it validated; the script refuses to write anything else. The old file is
  * backed up (once per run) and never printed.
+ *
+ * POSIX sh: the SSM agent runs it with `sh` (bash on the AL2023 nodes, but dash elsewhere), so no
+ * `local`, `pipefail`, `[[` or here-strings. `aws` gets the region explicitly (`--region`): on the
+ * instance neither AWS_REGION nor a config file is set, and IMDS may be disabled. Without `region`,
+ * the script uses the region the SSM agent runs in (AWS_SSM_REGION_NAME).
  */
 export function rematerialiseScript(
   runId: string,
   expected: { index: number; accountSha256: string; p2pSha256: string }[],
+  region?: string,
 ): string[] {
+  if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
+    throw new Error(`rematerialiseScript: "${region}" is not an AWS region name`);
+  if (!/^[\w.:-]+$/.test(runId)) throw new Error(`rematerialiseScript: run id "${runId}" has characters a path cannot`);
+  const sha = /^[0-9a-f]{64}$/;
+  for (const e of expected)
+    if (!Number.isInteger(e.index) || !sha.test(e.accountSha256) || !sha.test(e.p2pSha256))
+      throw new Error(`rematerialiseScript: node ${e.index}: expected sha256 values are not 64 hex digits`);
+  const secretsJson = '{p2p_private_key: $p2p, near_signer_key: $sk, near_responder_keys: [$sk]}';
   return [
-    'set -euo pipefail',
+    'set -eu',
+    'die() { echo "ERROR: $1" >&2; exit "$2"; }',
     'D="${MPC_DATA_DIR:-/data}"',
     `BACKUP="$D/secrets.json.runbook-${runId}"`,
+    // AWS_SSM_REGION_NAME: the SSM agent's variable, written twice on purpose (twin/instances/shell.ts sets it).
+    region ? `R='${region}'` : 'R="${AWS_SSM_REGION_NAME:-}"',
+    '[ -n "$R" ] || die "no AWS region to read Secrets Manager in; nothing written" 6',
     'IDX=$(sed -n "s/^my_near_account_id: *mpc-node-\\([0-9][0-9]*\\)\\..*/\\1/p" "$D/config.yaml")',
-    '[ -n "$IDX" ] || { echo "ERROR: cannot tell the node index from $D/config.yaml" >&2; exit 3; }',
-    'read -r WANT_SK WANT_P2P <<EOF',
-    '$(case "$IDX" in',
-    ...expected.map((e) => `  ${e.index}) echo "${e.accountSha256} ${e.p2pSha256}" ;;`),
-    '  *) echo "- -" ;;',
-    'esac)',
-    'EOF',
-    '[ "$WANT_SK" != "-" ] || { echo "node=$IDX skipped=not-selected"; exit 0; }',
-    'norm() { local v; v=$(tr -d "\\n"); case "$v" in "{"*) v=$(printf "%s" "$v" | jq -r ".key // .privateKey // empty") ;; esac; printf "%s" "$v"; }',
-    'SK=$(aws secretsmanager get-secret-value --secret-id "mpc-node-$IDX-mpc_account_sk" --query SecretString --output text | norm)',
-    'P2P=$(aws secretsmanager get-secret-value --secret-id "mpc-node-$IDX-mpc_p2p_private_key" --query SecretString --output text | norm)',
-    '[ "$(printf "%s" "$SK" | sha256sum | cut -c1-64)" = "$WANT_SK" ] || { echo "ERROR: mpc-node-$IDX-mpc_account_sk is not the value the runbook checked; nothing written" >&2; exit 4; }',
-    '[ "$(printf "%s" "$P2P" | sha256sum | cut -c1-64)" = "$WANT_P2P" ] || { echo "ERROR: mpc-node-$IDX-mpc_p2p_private_key is not the value the runbook checked; nothing written" >&2; exit 4; }',
+    '[ -n "$IDX" ] || die "cannot tell the node index from $D/config.yaml" 3',
+    'case "$IDX" in',
+    ...expected.map((e) => `  ${e.index}) WANT_SK=${e.accountSha256}; WANT_P2P=${e.p2pSha256} ;;`),
+    '  *) echo "node=$IDX skipped=not-selected"; exit 0 ;;',
+    'esac',
+    // The value as the node needs it: newlines dropped, a JSON-wrapped value ({"key": …}) unwrapped.
+    'norm() {',
+    '  NV=$(tr -d "\\n")',
+    '  case "$NV" in "{"*) NV=$(printf "%s" "$NV" | jq -r ".key // .privateKey // empty") ;; esac',
+    '  printf "%s" "$NV"',
+    '}',
+    'fetch() {',
+    '  aws secretsmanager get-secret-value --region "$R" --secret-id "$1" --query SecretString --output text ||',
+    '    die "cannot read $1 from Secrets Manager in $R; nothing written" 5',
+    '}',
+    'sha() { printf "%s" "$1" | sha256sum | cut -c1-64; }',
+    'RAW=$(fetch "mpc-node-$IDX-mpc_account_sk") || exit 5',
+    'SK=$(printf "%s" "$RAW" | norm)',
+    'RAW=$(fetch "mpc-node-$IDX-mpc_p2p_private_key") || exit 5',
+    'P2P=$(printf "%s" "$RAW" | norm)',
+    'RAW=',
+    'NOT_CHECKED="is not the value the runbook checked; nothing written"',
+    '[ "$(sha "$SK")" = "$WANT_SK" ] || die "mpc-node-$IDX-mpc_account_sk $NOT_CHECKED" 4',
+    '[ "$(sha "$P2P")" = "$WANT_P2P" ] || die "mpc-node-$IDX-mpc_p2p_private_key $NOT_CHECKED" 4',
     'BACKED=false',
     'if [ -f "$D/secrets.json" ]; then [ -f "$BACKUP" ] || cp -p "$D/secrets.json" "$BACKUP"; BACKED=true; fi',
     'BEFORE=$( (sha256sum "$D/secrets.json" 2>/dev/null || echo none) | cut -c1-64)',
     'umask 077',
-    'jq -n --arg p2p "$P2P" --arg sk "$SK" \'{p2p_private_key: $p2p, near_signer_key: $sk, near_responder_keys: [$sk]}\' > "$D/secrets.json.tmp"',
+    `jq -n --arg p2p "$P2P" --arg sk "$SK" '${secretsJson}' > "$D/secrets.json.tmp"`,
     'chmod 600 "$D/secrets.json.tmp" && mv "$D/secrets.json.tmp" "$D/secrets.json"',
     'AFTER=$(sha256sum "$D/secrets.json" | cut -c1-64)',
     'docker restart mpc-node >/dev/null',
@@ -68,7 +97,7 @@ export function parseRematerialise(stdout: string) {
 /** Rollback of a rematerialise: put the backed-up file back byte for byte, restart. */
 export function restoreNodeFileScript(backupPath: string): string[] {
   return [
-    'set -euo pipefail',
+    'set -eu',
     'D="${MPC_DATA_DIR:-/data}"',
     `B="${backupPath}"`,
     '[ -f "$B" ] || { echo "ERROR: backup $B is gone; nothing restored" >&2; exit 3; }',
@@ -106,23 +135,34 @@ export function describeNodeRewrites(ev: KeyEvidence): NodeRewrite[] {
   }));
 }
 
-/** Prerequisite: the secret each node will be built from is the manifest's on-chain key (step 02). */
+/** The public key a Secrets Manager value derives (normalised as the bootstrap would), if it is a key. */
+const publicKeyOf = (value: string | undefined) => {
+  const v = normaliseSecretValue(value).value;
+  return v && !nodeKeyProblem(v)
+    ? { value: v, publicKey: parseNodeSecretKey(v, { node: '-', field: '-' }).publicKey }
+    : undefined;
+};
+
+/**
+ * Prerequisite: each secret a node will be built from derives the key that is on chain for it (its
+ * account's access key, its participant sign_pk) — step 02 made it so. Only those values' sha256 go to
+ * the instance, which refuses anything else.
+ */
 async function validatedDigests(ctx: RunbookContext, repairs: Rematerialise[]) {
   const secrets = await readSecrets(
     ctx.sm,
     repairs.flatMap((r) => [secretNames(r.node).account, secretNames(r.node).p2p]),
   );
   return repairs.map((r) => {
-    const account = normaliseSecretValue(secrets.get(secretNames(r.node).account)?.value).value;
-    const p2p = normaliseSecretValue(secrets.get(secretNames(r.node).p2p)?.value).value;
-    const manifest = ctx.manifest!.nodes.find((n) => n.index === r.node)!;
-    if (account !== manifest.accountSecretKey || p2p !== manifest.p2pSecretKey) {
+    const account = publicKeyOf(secrets.get(secretNames(r.node).account)?.value);
+    const p2p = publicKeyOf(secrets.get(secretNames(r.node).p2p)?.value);
+    if (account?.publicKey !== r.accountPublicKey || p2p?.publicKey !== r.p2pPublicKey) {
       throw new Error(
-        `mpc-node-${r.node}: Secrets Manager does not hold the manifest's on-chain keys yet ` +
+        `mpc-node-${r.node}: Secrets Manager does not hold the on-chain keys yet ` +
           '(step 02 must pass first); nothing written',
       );
     }
-    return { index: r.node, accountSha256: sha256(account), p2pSha256: sha256(p2p) };
+    return { index: r.node, accountSha256: sha256(account.value), p2pSha256: sha256(p2p.value) };
   });
 }
 
@@ -152,7 +192,7 @@ export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
   const results = await runOn(
     io.ctx.ssm,
     actions.map((a) => a.target),
-    rematerialiseScript(io.ctx.runId, expected),
+    rematerialiseScript(io.ctx.runId, expected, io.ctx.config.AWS_REGION),
     {
       timeoutS: io.ctx.config.RUNBOOK_SSM_TIMEOUT_S,
       comment: 'mpc-runbook: rematerialise secrets.json and restart mpc-node',

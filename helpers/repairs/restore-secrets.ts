@@ -10,6 +10,7 @@ import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
 import { keyFingerprint } from '../keys.ts';
+import { secretEntry } from '../manifest-candidates.ts';
 import { type KeyEvidence, observeKeys } from '../observe.ts';
 import { restoreToken } from '../node-secrets.ts';
 
@@ -19,6 +20,8 @@ interface SecretRestore extends PlannedAction {
   repair: RestoreSecret;
   token: string;
   replacedVersionId: string | undefined;
+  /** The manifest candidate the key comes from (by reference: the value never travels in an action). */
+  source: string | undefined;
 }
 
 export function describeSecretRestores(ev: KeyEvidence, ctx: RunbookContext): SecretRestore[] {
@@ -35,6 +38,7 @@ export function describeSecretRestores(ev: KeyEvidence, ctx: RunbookContext): Se
         repair: r,
         token,
         replacedVersionId: (r.role === 'account' ? observed.account : observed.p2p).versionId,
+        source: ev.manifest.sources[r.node],
         text:
           `PutSecretValue ${r.secretName} ← manifest node-${r.node} ${r.role} key (${r.publicKey}), ` +
           `ClientRequestToken ${token}`,
@@ -43,7 +47,7 @@ export function describeSecretRestores(ev: KeyEvidence, ctx: RunbookContext): Se
 }
 
 async function restoreOne(a: SecretRestore, io: FixUpIO) {
-  const entry = io.ctx.manifest!.nodes.find((n) => n.index === a.repair.node)!;
+  const entry = secretEntry(io.ctx.candidates, a.source, a.repair.node);
   const value = a.repair.role === 'account' ? entry.accountSecretKey : entry.p2pSecretKey;
   const ref = io.journal.intent(io.step, {
     kind: 'put-secret',

@@ -30,6 +30,9 @@ const ALL_STEPS = readdirSync(SPECS)
 const stepOf = (test: TestCase) => test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
 const out = (text: string) => process.stdout.write(redactor.redact(text));
 
+/** Vitest hands skip notes and error messages over with their double quotes escaped. */
+const unescaped = (s: string) => s.replace(/\\"/g, '"');
+
 /** A Markdown table cell: pipes escaped. */
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -75,9 +78,9 @@ export default class RunbookReporter implements Reporter {
       step: stepOf(test),
       name: test.name,
       state: r.state,
-      ...('note' in r && r.note ? { note: r.note } : {}),
+      ...('note' in r && r.note ? { note: unescaped(r.note) } : {}),
       annotations: test.annotations().map((a) => ({ type: a.type, message: redactor.redact(a.message) })),
-      errors: (r.errors ?? []).map((e) => redactor.redact(e.message.split('\n\n')[0] ?? e.message)),
+      errors: (r.errors ?? []).map((e) => redactor.redact(unescaped(e.message.split('\n\n')[0] ?? e.message))),
     };
     this.lines.push(line);
     const mark = r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '↓';
@@ -87,7 +90,7 @@ export default class RunbookReporter implements Reporter {
 
   /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), beside its claim. */
   onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
-    if (!['plan', 'fix', 'progress', 'warning'].includes(a.type)) return;
+    if (!['plan', 'fix', 'progress', 'warning', 'notice'].includes(a.type)) return;
     const who = test.name.split(':')[0];
     out(`      [${a.type}] ${stepOf(test).slice(0, 2)} ${who}: ${a.message.replace(/\n/g, '\n        ')}\n`);
   }

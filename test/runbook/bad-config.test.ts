@@ -145,7 +145,7 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     [
       'the target is unknown',
       async () => ({ RUNBOOK_TARGET: 'cloud' }),
-      /configuration is not valid:\n\s+- RUNBOOK_TARGET: "cloud" is not one of twin, aws/,
+      /fix refuses to run against a target that was not chosen: RUNBOOK_TARGET is "cloud", which is neither twin nor aws/,
     ],
   ];
 

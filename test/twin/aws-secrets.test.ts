@@ -1,5 +1,5 @@
 /** Secrets Manager on the twin's AWS endpoint, through the unmodified SDK v3 client (aws-facts §3). */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import {
   BatchGetSecretValueCommand,
@@ -19,6 +19,7 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_FORCE_DELETE_DELAY_MS } from '../../twin/aws/secrets-manager.ts';
 import type { AwsEndpoint } from '../../twin/aws/server.ts';
 import { ACCOUNT, clientConfig, fakeHost, rejection, REGION, startTestEndpoint, type FakeHost } from './aws-support.ts';
 
@@ -332,19 +333,39 @@ describe('Secrets Manager', () => {
     expect((await sm.send(new DescribeSecretCommand({ SecretId: 'list/c' }))).Tags).toEqual([{ Key: 'x', Value: '1' }]);
   });
 
-  test('DeleteSecret: forced deletion frees the name (the fix lock); a recovery window blocks reads and re-creation', async () => {
+  test('DeleteSecret: forced deletion frees the name only after a delay (asynchronous, as on AWS)', async () => {
     const lock = 'mpc-runbook/fix-lock';
+    const scheduled = "You can't create this secret because a secret with this name is already scheduled for deletion.";
+    aws.secrets.forceDeleteDelayMs = 400;
     await sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"a"}' }));
     const taken = await rejection(sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"b"}' })));
     expect(taken.name).toBe('ResourceExistsException');
     const del = await sm.send(new DeleteSecretCommand({ SecretId: lock, ForceDeleteWithoutRecovery: true }));
     expect(del.DeletionDate).toBeInstanceOf(Date);
+    // Inside the window: the name is still taken, reads are refused.
+    const early = await rejection(sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"b"}' })));
+    expect([early.name, early.message]).toEqual(['InvalidRequestException', scheduled]);
+    expect((await rejection(sm.send(new GetSecretValueCommand({ SecretId: lock })))).name).toBe(
+      'InvalidRequestException',
+    );
+    expect(aws.secrets.scheduledForDeletion(lock)).toBe(true);
+    // A second forced delete in the window does not extend it; the name comes free by itself.
+    await sm.send(new DeleteSecretCommand({ SecretId: lock, ForceDeleteWithoutRecovery: true }));
+    await vi.waitFor(() => expect(aws.secrets.names()).not.toContain(lock), { timeout: 10_000, interval: 50 });
     expect((await rejection(sm.send(new GetSecretValueCommand({ SecretId: lock })))).name).toBe(
       'ResourceNotFoundException',
     );
     await sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"b"}' }));
     expect(aws.secrets.current(lock)).toBe('{"runId":"b"}');
+    // With the window off, the name is free at once.
+    aws.secrets.forceDeleteDelayMs = 0;
+    await sm.send(new DeleteSecretCommand({ SecretId: lock, ForceDeleteWithoutRecovery: true }));
+    await sm.send(new CreateSecretCommand({ Name: lock, SecretString: '{"runId":"c"}' }));
+    expect(aws.secrets.current(lock)).toBe('{"runId":"c"}');
+    aws.secrets.forceDeleteDelayMs = DEFAULT_FORCE_DELETE_DELAY_MS;
+  });
 
+  test('DeleteSecret with a recovery window blocks reads and re-creation until restored', async () => {
     await sm.send(new CreateSecretCommand({ Name: 'doomed', SecretString: 's' }));
     const bad = await rejection(sm.send(new DeleteSecretCommand({ SecretId: 'doomed', RecoveryWindowInDays: 3 })));
     expect(bad.name).toBe('InvalidParameterException');

@@ -31,7 +31,7 @@ describe('fleet.run: commands on an instance sandbox', () => {
     expect((await env.sh(id, ['echo oops >&2', 'ls /definitely/not/here'])).stderr).toMatch(/oops\n.*definitely/s);
   });
 
-  test('MPC_DATA_DIR, HOME, PATH (docker and aws stand-ins first, jq/curl from the system) are set', async () => {
+  test('MPC_DATA_DIR, HOME, PATH (docker, aws stand-ins first; system jq, curl), the agent’s region', async () => {
     const id = env.ids[0]!;
     const inst = env.fleet.instance(id)!;
     const r = await env.sh(id, [
@@ -41,7 +41,8 @@ describe('fleet.run: commands on an instance sandbox', () => {
       'command -v aws',
       'command -v jq',
       'command -v curl',
-      'echo "$AWS_REGION"',
+      'echo "region=${AWS_REGION-unset} default=${AWS_DEFAULT_REGION-unset}" \\',
+      '  "ssm=$AWS_SSM_REGION_NAME $AWS_SSM_INSTANCE_ID"',
     ]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.split('\n').slice(0, 4)).toEqual([
@@ -50,7 +51,7 @@ describe('fleet.run: commands on an instance sandbox', () => {
       join(inst.binDir, 'docker'),
       join(inst.binDir, 'aws'),
     ]);
-    expect(r.stdout).toContain('us-east-1');
+    expect(r.stdout).toContain(`region=unset default=unset ssm=us-east-1 ${id}`); // as the SSM agent sets it
     // Each instance has its own data dir.
     const other = await env.sh(env.ids[1]!, ['echo "$MPC_DATA_DIR"']);
     expect(other.stdout.trim()).toBe(env.fleet.instance(env.ids[1]!)!.dataDir);
@@ -179,7 +180,11 @@ describe('docker on an instance', () => {
     const r = await env.sh(id, [RUN]);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(
-      /docker: Error response from daemon: Conflict\. The container name "\/mpc-node" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./,
+      new RegExp(
+        'docker: Error response from daemon: Conflict\\. The container name "/mpc-node" is already in use by ' +
+          'container "[0-9a-f]{64}"\\. You have to remove \\(or rename\\) that container ' +
+          'to be able to reuse that name\\.',
+      ),
     );
   });
 
@@ -281,7 +286,9 @@ describe('docker on an instance', () => {
     const missing = await env.sh(id, ['docker inspect nope']);
     expect(missing).toMatchObject({ exitCode: 1, stdout: '[]\n', stderr: 'Error: No such object: nope\n' });
     const tpl = await env.sh(id, [
-      `docker inspect --format '{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} {{if .State.Running}}up{{else}}down{{end}}' mpc-node`,
+      'docker inspect --format ' +
+        "'{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} " +
+        "{{if .State.Running}}up{{else}}down{{end}}' mpc-node",
     ]);
     expect(tpl.stdout).toBe('/data "always" up\n');
   });
@@ -299,7 +306,8 @@ describe('docker on an instance', () => {
     const refused = await env.sh(id, ['docker rm mpc-node']);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain(
-      'Error response from daemon: cannot remove container "/mpc-node": container is running: stop the container before removing or force remove',
+      'Error response from daemon: cannot remove container "/mpc-node": container is running: ' +
+        'stop the container before removing or force remove',
     );
     const pid = (await pidOf()).pid;
     expect((await env.sh(id, ['docker rm -f mpc-node'])).stdout).toBe('mpc-node\n');
@@ -329,7 +337,7 @@ describe('docker on an instance', () => {
     expect(env.fleet.containers(id)).toEqual([]);
   });
 
-  test('a crash-looping container under --restart=always shows a rising RestartCount and Restarting status', async () => {
+  test('a crash-looping container under --restart=always: a rising RestartCount, Restarting status', async () => {
     const r = await env.sh(id, [
       `docker run -d --name crashy --restart=always --net=host -e DUMMY_CRASH=1 ${IMAGE} start local`,
     ]);
@@ -361,7 +369,7 @@ describe('docker on an instance', () => {
     expect((await env.sh(id, ['docker rm crashy'])).exitCode).toBe(0);
   });
 
-  test('attached run --rm: waits for the process, returns its output and exit code, removes the container', async () => {
+  test('attached run --rm: waits for the process, returns its output and exit code, removes it', async () => {
     const r = await env.sh(id, [`docker run --rm --name once -e DUMMY_CRASH=1 ${IMAGE} start local`]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('dummy: crashing on purpose, args=start local');

@@ -71,7 +71,7 @@ describe('incident-key-mismatch on the twin', () => {
     provider = new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });
   });
 
-  test('stays Initializing for three key-event timeouts while every node logs AccessKeyNotFound for its own account', async () => {
+  test('stays Initializing for three key-event timeouts; each node logs AccessKeyNotFound for itself', async () => {
     const start = twin.chain.head.height;
     await expect
       .poll(() => twin.chain.head.height, { timeout: 300_000, interval: BLOCK_MS })
@@ -112,9 +112,12 @@ describe('incident-key-mismatch on the twin', () => {
       const inv = await runShell(ssm, node.instanceId, [
         'set -eu',
         'D="${MPC_DATA_DIR:-/data}"',
-        `SK=$(aws secretsmanager get-secret-value --secret-id mpc-node-${node.index}-mpc_account_sk --query SecretString --output text | tr -d '\\n')`,
+        // No --region: the CLI finds it in the instance metadata (IMDS), as on a real instance.
+        `SK=$(aws secretsmanager get-secret-value --secret-id mpc-node-${node.index}-mpc_account_sk \\`,
+        "  --query SecretString --output text | tr -d '\\n')",
         'cp "$D/secrets.json" "$D/secrets.json.bak"',
-        'jq --arg sk "$SK" \'.near_signer_key = $sk | .near_responder_keys = [$sk]\' "$D/secrets.json.bak" > "$D/secrets.json"',
+        'jq --arg sk "$SK" \'.near_signer_key = $sk | .near_responder_keys = [$sk]\' \\',
+        '  "$D/secrets.json.bak" > "$D/secrets.json"',
         'docker restart mpc-node >/dev/null',
         'echo restarted',
       ]);

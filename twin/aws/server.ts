@@ -32,6 +32,16 @@ export interface ThrottleRule {
   operation?: string;
   /** How many more matching calls answer the throttling error (decremented as they do). */
   count: number;
+  /** Only calls whose input has these top-level values (e.g. `{ StackName: 'x' }`). */
+  input?: Record<string, string>;
+}
+
+/** Calls IAM denies: the caller's role lacks the permission (AccessDenied / AccessDeniedException). */
+export interface DenyRule {
+  service?: string;
+  operation?: string;
+  /** Only calls whose input has these top-level values (e.g. `{ StackName: 'x' }`). */
+  input?: Record<string, string>;
 }
 
 export interface AwsFaults extends SsmFaults {
@@ -43,6 +53,8 @@ export interface AwsFaults extends SsmFaults {
   error5xxRate: number;
   /** The next N calls answer HTTP 500 (InternalServiceError / InternalServerError / InternalFailure). */
   failNext5xx: number;
+  /** Calls answered as IAM denies them, while the rule stands. */
+  deny?: DenyRule[];
 }
 
 /** Fault settings as scenario data may carry them (every field optional). */
@@ -83,7 +95,21 @@ export const AwsFaultsInputSchema = z.object({
   latencyMs: z.number().min(0).optional(),
   throttle: z
     .array(
-      z.object({ service: z.string().optional(), operation: z.string().optional(), count: z.number().int().min(0) }),
+      z.object({
+        service: z.string().optional(),
+        operation: z.string().optional(),
+        count: z.number().int().min(0),
+        input: z.record(z.string(), z.string()).optional(),
+      }),
+    )
+    .optional(),
+  deny: z
+    .array(
+      z.object({
+        service: z.string().optional(),
+        operation: z.string().optional(),
+        input: z.record(z.string(), z.string()).optional(),
+      }),
     )
     .optional(),
   error5xxRate: z.number().min(0).max(1).optional(),
@@ -121,6 +147,7 @@ export function configureAwsFaults(faults: AwsFaults, input: unknown): void {
   if (f.profile !== undefined) Object.assign(faults, AWS_LATENCY_PROFILES[f.profile]);
   if (f.latencyMs !== undefined) faults.latencyMs = f.latencyMs;
   if (f.throttle !== undefined) faults.throttle = f.throttle.map((t) => ({ ...t }));
+  if (f.deny !== undefined) faults.deny = f.deny.map((d) => ({ ...d }));
   if (f.error5xxRate !== undefined) faults.error5xxRate = f.error5xxRate;
   if (f.failNext5xx !== undefined) faults.failNext5xx = f.failNext5xx;
   if (f.ssmHang !== undefined) faults.ssmHang = f.ssmHang === null ? undefined : { ...f.ssmHang };
@@ -169,6 +196,45 @@ const QUERY_SERVICES: Record<string, { service: AwsService; xmlns: string }> = {
 };
 const normaliseService = (s: string) => s.toLowerCase().replace(/[^a-z]/g, '');
 
+/** A fault rule matches a call by service, operation and (optionally) top-level input values. */
+const ruleMatches = (
+  x: { service?: string; operation?: string; input?: Record<string, string> },
+  service: AwsService,
+  op: string,
+  input: Record<string, unknown>,
+) =>
+  (!x.service || normaliseService(x.service) === service) &&
+  (!x.operation || x.operation === op) &&
+  Object.entries(x.input ?? {}).every(([k, v]) => input[k] === v);
+
+/** IAM's answer to a call the role may not make (query services: AccessDenied, HTTP 403), naming the resource. */
+function accessDenied(
+  who: { arn: string; region: string; accountId: string },
+  service: AwsService,
+  op: string,
+  input: Record<string, unknown>,
+): AwsError {
+  const action = `${service}:${op}`;
+  const arn = (kind: string, name: unknown) =>
+    typeof name === 'string' && !name.startsWith('arn:')
+      ? `arn:aws:${service}:${who.region}:${who.accountId}:${kind}${name}`
+      : typeof name === 'string'
+        ? name
+        : undefined;
+  const resource =
+    service === 'cloudformation'
+      ? arn('stack/', input.StackName && `${input.StackName}/*`)
+      : service === 'secretsmanager'
+        ? arn('secret:', input.SecretId)
+        : undefined;
+  const message =
+    `User: ${who.arn} is not authorized to perform: ${action}${resource ? ` on resource: ${resource}` : ''} ` +
+    `because no identity-based policy allows the ${action} action`;
+  return service === 'cloudformation' || service === 'sts'
+    ? new AwsError('AccessDenied', message, 403)
+    : new AwsError('AccessDeniedException', message, 400);
+}
+
 export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEndpoint> {
   const faults = defaultAwsFaults();
   if (opts.faults) configureAwsFaults(faults, opts.faults);
@@ -187,11 +253,10 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
   let stats: Record<string, Record<string, number>> = {};
   let error5xxAcc = 0;
 
-  function injected(service: AwsService, op: string): AwsError | undefined {
-    const t = faults.throttle.find(
-      (x) =>
-        x.count > 0 && (!x.service || normaliseService(x.service) === service) && (!x.operation || x.operation === op),
-    );
+  function injected(service: AwsService, op: string, input: Record<string, unknown> = {}): AwsError | undefined {
+    if (faults.deny?.some((d) => ruleMatches(d, service, op, input)))
+      return accessDenied({ arn: identity.Arn, region: opts.region, accountId: opts.accountId }, service, op, input);
+    const t = faults.throttle.find((x) => x.count > 0 && ruleMatches(x, service, op, input));
     if (t) {
       t.count--;
       return new AwsError(
@@ -252,16 +317,18 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
       const op = target.slice(dot + 1);
       if (dot < 0 || !service) return sendError(new AwsError('UnknownOperationException', ''));
       count(service, op);
-      const fault = injected(service, op);
-      if (fault) return sendError(fault);
-      const fn = (service === 'ssm' ? ssm.ops : sm.ops)[op];
-      if (!fn) return sendError(new AwsError('UnknownOperationException', ''));
       let input: unknown;
       try {
         input = body ? JSON.parse(body) : {};
       } catch {
-        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
+        input = undefined;
       }
+      const fault = injected(service, op, (input ?? {}) as Record<string, unknown>);
+      if (fault) return sendError(fault);
+      const fn = (service === 'ssm' ? ssm.ops : sm.ops)[op];
+      if (!fn) return sendError(new AwsError('UnknownOperationException', ''));
+      if (input === undefined)
+        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
       }
@@ -298,7 +365,7 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
         ),
       );
     count(q.service, action);
-    const fault = injected(q.service, action);
+    const fault = injected(q.service, action, Object.fromEntries(form));
     if (fault) return sendError(fault, q.xmlns);
     const fn = (q.service === 'sts' ? sts : cfn.ops)[action];
     if (!fn)

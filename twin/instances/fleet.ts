@@ -5,19 +5,21 @@
  * scripts, `var/log/cloud-init-output.log` the first boot's output. The instance has a private
  * 127.x address that its containers bind to (TWIN_HOST_IP).
  *
- * SSM commands run as AWS-RunShellScript does: the commands, joined by newlines, are written to a
- * script file that bash runs (no `set -e`/`pipefail` added); the exit code is the script's; the
- * execution timeout kills the whole process group. Containers started by `docker run` belong to
+ * SSM commands run as AWS-RunShellScript does (see shell.ts): under `sh` — dash on the NEAR base,
+ * bash as `sh` on the MPC nodes — with the agent's environment (AWS_SSM_REGION_NAME, no AWS_REGION);
+ * `aws` finds its region from --region, its config, or the instance metadata service (imds.ts),
+ * which a test may turn off per instance. Containers started by `docker run` belong to
  * the container runtime, not to the command, so they outlive it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { CommandResult, InstanceHost, InstanceInfo, RunningCommand } from '../aws/instance-host.ts';
 import { createContainerRuntime, type ContainerRuntimeOptions, type ImageTable } from './containers.ts';
+import { type ImdsInstance, serveImds } from './imds.ts';
+import { defaultShell, type InstanceShell, type RunScriptOptions, runScript, type ShellContext } from './shell.ts';
 
 export interface FleetOptions {
   rootDir: string;
@@ -63,37 +65,13 @@ export async function createFleet(opts: FleetOptions) {
     ...(opts.runtime ?? {}),
   });
   const children = new Set<ChildProcess>();
-  const systemPath = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  /** Per instance: the shell its commands run under, and whether its metadata service answers. */
+  const shells = new Map<string, InstanceShell>();
+  const imdsOff = new Set<string>();
 
-  // The "docker socket": the docker stand-in on each instance POSTs its argv to /docker.
-  const dockerd = createServer(async (req, res) => {
-    try {
-      if (req.method !== 'POST' || req.url !== '/docker') {
-        res.writeHead(404).end();
-        return;
-      }
-      const body = JSON.parse(await readBody(req)) as {
-        instanceId: string;
-        argv: string[];
-        env?: Record<string, string>;
-      };
-      if (!instances.has(body.instanceId)) throw new Error(`unknown instance ${body.instanceId}`);
-      const result = await runtime.docker(body.instanceId, body.argv, body.env ?? {});
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(result));
-    } catch (e) {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          exitCode: 1,
-          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
-        }),
-      );
-    }
-  });
-  await new Promise<void>((ok, fail) => {
-    dockerd.once('error', fail);
-    dockerd.listen(0, '127.0.0.1', ok);
+  const dockerd = await startInstanceServices({
+    docker: (id, argv, env) => (instances.has(id) ? runtime.docker(id, argv, env) : undefined),
+    imds: (id) => (instances.has(id) ? { region: opts.region, enabled: !imdsOff.has(id) } : undefined),
   });
   const dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
 
@@ -143,118 +121,20 @@ export async function createFleet(opts: FleetOptions) {
     return inst;
   }
 
-  function instanceEnv(inst: Instance, extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      PATH: `${inst.binDir}:${systemPath}`,
-      HOME: inst.homeDir,
-      USER: 'root',
-      SHELL: '/bin/bash',
-      LANG: 'C.UTF-8',
-      MPC_DATA_DIR: inst.dataDir,
-      AWS_ENDPOINT_URL: opts.awsEndpointUrl,
-      AWS_REGION: opts.region,
-      AWS_DEFAULT_REGION: opts.region,
-      AWS_ACCESS_KEY_ID: opts.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: opts.credentials.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_PAGER: '',
-      TWIN_DOCKERD_URL: dockerdUrl,
-      TWIN_INSTANCE_ID: inst.instanceId,
-      ...extra,
-    };
-  }
-
-  /** The sandbox path for an instance path: `/data…` is the data dir; other absolute paths stay. */
-  function sandboxPath(inst: Instance, p: string): string {
-    if (p === '/data' || p.startsWith('/data/')) return inst.dataDir + p.slice(5);
-    return isAbsolute(p) ? p : resolve(inst.homeDir, p);
-  }
-
-  /** Run a script on an instance as AWS-RunShellScript does; the execution timeout kills the process group. */
-  function runScript(
-    instanceId: string,
-    script: string,
-    o: {
-      timeoutSeconds: number;
-      workingDirectory?: string;
-      env?: Record<string, string>;
-      onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
-    },
-  ): RunningCommand {
+  const shellContext: ShellContext = {
+    awsEndpointUrl: opts.awsEndpointUrl,
+    region: opts.region,
+    credentials: opts.credentials,
+    dockerdUrl,
+    imdsUrl: (id) => `${dockerdUrl}/imds/${id}`,
+    shellOf: (inst) => shells.get(inst.instanceId) ?? defaultShell(inst.role),
+    children,
+  };
+  /** Run a script on an instance as AWS-RunShellScript does (shell.ts). */
+  function runOn(instanceId: string, script: string, o: RunScriptOptions): RunningCommand {
     const inst = instances.get(instanceId);
     if (!inst) throw new Error(`no instance ${instanceId}`);
-    const orchestration = join(inst.runDir, randomUUID());
-    mkdirSync(orchestration, { recursive: true });
-    let cwd = orchestration;
-    if (o.workingDirectory) {
-      cwd = sandboxPath(inst, o.workingDirectory);
-      if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
-        return {
-          done: Promise.resolve({
-            exitCode: 1,
-            stdout: '',
-            stderr: `Invalid workingDirectory ${o.workingDirectory}, directory doesn't exist.\nfailed to run commands: exit status 1`,
-            timedOut: false,
-          }),
-          cancel: () => {},
-        };
-      }
-    }
-    const file = join(orchestration, '_script.sh');
-    writeFileSync(file, script, { mode: 0o700 });
-    const child = spawn('bash', [file], {
-      cwd,
-      env: instanceEnv(inst, o.env),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      o.onOutput?.('stdout', d);
-    });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      o.onOutput?.('stderr', d);
-    });
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, o.timeoutSeconds * 1000);
-    const done = new Promise<CommandResult>((ok) => {
-      let settled = false;
-      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        children.delete(child);
-        // The agent reports the script's exit status; a killed script reads as 128 + signal (SIGKILL: 137).
-        ok({
-          exitCode: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1),
-          stdout,
-          stderr,
-          timedOut,
-        });
-      };
-      child.on('error', (e) => {
-        stderr += `failed to run commands: ${e.message}\n`;
-        finish(1, null);
-      });
-      child.on('close', finish);
-      // A background process that keeps the output pipes open must not hold the result forever.
-      child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 500).unref());
-    });
-    return { done, cancel: kill };
+    return runScript(shellContext, inst, script, o);
   }
 
   const describe = (): InstanceInfo[] =>
@@ -270,7 +150,7 @@ export async function createFleet(opts: FleetOptions) {
   const host: InstanceHost = {
     describe,
     run: (id, commands, o) =>
-      runScript(id, `${commands.join('\n')}\n`, {
+      runOn(id, `${commands.join('\n')}\n`, {
         timeoutSeconds: o.executionTimeoutSeconds,
         ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}),
       }),
@@ -286,6 +166,18 @@ export async function createFleet(opts: FleetOptions) {
     dockerdUrl,
     addInstance,
     instance: (id: string): Instance | undefined => instances.get(id),
+    /** Run commands under another shell than the instance's own (tests: the MPC nodes' scripts under dash). */
+    setShell(id: string, shell: InstanceShell | undefined) {
+      if (!instances.has(id)) throw new Error(`no instance ${id}`);
+      if (shell) shells.set(id, shell);
+      else shells.delete(id);
+    },
+    /** Turn an instance's metadata service off (HttpEndpoint=disabled) or on again. */
+    setInstanceMetadata(id: string, enabled: boolean) {
+      if (!instances.has(id)) throw new Error(`no instance ${id}`);
+      if (enabled) imdsOff.delete(id);
+      else imdsOff.add(id);
+    },
     instances: (): Instance[] => [...instances.values()],
     /**
      * First boot, like EC2 UserData: runs bootstrap.sh with the given parameters (NODE_INDEX, REGION,
@@ -297,7 +189,7 @@ export async function createFleet(opts: FleetOptions) {
       if (!inst) throw new Error(`no instance ${id}`);
       let output = '';
       const script = `exec bash ${shq(join(opts.repoDir, 'twin', 'instances', 'bootstrap.sh'))}\n`;
-      const r = await runScript(id, script, {
+      const r = await runOn(id, script, {
         timeoutSeconds,
         env,
         onOutput: (_s, text) => {
@@ -327,6 +219,47 @@ export async function createFleet(opts: FleetOptions) {
       await new Promise<void>((ok) => dockerd.close(() => ok()));
     },
   };
+}
+
+/**
+ * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker. The same
+ * server answers each instance's metadata service under /imds/<instance-id>/ (imds.ts).
+ */
+async function startInstanceServices(o: {
+  docker: (instanceId: string, argv: string[], env: Record<string, string>) => Promise<unknown> | undefined;
+  imds: (instanceId: string) => ImdsInstance | undefined;
+}) {
+  const server = createServer(async (req, res) => {
+    try {
+      if (serveImds(req, res, o.imds)) return;
+      if (req.method !== 'POST' || req.url !== '/docker') {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = JSON.parse(await readBody(req)) as {
+        instanceId: string;
+        argv: string[];
+        env?: Record<string, string>;
+      };
+      const result = await o.docker(body.instanceId, body.argv, body.env ?? {});
+      if (result === undefined) throw new Error(`unknown instance ${body.instanceId}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(result));
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          exitCode: 1,
+          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
+        }),
+      );
+    }
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  return server;
 }
 
 /** Single-quote for bash. */

@@ -7,6 +7,10 @@
  *    the JMESPath subset `A.B`, `A[0]`, `[A, B]`;
  *  - service errors: `\nAn error occurred (Code) when calling the Operation operation: message`, exit 254;
  *  - usage errors exit 252; missing region/credentials exit 253; connection failures exit 255.
+ * The region is found as the CLI v2 finds it: --region, AWS_REGION, AWS_DEFAULT_REGION, the
+ * profile's `region` in the config file (AWS_CONFIG_FILE or ~/.aws/config), then the instance
+ * metadata service (IMDSv2 at AWS_EC2_METADATA_SERVICE_ENDPOINT, unless AWS_EC2_METADATA_DISABLED);
+ * without one: `You must specify a region.`, exit 253.
  * Commands: secretsmanager get-secret-value | describe-secret | put-secret-value, sts get-caller-identity.
  */
 import {
@@ -16,6 +20,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { regionFromConfig, regionFromImds } from './aws-region.ts';
 import { writeAll } from './write-all.ts';
 
 const USAGE = `usage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]
@@ -82,11 +87,22 @@ const output = opts.get('output') ?? process.env.AWS_DEFAULT_OUTPUT ?? 'json';
 if (!['json', 'text', 'table', 'yaml', 'yaml-stream'].includes(output)) {
   die(
     252,
-    `${USAGE}\naws: error: argument --output: Invalid choice, valid choices are:\n\njson                                     | text\ntable                                    | yaml\nyaml-stream\n`,
+    `${USAGE}\naws: error: argument --output: Invalid choice, valid choices are:\n\n` +
+      `${'json'.padEnd(41)}| text\n${'table'.padEnd(41)}| yaml\nyaml-stream\n`,
   );
 }
 const query = opts.get('query');
-const region = opts.get('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+const profile = opts.get('profile') ?? process.env.AWS_PROFILE ?? process.env.AWS_DEFAULT_PROFILE;
+const configured = regionFromConfig(process.env, profile);
+if (configured.missingProfile) die(255, `\nThe config profile (${configured.missingProfile}) could not be found\n`);
+const region =
+  opts.get('region') ??
+  process.env.AWS_REGION ??
+  process.env.AWS_DEFAULT_REGION ??
+  configured.region ??
+  (await regionFromImds(process.env));
+// The SDK below gets the region and the credentials explicitly: it must never look for IMDS itself.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const endpoint = opts.get('endpoint-url') ?? process.env.AWS_ENDPOINT_URL;
 
 const OPERATIONS: Record<string, Record<string, { params: string[]; required: string[] }>> = {
@@ -104,7 +120,8 @@ const svc = OPERATIONS[service];
 if (!svc)
   die(
     252,
-    `${USAGE}\naws: error: argument command: Invalid choice, valid choices are:\n\n${Object.keys(OPERATIONS).join(' | ')}\n`,
+    `${USAGE}\naws: error: argument command: Invalid choice, valid choices are:\n\n` +
+      `${Object.keys(OPERATIONS).join(' | ')}\n`,
   );
 const spec = svc[op];
 if (!spec)
