@@ -17,7 +17,7 @@ export type JournalAction =
       p2pPublicKey: string;
     }
   | { kind: 'restore-secret-version'; secretName: string; toVersionId: string; fromVersionId: string }
-  | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string };
+  | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string; writtenSha256?: string };
 
 export interface JournalEntry {
   seq: number;
@@ -139,7 +139,14 @@ export function planRollback(entries: JournalEntry[]): { actions: JournalAction[
         fromVersionId: String(o.result?.versionId),
       });
     } else if (a.kind === 'rematerialise-node-secrets' && o.result?.backedUp) {
-      actions.push({ kind: 'restore-node-file', instanceId: a.instanceId, node: a.node, backupPath: a.backupPath });
+      const written = typeof o.result?.after === 'string' ? { writtenSha256: o.result.after } : {};
+      actions.push({
+        kind: 'restore-node-file',
+        instanceId: a.instanceId,
+        node: a.node,
+        backupPath: a.backupPath,
+        ...written,
+      });
     }
   }
   return { actions, unknown };

@@ -23,6 +23,9 @@ export interface FixLock {
   release(): Promise<void>;
 }
 
+/** Who holds the lock: the run, its host and process, since and until when. */
+export type LockHolder = Holder;
+
 interface Holder {
   runId: string;
   host: string;
@@ -158,7 +161,8 @@ async function releaseIfMine(sm: SecretsManagerClient, runId: string) {
 export async function breakFixLock(
   env: Record<string, string | undefined>,
   runId: string,
-): Promise<'released' | 'not-held' | { heldBy: string }> {
+  o: { refuse?: (holder: LockHolder) => string | undefined } = {},
+): Promise<'released' | 'not-held' | { heldBy: string } | { refused: string }> {
   const sm = lockClient(env);
   const cur = await sm.send(new GetSecretValueCommand({ SecretId: LOCK_NAME })).catch((e: Error) => {
     if (e.name === 'ResourceNotFoundException' || isDeletionInProgress(e)) return undefined;
@@ -167,6 +171,8 @@ export async function breakFixLock(
   if (!cur?.SecretString) return 'not-held';
   const holder = JSON.parse(cur.SecretString) as Holder;
   if (holder.runId !== runId) return { heldBy: holder.runId };
+  const refused = o.refuse?.(holder);
+  if (refused) return { refused };
   await forceDelete(sm);
   return 'released';
 }

@@ -5,6 +5,7 @@
  */
 import {
   BatchGetSecretValueCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -78,4 +79,18 @@ export async function rollbackSecret(client: SecretsManagerClient, name: string,
       }),
     ),
   );
+}
+
+/** The VersionId that holds AWSCURRENT, read without the value (DescribeSecret); null when no such secret. */
+export async function awsCurrentVersion(client: SecretsManagerClient, name: string): Promise<string | null> {
+  try {
+    const r = await withRetry(`DescribeSecret ${name}`, () =>
+      client.send(new DescribeSecretCommand({ SecretId: name })),
+    );
+    const current = Object.entries(r.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'));
+    return current?.[0] ?? null;
+  } catch (e) {
+    if ((e as Error).name === 'ResourceNotFoundException') return null;
+    throw e;
+  }
 }

@@ -95,12 +95,23 @@ export function parseRematerialise(stdout: string) {
 }
 
 /** Rollback of a rematerialise: put the backed-up file back byte for byte, restart. */
-export function restoreNodeFileScript(backupPath: string): string[] {
+export function restoreNodeFileScript(backupPath: string, writtenSha256?: string): string[] {
+  // Only the file the run wrote is replaced: one changed since (a later fix, a person) is left alone.
+  const unchanged = writtenSha256
+    ? [
+        `[ "$NOW" = "${writtenSha256}" ] || { echo "ERROR: $D/secrets.json changed after the run wrote it; ` +
+          'nothing restored" >&2; exit 5; }',
+      ]
+    : [];
   return [
     'set -eu',
     'D="${MPC_DATA_DIR:-/data}"',
     `B="${backupPath}"`,
     '[ -f "$B" ] || { echo "ERROR: backup $B is gone; nothing restored" >&2; exit 3; }',
+    'NOW=$( (sha256sum "$D/secrets.json" 2>/dev/null || echo none) | cut -c1-64)',
+    // Already back (an earlier rollback): nothing to do, no restart.
+    '[ "$NOW" != "$(sha256sum "$B" | cut -c1-64)" ] || { echo "already=$D/secrets.json"; exit 0; }',
+    ...unchanged,
     'cp -p "$B" "$D/secrets.json"',
     'docker restart mpc-node >/dev/null',
     'echo "restored=$D/secrets.json sha256=$(sha256sum "$D/secrets.json" | cut -c1-64)"',

@@ -10,7 +10,7 @@ import { describe, expect, test } from 'vitest';
 import type { RunbookContext } from '../../helpers/harness/context.ts';
 import { type Check, claimant } from '../../helpers/harness/claim.ts';
 import { defineFixUp, type PlannedAction, UnannouncedWriteError } from '../../helpers/harness/fix-up.ts';
-import { openJournal, readJournal } from '../../helpers/journal.ts';
+import { openJournal, planRollback, readJournal } from '../../helpers/journal.ts';
 import {
   isRunningWithKeys,
   parseContractState,
@@ -170,5 +170,41 @@ describe('a claim in each mode', () => {
     );
     expect(existsSync(journal.path) ? readFileSync(journal.path, 'utf8') : '').toBe('');
     expect(new UnannouncedWriteError('x')).toBeInstanceOf(Error);
+  });
+});
+
+describe('the journal across the steps of one run', () => {
+  test('refs are unique across steps, so a run killed in 03 leaves exactly 03 intents without an outcome', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'journal-'));
+    const put = (n: number) => ({
+      kind: 'put-secret' as const,
+      secretName: `mpc-node-${n}-mpc_account_sk`,
+      replacedVersionId: 'v0',
+      token: 't',
+      publicKey: 'ed25519:x',
+    });
+    const rewrite = (n: number) => ({
+      kind: 'rematerialise-node-secrets' as const,
+      instanceId: `i-${n}`,
+      node: `mpc-node-${n}`,
+      backupPath: 'b',
+      accountPublicKey: 'a',
+      p2pPublicKey: 'p',
+    });
+    const step02 = openJournal(dir, 'run'); // each step is its own module: its own journal object
+    for (const n of [0, 1, 2]) step02.done(step02.intent('02-secrets-restored', put(n)), { versionId: `v${n + 1}` });
+    const step03 = openJournal(dir, 'run');
+    for (const n of [0, 1, 2]) step03.intent('03-nodes-healthy', rewrite(n)); // killed before any outcome
+    const entries = readJournal(step03.path);
+    expect(new Set(entries.map((e) => e.seq)).size).toBe(entries.length);
+    const plan = planRollback(entries);
+    expect(plan.actions.map((a) => a.kind)).toEqual([
+      'restore-secret-version',
+      'restore-secret-version',
+      'restore-secret-version',
+    ]);
+    expect(
+      plan.unknown.map((e) => e.action.kind === 'rematerialise-node-secrets' && e.action.instanceId).sort(),
+    ).toEqual(['i-0', 'i-1', 'i-2']);
   });
 });
