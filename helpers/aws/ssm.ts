@@ -79,7 +79,7 @@ async function sendAndWait(
   ssm: SSMClient,
   batch: string[],
   commands: string[],
-  o: { timeoutS: number; comment: string },
+  o: RunOptions,
 ): Promise<{ commandId: string; invocations: ListedInvocation[] }> {
   const sent = await withRetry(`SendCommand (${o.comment})`, () =>
     ssm.send(
@@ -102,7 +102,9 @@ async function sendAndWait(
         ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true })),
       );
       const list = r.CommandInvocations ?? [];
-      return list.length === batch.length && list.every((i) => TERMINAL.has(i.Status!)) ? list : undefined;
+      const finished = list.filter((i) => TERMINAL.has(i.Status!)).length;
+      o.progress?.(`"${o.comment}": ${finished} of ${batch.length} instance(s) finished`);
+      return list.length === batch.length && finished === batch.length ? list : undefined;
     },
     { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: statusPollDelay },
   );
@@ -135,11 +137,18 @@ async function fullOutput(ssm: SSMClient, commandId: string, instanceId: string,
  * whose plugin Output carries stdout and stderr — and a GetCommandInvocation only for an instance
  * whose Output was cut at 2,500 characters.
  */
+export interface RunOptions {
+  timeoutS: number;
+  comment: string;
+  /** Told, at every status read, how many instances have finished (for a long wait's progress line). */
+  progress?: (line: string) => void;
+}
+
 export async function runOn(
   ssm: SSMClient,
   instanceIds: string[],
   commands: string[],
-  o: { timeoutS: number; comment: string },
+  o: RunOptions,
 ): Promise<Map<string, InvocationResult>> {
   const results = new Map<string, InvocationResult>();
   const batches: string[][] = [];

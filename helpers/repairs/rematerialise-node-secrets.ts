@@ -207,6 +207,7 @@ export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
     {
       timeoutS: io.ctx.config.RUNBOOK_SSM_TIMEOUT_S,
       comment: 'mpc-runbook: rematerialise secrets.json and restart mpc-node',
+      progress: io.progress,
     },
   );
   for (const a of actions) {

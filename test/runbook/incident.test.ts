@@ -55,6 +55,11 @@ describe('runbook on incident-key-mismatch', () => {
     const { fix, gate } = await fixThenGate(twin, ws);
     outputs.push(fix.output, gate.output);
     expect(gate.output).toContain('Runbook gate: GREEN');
+    // Long waits say what they wait for and what they see now, beside the claim they serve.
+    expect(fix.output).toMatch(
+      /\[progress\] 03 mpc-node-0\.localnet: "mpc-runbook: rematerialise[^"]*": \d of 3 instance/,
+    );
+    expect(fix.output).toMatch(/\[fix\] 03 mpc-node-1\.localnet: re-materialised secrets\.json on i-/); // each node its own
   });
 
   test('the journal holds every write, before and after it happened', () => {
