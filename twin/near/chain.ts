@@ -143,6 +143,22 @@ export function createChain(opts: ChainOptions = {}) {
       acc.contract = model;
       acc.codeHash = model.codeHash;
     },
+    /** Setup (the twin's genesis): the account holds no code, as if its deploy never happened. */
+    removeContract(accountId: string) {
+      const acc = requireAccount(s, accountId);
+      delete acc.contract;
+      acc.codeHash = NO_CODE_HASH;
+    },
+    /** Setup (the twin's genesis): the account's liquid balance in yoctoNEAR. */
+    setBalance(accountId: string, amount: bigint) {
+      requireAccount(s, accountId).amount = amount;
+    },
+    /** Setup (the twin's genesis): another permission for an existing access key (its nonce is kept). */
+    setKeyPermission(accountId: string, publicKey: string, permission: Permission) {
+      const key = requireAccount(s, accountId).keys.get(normalizeKey(publicKey));
+      if (!key) throw new Error(`no access key ${publicKey} on ${accountId}`);
+      key.permission = permission;
+    },
     getAccount: (id: string): Account | undefined => s.accounts.get(id),
     accountIds: (): string[] => [...s.accounts.keys()],
     addAccessKey(accountId: string, publicKey: string, permission: Permission) {

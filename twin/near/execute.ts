@@ -247,13 +247,15 @@ export function produceBlock(s: ChainState): Block {
   for (const p of ordered) {
     try {
       // re-check against the state this block sees: a same-nonce twin or a deleted key drops the tx
-      validateStateful(s, p.tx, p.record.hash, height - 1);
+      const { signer, key, cost } = validateStateful(s, p.tx, p.record.hash, height - 1);
       applied.push(p);
       included.push(p.record.hash);
-      // (the nonce and fee are charged here, before the next tx of the group is checked)
-      const signer = s.accounts.get(p.record.signerId)!;
-      signer.keys.get(p.record.publicKey)!.nonce = p.record.nonce;
+      // (the nonce, fee and allowance are charged here, before the next tx of the group is checked)
+      key.nonce = p.record.nonce;
       signer.amount -= TX_GAS_BURNT * GAS_PRICE;
+      // nearcore takes the whole cost from a FunctionCall key's allowance and never refunds it
+      if (key.permission !== 'FullAccess' && key.permission.FunctionCall.allowance !== null)
+        key.permission.FunctionCall.allowance = (BigInt(key.permission.FunctionCall.allowance) - cost).toString();
     } catch {
       s.txs.delete(p.record.hash);
       s.stats.txDropped++;

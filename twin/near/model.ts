@@ -233,7 +233,10 @@ export function clonePermission(p: Permission): Permission {
     : { FunctionCall: { ...p.FunctionCall, method_names: [...p.FunctionCall.method_names] } };
 }
 
-/** 'InvalidNonce' for {InvalidNonce:{…}}, 'AccessKeyNotFound' for {InvalidAccessKeyError:{AccessKeyNotFound:…}}, … */
+/**
+ * The variant's name: 'InvalidNonce' for {InvalidNonce:{…}},
+ * 'AccessKeyNotFound' for {InvalidAccessKeyError:{AccessKeyNotFound:…}}, …
+ */
 export function variantName(data: unknown): string {
   if (typeof data === 'string') return data;
   if (data && typeof data === 'object') {

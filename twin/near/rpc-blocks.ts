@@ -8,7 +8,10 @@ import { baseDecode, baseEncode } from 'near-api-js';
 import { GAS_PRICE, type Block, type Chain } from './chain.ts';
 import { blockRef, handlerError, nsToIso, parseError, type RpcContext } from './rpc-protocol.ts';
 
-/** A block reference (finality | block_id | sync_checkpoint); `forBlockMethod` selects the block method's UNKNOWN_BLOCK info. */
+/**
+ * A block reference (finality | block_id | sync_checkpoint); `forBlockMethod` selects the block method's
+ * UNKNOWN_BLOCK info.
+ */
 export function resolveBlock(chain: Chain, params: Record<string, unknown>, forBlockMethod: boolean): Block {
   if (params.block_id !== undefined && params.block_id !== null) {
     const id = params.block_id;
@@ -25,7 +28,8 @@ export function resolveBlock(chain: Chain, params: Record<string, unknown>, forB
       }
       if (bytes.length !== 32)
         throw parseError(
-          `Failed parsing args: invalid value: string ${JSON.stringify(id)}, expected a block height or a 32-byte base58 hash`,
+          `Failed parsing args: invalid value: string ${JSON.stringify(id)}, ` +
+            'expected a block height or a 32-byte base58 hash',
         );
       b = chain.blockByHash(id);
     } else {
@@ -50,7 +54,8 @@ export function resolveBlock(chain: Chain, params: Record<string, unknown>, forB
     if (params.sync_checkpoint === 'genesis') return chain.blockByHeight(1) ?? chain.earliestBlock();
     if (params.sync_checkpoint === 'earliest_available') return chain.earliestBlock();
     throw parseError(
-      `Failed parsing args: unknown variant \`${String(params.sync_checkpoint)}\`, expected \`genesis\` or \`earliest_available\``,
+      `Failed parsing args: unknown variant \`${String(params.sync_checkpoint)}\`, ` +
+        'expected `genesis` or `earliest_available`',
     );
   }
   switch (params.finality) {
@@ -64,7 +69,8 @@ export function resolveBlock(chain: Chain, params: Record<string, unknown>, forB
       throw parseError('Failed parsing args: missing field `finality`');
     default:
       throw parseError(
-        `Failed parsing args: unknown variant \`${String(params.finality)}\`, expected one of \`optimistic\`, \`near-final\`, \`final\``,
+        `Failed parsing args: unknown variant \`${String(params.finality)}\`, ` +
+          'expected one of `optimistic`, `near-final`, `final`',
       );
   }
 }

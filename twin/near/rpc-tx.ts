@@ -149,7 +149,8 @@ export function waitUntilParam(v: unknown): WaitUntil {
   if (v === undefined || v === null) return 'EXECUTED_OPTIMISTIC';
   if (typeof v === 'string' && (STATUS_ORDER as readonly string[]).includes(v)) return v as WaitUntil;
   throw parseError(
-    `Failed parsing args: unknown variant \`${String(v)}\`, expected one of ${STATUS_ORDER.map((s) => `\`${s}\``).join(', ')}`,
+    `Failed parsing args: unknown variant \`${String(v)}\`, ` +
+      `expected one of ${STATUS_ORDER.map((s) => `\`${s}\``).join(', ')}`,
   );
 }
 

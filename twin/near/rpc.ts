@@ -29,7 +29,10 @@ export interface NearRpcFaults {
   failNext5xx: number;
   /** The next N send_tx/broadcast_tx_commit calls answer TIMEOUT_ERROR (HTTP 408) without applying. */
   timeoutNext: number;
-  /** The next N requests get no answer at all (an overloaded node or a dropped route): the client must give up by itself. */
+  /**
+   * The next N requests get no answer at all (an overloaded node or a dropped route): the client must
+   * give up by itself.
+   */
   hangNext?: number;
 }
 

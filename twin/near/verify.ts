@@ -114,22 +114,13 @@ function checkNonceAndBlockHash(s: ChainState, t: DecodedTx, key: AccessKey, has
   if (atHeight - refHeight > s.validity) throw new InvalidTx('Expired', hash);
 }
 
-/** What a FunctionCall access key allows: one FunctionCall, no deposit, its receiver and methods, its allowance. */
+/**
+ * A FunctionCall key pays from its allowance (checked right after the balance, as nearcore does)
+ * and allows one FunctionCall without deposit, to its receiver, of one of its methods (any when empty).
+ */
 function checkFunctionCallKey(t: DecodedTx, key: AccessKey, hash: string, cost: bigint) {
   if (key.permission === 'FullAccess') return;
   const fc = key.permission.FunctionCall;
-  const call = t.actions.length === 1 ? t.actions[0]!.functionCall : undefined;
-  if (!call) throw new InvalidTx({ InvalidAccessKeyError: 'RequiresFullAccess' }, hash);
-  if (BigInt(call.deposit) > 0n) throw new InvalidTx({ InvalidAccessKeyError: 'DepositWithFunctionCall' }, hash);
-  if (t.receiverId !== fc.receiver_id) {
-    throw new InvalidTx(
-      { InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: t.receiverId, ak_receiver: fc.receiver_id } } },
-      hash,
-    );
-  }
-  if (fc.method_names.length > 0 && !fc.method_names.includes(call.methodName)) {
-    throw new InvalidTx({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: call.methodName } } }, hash);
-  }
   if (fc.allowance !== null && BigInt(fc.allowance) < cost) {
     const publicKey = t.publicKey.toString();
     const allowance = fc.allowance;
@@ -142,24 +133,42 @@ function checkFunctionCallKey(t: DecodedTx, key: AccessKey, hash: string, cost: 
       hash,
     );
   }
+  const call = t.actions.length === 1 ? t.actions[0]!.functionCall : undefined;
+  if (!call) throw new InvalidTx({ InvalidAccessKeyError: 'RequiresFullAccess' }, hash);
+  if (BigInt(call.deposit) > 0n) throw new InvalidTx({ InvalidAccessKeyError: 'DepositWithFunctionCall' }, hash);
+  if (t.receiverId !== fc.receiver_id) {
+    throw new InvalidTx(
+      { InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: t.receiverId, ak_receiver: fc.receiver_id } } },
+      hash,
+    );
+  }
+  if (fc.method_names.length > 0 && !fc.method_names.includes(call.methodName)) {
+    throw new InvalidTx({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: call.methodName } } }, hash);
+  }
 }
 
-/** Stateful checks against the current state (nearcore `verify_and_charge_transaction` + validity period). */
+/**
+ * Stateful checks against the current state, in the order of nearcore's `verify_and_charge_tx_ephemeral`
+ * (runtime/runtime/src/verifier.rs): signer, access key, nonce, nonce upper bound, balance, allowance,
+ * then the FunctionCall key's permission (RequiresFullAccess, DepositWithFunctionCall, ReceiverMismatch,
+ * MethodNameMismatch). The block hash (InvalidChain / Expired) is checked with the nonce.
+ * Returns what the transaction costs (what inclusion charges to the balance and the allowance).
+ */
 export function validateStateful(
   s: ChainState,
   t: DecodedTx,
   hash: string,
   atHeight: number,
-): { signer: Account; key: AccessKey } {
+): { signer: Account; key: AccessKey; cost: bigint } {
   const { signer, key } = signerAndKey(s, t, hash);
   checkNonceAndBlockHash(s, t, key, hash, atHeight);
   const cost = txCost(t);
-  checkFunctionCallKey(t, key, hash, cost);
   if (cost > signer.amount) {
     throw new InvalidTx(
       { NotEnoughBalance: { signer_id: t.signerId, balance: signer.amount.toString(), cost: cost.toString() } },
       hash,
     );
   }
-  return { signer, key };
+  checkFunctionCallKey(t, key, hash, cost);
+  return { signer, key, cost };
 }
