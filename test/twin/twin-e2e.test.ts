@@ -77,8 +77,17 @@ describe('incident-key-mismatch on the twin', () => {
   afterAll(async () => twin?.stop());
 
   test('stays Initializing for three key-event timeouts while every node logs AccessKeyNotFound for its own account', async () => {
+    // Wait for what is checked (each node's own failure in its container log), then for three key-event
+    // timeouts of chain time: on a busy machine the node processes may print nothing for seconds.
+    const notFound = (node: Twin['nodes'][number]) =>
+      twin.fleet
+        .containerLogs(node.instanceId, 'mpc-node')
+        .filter((l) => l.text.includes(`AccessKeyNotFound { account_id: ${node.accountId}`)).length;
+    await expect.poll(() => twin.nodes.every((n) => notFound(n) > 0), { timeout: 120_000, interval: 100 }).toBe(true);
     const start = twin.chain.head.height;
-    while (twin.chain.head.height < start + 3 * TIMEOUT_BLOCKS + 2) await new Promise((r) => setTimeout(r, BLOCK_MS));
+    await expect
+      .poll(() => twin.chain.head.height >= start + 3 * TIMEOUT_BLOCKS + 2, { timeout: 120_000, interval: 50 })
+      .toBe(true);
     const state = await contractState(provider, twin.contractId);
     expect(Object.keys(state)).toEqual(['Initializing']);
     const { ssm } = awsClients(twin);
