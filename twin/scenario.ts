@@ -275,6 +275,12 @@ export function scenarioSecrets(scenario: ResolvedScenario): string[] {
   for (const n of scenario.nodeList) {
     for (const role of [n.account, n.p2p]) for (const k of Object.values(role)) if (k) out.add(k.secretKey);
     out.add(n.secretStoreKey);
+    // a Secrets Manager value that does not contain its key as written (no-prefix: the bare base58 body)
+    for (const role of ['account', 'p2p'] as const) {
+      const key = n[role].secretsManager;
+      const value = key && shapeSecretValue(key.secretKey, n.secretShapes[role]);
+      if (value && value !== PLACEHOLDER && !value.includes(key.secretKey)) out.add(value);
+    }
   }
   return [...out];
 }

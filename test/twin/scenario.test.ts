@@ -7,6 +7,7 @@ import {
   manifestFor,
   resolveScenario,
   scenarioKey,
+  scenarioSecrets,
   shapeSecretValue,
 } from '../../twin/scenario.ts';
 
@@ -99,6 +100,13 @@ describe('scenario files', () => {
     expect(noPrefix[0]!.secretShapes).toEqual({ account: 'plain', p2p: 'plain' });
     const k = scenarioKey('s', 'account', 1, 'A').secretKey;
     expect(shapeSecretValue(k, 'no-prefix')).toBe(k.slice('ed25519:'.length));
+    // the leak scans look for the bare body too: it is what Secrets Manager holds
+    const scenario = resolveScenario('secret-without-prefix');
+    const body = scenario.nodeList[1]!.account.secretsManager!.secretKey.slice('ed25519:'.length);
+    expect(scenarioSecrets(scenario)).toContain(body);
+    expect(
+      scenarioSecrets(resolveScenario('healthy')).every((v) => v.startsWith('ed25519:') || /^[0-9A-F]{32}$/.test(v)),
+    ).toBe(true);
 
     const drift = resolveScenario('manifest-suffix-drift');
     expect(drift.nodeList.map((n) => n.accountId)).toEqual([
