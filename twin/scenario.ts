@@ -23,8 +23,11 @@ const Placement = z.object({
   node: Generation,
 });
 
-/** How the Secrets Manager value of the account/p2p keys is written. */
-const SecretShape = z.enum(['plain', 'json-wrapped', 'trailing-newline', 'placeholder', 'progress-text']);
+/**
+ * How the Secrets Manager value of the account/p2p keys is written (`no-prefix`: the base58 body without
+ * its `ed25519:`).
+ */
+const SecretShape = z.enum(['plain', 'json-wrapped', 'trailing-newline', 'placeholder', 'progress-text', 'no-prefix']);
 
 const NodeOverride = z.object({
   account: Placement.partial().optional(),
@@ -35,6 +38,45 @@ const NodeOverride = z.object({
   /** Account id written in the manifest, e.g. the stale "mpc-node-1.node0". */
   manifestAccountId: z.string().optional(),
 });
+
+// --- deployment: how this Layer 3 departs from the CDK + mpc-setup.ts flow (the failure modes of issue 14) ---
+
+const Yocto = z.string().regex(/^\d+$/, 'an amount of yoctoNEAR as a decimal string');
+
+const NodeDeployment = z.object({
+  /** The node account's balance in yoctoNEAR (mpc-setup.ts funds 10 NEAR). */
+  balance: Yocto.optional(),
+  /**
+   * The node's on-chain account key is a FunctionCall key with these fields instead of what
+   * `accountKeyPermission` says; unset fields: receiver = the contract, the node's methods, no allowance limit.
+   */
+  functionCallKey: z
+    .object({
+      receiverId: z.string().optional(),
+      methodNames: z.array(z.string()).optional(),
+      /** What is left of the key's allowance (null = unlimited). */
+      allowance: Yocto.nullable().optional(),
+    })
+    .optional(),
+  /** The shape of one secret's Secrets Manager value (overrides `secretShape` for that secret only). */
+  secretShapes: z.object({ account: SecretShape.optional(), p2p: SecretShape.optional() }).optional(),
+});
+
+const Deployment = z.object({
+  /**
+   * How far the contract's setup got: `initialised` (deploy, init, every node's vote_add_domains; `contract`
+   * says the rest), `no-domains` (init done, domain voting never happened: Running with zero domains),
+   * `not-initialised` (deployed, init never called), `no-code` (the account exists, no code was ever
+   * deployed), `other-code` (another contract's code on the account). All but `initialised` need
+   * `contract: "initializing"` (the default): nothing runs keygen.
+   */
+  contract: z.enum(['initialised', 'no-domains', 'not-initialised', 'no-code', 'other-code']).default('initialised'),
+  /** Every manifest MPC_ACCOUNT_ID ends in this instead of the deployment's `localnet` (e.g. "node0"). */
+  manifestAccountSuffix: z.string().optional(),
+  /** Per node index. */
+  nodes: z.record(z.string().regex(/^\d+$/), NodeDeployment).default({}),
+});
+export type ScenarioDeployment = z.infer<typeof Deployment>;
 
 export const ScenarioSchema = z.object({
   name: z.string(),
@@ -55,6 +97,7 @@ export const ScenarioSchema = z.object({
   keys: z.object({ account: Placement, p2p: Placement }),
   secretShape: SecretShape.default('plain'),
   nodeOverrides: z.record(z.string().regex(/^\d+$/), NodeOverride).default({}),
+  deployment: Deployment.prefault({}),
   faults: z
     .object({
       /** AWS endpoint faults (see AwsFaultsInputSchema in twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang, … */
@@ -77,6 +120,8 @@ export interface ResolvedNode {
   accountId: string;
   manifestAccountId: string;
   secretShape: SecretShapeName;
+  /** The shape of each secret's Secrets Manager value (`secretShape` unless deployment.nodes overrides one). */
+  secretShapes: { account: SecretShapeName; p2p: SecretShapeName };
   ping: 'Online' | 'ConnectionLost';
   /** The key in each place, per role; undefined where the place holds none. */
   account: Record<keyof KeyPlacement, GeneratedKey | undefined>;
@@ -145,6 +190,10 @@ export function resolveScenario(
 ): ResolvedScenario {
   const scenario = { ...(typeof input === 'string' ? loadScenario(input) : ScenarioSchema.parse(input)), ...overrides };
   const seed = scenario.seed ?? scenario.name;
+  if (scenario.contract === 'running' && scenario.deployment.contract !== 'initialised')
+    throw new Error(
+      `scenario "${scenario.name}": a contract set up only to "${scenario.deployment.contract}" never runs`,
+    );
   const places = ['chain', 'secretsManager', 'manifest', 'node'] as const;
   const nodeList: ResolvedNode[] = [];
   for (let i = 0; i < scenario.nodes; i++) {
@@ -159,8 +208,9 @@ export function resolveScenario(
     nodeList.push({
       index: i,
       accountId,
-      manifestAccountId: o.manifestAccountId ?? accountId,
+      manifestAccountId: o.manifestAccountId ?? manifestAccountIdOf(scenario.deployment, i, accountId),
       secretShape: o.secretShape ?? scenario.secretShape,
+      secretShapes: secretShapesOf(scenario.deployment, i, o.secretShape ?? scenario.secretShape),
       ping: o.ping ?? 'Online',
       account: placeKeys('account'),
       p2p: placeKeys('p2p'),
@@ -168,6 +218,16 @@ export function resolveScenario(
     });
   }
   return { ...scenario, seed, threshold: scenario.threshold ?? defaultThreshold(scenario.nodes), nodeList };
+}
+
+/** The manifest's MPC_ACCOUNT_ID of node i: the deployment's account, or its drifted suffix. */
+function manifestAccountIdOf(d: ScenarioDeployment, i: number, accountId: string): string {
+  return d.manifestAccountSuffix === undefined ? accountId : `mpc-node-${i}.${d.manifestAccountSuffix}`;
+}
+
+function secretShapesOf(d: ScenarioDeployment, i: number, shape: SecretShapeName): ResolvedNode['secretShapes'] {
+  const o = d.nodes[String(i)]?.secretShapes;
+  return { account: o?.account ?? shape, p2p: o?.p2p ?? shape };
 }
 
 export const PLACEHOLDER = 'PLACEHOLDER_REPLACE_WITH_REAL_KEY';
@@ -185,6 +245,8 @@ export function shapeSecretValue(secret: string, shape: SecretShapeName): string
       return PLACEHOLDER;
     case 'progress-text':
       return `Waiting for secret to be populated...\n${secret}`;
+    case 'no-prefix':
+      return secret.replace(/^ed25519:/, '');
   }
 }
 
@@ -213,6 +275,12 @@ export function scenarioSecrets(scenario: ResolvedScenario): string[] {
   for (const n of scenario.nodeList) {
     for (const role of [n.account, n.p2p]) for (const k of Object.values(role)) if (k) out.add(k.secretKey);
     out.add(n.secretStoreKey);
+    // a Secrets Manager value that does not contain its key as written (no-prefix: the bare base58 body)
+    for (const role of ['account', 'p2p'] as const) {
+      const key = n[role].secretsManager;
+      const value = key && shapeSecretValue(key.secretKey, n.secretShapes[role]);
+      if (value && value !== PLACEHOLDER && !value.includes(key.secretKey)) out.add(value);
+    }
   }
   return [...out];
 }

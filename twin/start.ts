@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { createChain, type Chain } from './near/chain.ts';
 import { startNearRpc, type NearRpcServer } from './near/rpc.ts';
 import { createMpcContract, type MpcContract } from './contract/mpc-contract.ts';
+import { createOtherContract } from './contract/other-contract.ts';
 import { configureAwsFaults, startAwsEndpoint, type AwsEndpoint } from './aws/server.ts';
 import { cdkOutputKey } from './aws/cloudformation.ts';
 import { createFleet, type Fleet } from './instances/fleet.ts';
@@ -111,6 +112,40 @@ async function allocateAddressBlock(nodes: number): Promise<string> {
   throw new Error('no free 127.x.y.0/24 block with port 8080 available for the twin instances');
 }
 
+// --- scenario.deployment: the failure modes of issue 14 -----------------------------------------------
+
+/** The contract setup calls a scenario's deployment never made: init and/or every node's vote_add_domains. */
+function skipsSetupCall(scenario: ResolvedScenario, method: string): boolean {
+  const reached = scenario.deployment.contract;
+  if (reached === 'initialised') return false;
+  return method === 'vote_add_domains' || reached !== 'no-domains';
+}
+
+/**
+ * What the scenario's deployment did differently from the CDK + mpc-setup.ts flow, applied to the chain
+ * before its first block: the contract account's code, node account balances and key permissions.
+ */
+function applyDeployment(chain: Chain, scenario: ResolvedScenario) {
+  const d = scenario.deployment;
+  if (d.contract === 'no-code') chain.removeContract(CONTRACT_ID);
+  if (d.contract === 'other-code') chain.deployContract(CONTRACT_ID, createOtherContract());
+  for (const [index, o] of Object.entries(d.nodes)) {
+    const n = scenario.nodeList[Number(index)];
+    if (!n) continue;
+    if (o.balance !== undefined) chain.setBalance(n.accountId, BigInt(o.balance));
+    const fc = o.functionCallKey;
+    if (fc && n.account.chain) {
+      chain.setKeyPermission(n.accountId, n.account.chain.publicKey, {
+        FunctionCall: {
+          receiver_id: fc.receiverId ?? CONTRACT_ID,
+          method_names: fc.methodNames ?? NODE_METHODS,
+          allowance: fc.allowance ?? null,
+        },
+      });
+    }
+  }
+}
+
 export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
   const log = opts.log ?? (() => {});
   const scenario = resolveScenario(opts.scenario, {
@@ -173,6 +208,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
       { url: `http://${nodeIp(n.index)}:8080`, sign_pk: n.p2p.chain!.publicKey },
     ]);
     const setupCall = (method: string, args: unknown, signerId: string, signerPublicKey: string) => {
+      if (skipsSetupCall(scenario, method)) return; // scenario.deployment: this setup stopped earlier
       const out = contract.call(method, args, {
         contractId: CONTRACT_ID,
         blockHeight: height(),
@@ -201,6 +237,7 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
         n.account.chain?.publicKey ?? 'ed25519:11111111111111111111111111111111',
       );
     }
+    applyDeployment(chain, scenario);
     chain.start();
     stoppers.push(() => chain.stop());
     const rpc = await startNearRpc({ chain, port: opts.rpcPort ?? 0 });
@@ -342,13 +379,14 @@ export async function startTwin(opts: StartTwinOptions): Promise<Twin> {
     for (const n of scenario.nodeList) {
       const names = secretNames(n.index);
       const node = nodes[n.index]!;
-      const current = (key: { secretKey: string } | undefined) =>
-        key ? shapeSecretValue(key.secretKey, n.secretShape) : 'PLACEHOLDER_REPLACE_WITH_REAL_KEY';
+      const current = (key: { secretKey: string } | undefined, role: 'account' | 'p2p') =>
+        key ? shapeSecretValue(key.secretKey, n.secretShapes[role]) : 'PLACEHOLDER_REPLACE_WITH_REAL_KEY';
       const bootAccount = (n.account.node ?? n.account.secretsManager)?.secretKey;
       const bootP2p = (n.p2p.node ?? n.p2p.secretsManager)?.secretKey;
-      if (current(n.account.secretsManager) !== bootAccount)
-        aws.secrets.put(names.account, current(n.account.secretsManager));
-      if (current(n.p2p.secretsManager) !== bootP2p) aws.secrets.put(names.p2p, current(n.p2p.secretsManager));
+      if (current(n.account.secretsManager, 'account') !== bootAccount)
+        aws.secrets.put(names.account, current(n.account.secretsManager, 'account'));
+      if (current(n.p2p.secretsManager, 'p2p') !== bootP2p)
+        aws.secrets.put(names.p2p, current(n.p2p.secretsManager, 'p2p'));
       if (n.ping === 'ConnectionLost') fleet.setPing(node.instanceId, 'ConnectionLost');
     }
 

@@ -196,6 +196,77 @@ describe('submit: nearcore validation and error shapes', () => {
     expect(BigInt(e.NotEnoughBalance.cost)).toBeGreaterThan(11n * NEAR);
   });
 
+  it("checks balance, then allowance, then the key's receiver and methods (nearcore's order)", async () => {
+    const { chain, fcKey } = setup();
+    const pk = fcKey.getPublicKey().toString();
+    const cost = (2_428_000_000_000n + 30n * TGAS) * 100_000_000n; // (tx conversion + prepaid gas) × gas price
+    const limited = (allowance: bigint) =>
+      chain.setKeyPermission('alice.localnet', pk, {
+        FunctionCall: { receiver_id: 'counter.localnet', method_names: ['increment'], allowance: allowance.toString() },
+      });
+    // a wrong method on a key whose allowance cannot pay: the allowance is what nearcore reports
+    limited(cost - 1n);
+    const wrongMethod = await call(chain, fcKey, 'boom', {});
+    expect(invalid(thrown(() => chain.submit(wrongMethod.bytes)))).toEqual({
+      InvalidAccessKeyError: {
+        NotEnoughAllowance: {
+          account_id: 'alice.localnet',
+          public_key: pk,
+          allowance: (cost - 1n).toString(),
+          cost: cost.toString(),
+        },
+      },
+    });
+    // …and an account that cannot pay fails on its balance before the allowance is looked at
+    chain.setBalance('alice.localnet', cost - 2n);
+    expect(invalid(thrown(() => chain.submit(wrongMethod.bytes)))).toEqual({
+      NotEnoughBalance: { signer_id: 'alice.localnet', balance: (cost - 2n).toString(), cost: cost.toString() },
+    });
+    // with balance and allowance enough, the permission speaks
+    chain.setBalance('alice.localnet', 10n * NEAR);
+    limited(3n * cost);
+    expect(invalid(thrown(() => chain.submit(wrongMethod.bytes)))).toEqual({
+      InvalidAccessKeyError: { MethodNameMismatch: { method_name: 'boom' } },
+    });
+    // inclusion takes the whole cost from the allowance (never refunded): two calls fit, the third does not
+    for (let i = 0; i < 2; i++) {
+      chain.submit((await call(chain, fcKey, 'increment', {})).bytes);
+      chain.produceBlock();
+    }
+    expect(chain.viewAccessKey('alice.localnet', pk)!.permission).toMatchObject({
+      FunctionCall: { allowance: cost.toString() },
+    });
+    chain.submit((await call(chain, fcKey, 'increment', {})).bytes);
+    chain.produceBlock();
+    const third = await call(chain, fcKey, 'increment', {});
+    expect(invalid(thrown(() => chain.submit(third.bytes)))).toMatchObject({
+      InvalidAccessKeyError: { NotEnoughAllowance: { allowance: '0', cost: cost.toString() } },
+    });
+  });
+
+  it('setup helpers: an account without code, a balance, a key permission', () => {
+    const { chain, fcKey } = setup();
+    chain.removeContract('counter.localnet');
+    expect(chain.viewAccount('counter.localnet')!.code_hash).toBe('11111111111111111111111111111111');
+    expect(chain.callView('counter.localnet', 'get', new Uint8Array())).toEqual({
+      ok: false,
+      error: 'VmError',
+      message:
+        'wasm execution failed with error: CompilationError(CodeDoesNotExist { account_id: "counter.localnet" })',
+    });
+    chain.setBalance('alice.localnet', 5n);
+    expect(chain.viewAccount('alice.localnet')!.amount).toBe('5');
+    const nonce = chain.viewAccessKey('alice.localnet', fcKey.getPublicKey().toString())!.nonce;
+    chain.setKeyPermission('alice.localnet', fcKey.getPublicKey().toString(), 'FullAccess');
+    expect(chain.viewAccessKey('alice.localnet', fcKey.getPublicKey().toString())).toEqual({
+      nonce,
+      permission: 'FullAccess',
+    });
+    expect(() =>
+      chain.setKeyPermission('alice.localnet', KeyPair.fromRandom('ed25519').getPublicKey().toString(), 'FullAccess'),
+    ).toThrow(/no access key/);
+  });
+
   it('is idempotent for an identical tx and counts what it saw', async () => {
     const { chain, alice, counter } = setup();
     const tx = await call(chain, alice, 'increment', {});

@@ -7,6 +7,7 @@ import {
   manifestFor,
   resolveScenario,
   scenarioKey,
+  scenarioSecrets,
   shapeSecretValue,
 } from '../../twin/scenario.ts';
 
@@ -20,6 +21,16 @@ describe('scenario files', () => {
         'placeholder-secret',
         'json-wrapped-secret',
         'secret-with-trailing-newline',
+        // the failure-mode catalogue (issue 14)
+        'contract-not-initialised',
+        'no-domain',
+        'contract-missing',
+        'fc-key-wrong-methods',
+        'fc-key-allowance-exhausted',
+        'node-account-broke',
+        'secret-without-prefix',
+        'p2p-secret-mismatch',
+        'manifest-suffix-drift',
       ]),
     );
     for (const name of listScenarios()) expect(() => loadScenario(name)).not.toThrow();
@@ -69,5 +80,57 @@ describe('scenario files', () => {
     expect(Object.keys(m)).toEqual(['node-0', 'node-1', 'node-2']);
     expect(m['node-1']!.MPC_ACCOUNT_ID).toBe('mpc-node-1.localnet');
     expect(m['node-1']!.MPC_SECRET_STORE_KEY).toMatch(/^[0-9A-F]{32}$/);
+  });
+
+  test('deployment: how far the contract setup got, node accounts, per-secret shapes, the manifest suffix', () => {
+    expect(resolveScenario('healthy').deployment).toEqual({ contract: 'initialised', nodes: {} });
+    expect(resolveScenario('contract-not-initialised').deployment.contract).toBe('not-initialised');
+    expect(resolveScenario('no-domain').deployment.contract).toBe('no-domains');
+    expect(resolveScenario('contract-missing').deployment.contract).toBe('no-code');
+    const methods = resolveScenario('fc-key-wrong-methods').deployment.nodes['1']!.functionCallKey!.methodNames!;
+    expect(methods).toContain('vote_pk');
+    expect(methods).not.toContain('submit_participant_info');
+    expect(resolveScenario('fc-key-allowance-exhausted').deployment.nodes['2']!.functionCallKey).toEqual({
+      allowance: '20000000000000000000000',
+    });
+    expect(resolveScenario('node-account-broke').deployment.nodes['0']!.balance).toBe('10000000000000000000000');
+
+    const noPrefix = resolveScenario('secret-without-prefix').nodeList;
+    expect(noPrefix[1]!.secretShapes).toEqual({ account: 'no-prefix', p2p: 'plain' });
+    expect(noPrefix[0]!.secretShapes).toEqual({ account: 'plain', p2p: 'plain' });
+    const k = scenarioKey('s', 'account', 1, 'A').secretKey;
+    expect(shapeSecretValue(k, 'no-prefix')).toBe(k.slice('ed25519:'.length));
+    // the leak scans look for the bare body too: it is what Secrets Manager holds
+    const scenario = resolveScenario('secret-without-prefix');
+    const body = scenario.nodeList[1]!.account.secretsManager!.secretKey.slice('ed25519:'.length);
+    expect(scenarioSecrets(scenario)).toContain(body);
+    expect(
+      scenarioSecrets(resolveScenario('healthy')).every((v) => v.startsWith('ed25519:') || /^[0-9A-F]{32}$/.test(v)),
+    ).toBe(true);
+
+    const drift = resolveScenario('manifest-suffix-drift');
+    expect(drift.nodeList.map((n) => n.accountId)).toEqual([
+      'mpc-node-0.localnet',
+      'mpc-node-1.localnet',
+      'mpc-node-2.localnet',
+    ]);
+    expect(Object.values(manifestFor(drift)).map((e) => e.MPC_ACCOUNT_ID)).toEqual([
+      'mpc-node-0.node0',
+      'mpc-node-1.node0',
+      'mpc-node-2.node0',
+    ]);
+
+    const p2p = resolveScenario('p2p-secret-mismatch').nodeList[2]!;
+    expect(p2p.p2p.manifest!.publicKey).toBe(p2p.p2p.chain!.publicKey);
+    expect(p2p.p2p.secretsManager!.publicKey).not.toBe(p2p.p2p.chain!.publicKey);
+    expect(p2p.p2p.node!.publicKey).toBe(p2p.p2p.secretsManager!.publicKey);
+    expect(p2p.account.node!.publicKey).toBe(p2p.account.chain!.publicKey);
+  });
+
+  test('a contract whose setup stopped before domains cannot be a Running scenario', () => {
+    const base = { name: 'x', description: '', reproduces: '', keys: resolveScenario('healthy').keys };
+    expect(() =>
+      resolveScenario({ ...base, contract: 'running', deployment: { contract: 'no-domains' } } as never),
+    ).toThrow(/never runs/);
   });
 });

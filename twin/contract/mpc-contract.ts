@@ -81,64 +81,71 @@ const panic = (message: string): never => {
 
 export type MpcContract = ContractModel & { state(): unknown };
 
-export function createMpcContract(opts: { version?: string; codeHash?: string } = {}): MpcContract {
-  const version = opts.version ?? '3.0.2';
-  let state: State | undefined;
-  let config = { key_event_timeout_blocks: 30, tee_upgrade_deadline_duration_seconds: 604800 };
-  const attestations = new Map<string, AttestationEntry>();
+/** The contract's storage: the protocol state (undefined until `init`), its config, the stored attestations. */
+interface Storage {
+  state: State | undefined;
+  config: { key_event_timeout_blocks: number; tee_upgrade_deadline_duration_seconds: number };
+  attestations: Map<string, AttestationEntry>;
+}
+// biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
+type CallMethod = (args: any, ctx: CallContext, logs: string[]) => unknown;
+// biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
+type ViewMethod = (args: any, ctx: ViewContext) => unknown;
 
-  const loaded = (): State => state ?? panic('Calling default not allowed.');
-  const clone = <T>(v: T): T => structuredClone(v);
+/** `impl Default for MpcContract` panics: every method that loads the state fails before `init`. */
+const loaded = (c: Storage): State => c.state ?? panic('Calling default not allowed.');
+const clone = <T>(v: T): T => structuredClone(v);
 
-  function validateParameters(p: Parameters) {
-    const n = p.participants.participants.length;
-    const k = p.threshold;
-    if (k > n) panic('Threshold must not exceed number of participants');
-    if (k < 2) panic('Threshold does not meet the minimum absolute requirement');
-    if (k * 5 < 3 * n) panic('Threshold does not meet the minimum relative requirement');
-    const ids = new Set(p.participants.participants.map((x) => x[1]));
-    const accounts = new Set(p.participants.participants.map((x) => x[0]));
-    if (ids.size !== n || accounts.size !== n) panic('Participants are not unique');
-    if (p.participants.participants.some((x) => x[1] >= p.participants.next_id))
-      panic('Participant ids must be below next_id');
-  }
+function validateParameters(p: Parameters) {
+  const n = p.participants.participants.length;
+  const k = p.threshold;
+  if (k > n) panic('Threshold must not exceed number of participants');
+  if (k < 2) panic('Threshold does not meet the minimum absolute requirement');
+  if (k * 5 < 3 * n) panic('Threshold does not meet the minimum relative requirement');
+  const ids = new Set(p.participants.participants.map((x) => x[1]));
+  const accounts = new Set(p.participants.participants.map((x) => x[0]));
+  if (ids.size !== n || accounts.size !== n) panic('Participants are not unique');
+  if (p.participants.participants.some((x) => x[1] >= p.participants.next_id))
+    panic('Participant ids must be below next_id');
+}
 
-  const activeParameters = (s: State): Parameters =>
-    'Running' in s ? s.Running.parameters : s.Initializing.generating_key.parameters;
-  const participantOf = (p: Parameters, account: string) => p.participants.participants.find((x) => x[0] === account);
-  const leaderOf = (p: Parameters) => [...p.participants.participants].sort((a, b) => a[1] - b[1])[0]!;
+const activeParameters = (s: State): Parameters =>
+  'Running' in s ? s.Running.parameters : s.Initializing.generating_key.parameters;
+const participantOf = (p: Parameters, account: string) => p.participants.participants.find((x) => x[0] === account);
+const leaderOf = (p: Parameters) => [...p.participants.participants].sort((a, b) => a[1] - b[1])[0]!;
 
-  function requireAttestedParticipant(s: State, ctx: CallContext) {
-    const me = participantOf(activeParameters(s), ctx.signerId);
-    const entry = me && attestations.get(me[2].sign_pk);
-    if (!me || !entry || entry.account_id !== ctx.signerId) panic('Caller must be an attested participant');
-    if (entry!.account_public_key !== null && entry!.account_public_key !== ctx.signerPublicKey)
-      panic('Caller must be an attested participant');
-    return me!;
-  }
+function requireAttestedParticipant(c: Storage, s: State, ctx: CallContext) {
+  const me = participantOf(activeParameters(s), ctx.signerId);
+  const entry = me && c.attestations.get(me[2].sign_pk);
+  if (!me || !entry || entry.account_id !== ctx.signerId) panic('Caller must be an attested participant');
+  if (entry!.account_public_key !== null && entry!.account_public_key !== ctx.signerPublicKey)
+    panic('Caller must be an attested participant');
+  return me!;
+}
 
-  const activeInstance = (ev: KeyEvent, height: number) =>
-    ev.instance && height < ev.instance.expires_on ? ev.instance : null;
+const activeInstance = (ev: KeyEvent, height: number) =>
+  ev.instance && height < ev.instance.expires_on ? ev.instance : null;
 
-  function checkKeyEventId(ev: KeyEvent, id: KeyEventId, attempt: number) {
-    if (id.epoch_id !== ev.epoch_id || id.domain_id !== ev.domain.id || id.attempt_id !== attempt)
-      panic('Key event Id mismatch');
-  }
+function checkKeyEventId(ev: KeyEvent, id: KeyEventId, attempt: number) {
+  if (id.epoch_id !== ev.epoch_id || id.domain_id !== ev.domain.id || id.attempt_id !== attempt)
+    panic('Key event Id mismatch');
+}
 
-  function keyEventFor(domain: Domain, epoch: number, parameters: Parameters): KeyEvent {
-    return { epoch_id: epoch, domain, parameters: clone(parameters), instance: null, next_attempt_id: 0 };
-  }
+function keyEventFor(domain: Domain, epoch: number, parameters: Parameters): KeyEvent {
+  return { epoch_id: epoch, domain, parameters: clone(parameters), instance: null, next_attempt_id: 0 };
+}
 
-  // biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
-  const calls: Record<string, (args: any, ctx: CallContext, logs: string[]) => unknown> = {
+/** init, init_running, domain voting and the TEE attestation. */
+function setupCalls(c: Storage): Record<string, CallMethod> {
+  return {
     init(args) {
-      if (state) panic('The contract has already been initialized');
+      if (c.state) panic('The contract has already been initialized');
       const parameters = args?.parameters as Parameters | undefined;
       if (!parameters) panic('missing field `parameters`');
       validateParameters(parameters!);
       if (args.init_config?.key_event_timeout_blocks)
-        config = { ...config, key_event_timeout_blocks: args.init_config.key_event_timeout_blocks };
-      state = {
+        c.config = { ...c.config, key_event_timeout_blocks: args.init_config.key_event_timeout_blocks };
+      c.state = {
         Running: {
           domains: { domains: [], next_domain_id: 0 },
           keyset: { epoch_id: 0, domains: [] },
@@ -149,7 +156,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
         },
       };
       for (const [account_id, , info] of parameters!.participants.participants) {
-        attestations.set(info.sign_pk, {
+        c.attestations.set(info.sign_pk, {
           account_id,
           tls_public_key: info.sign_pk,
           account_public_key: null,
@@ -158,10 +165,10 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       }
     },
     init_running(args, ctx) {
-      if (state) panic('The contract has already been initialized');
+      if (c.state) panic('The contract has already been initialized');
       if (ctx.predecessorId !== ctx.contractId) panic('Method init_running is private');
       validateParameters(args.parameters);
-      state = {
+      c.state = {
         Running: {
           domains: { domains: args.domains, next_domain_id: args.next_domain_id },
           keyset: args.keyset,
@@ -172,7 +179,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
         },
       };
       for (const [account_id, , info] of (args.parameters as Parameters).participants.participants) {
-        attestations.set(info.sign_pk, {
+        c.attestations.set(info.sign_pk, {
           account_id,
           tls_public_key: info.sign_pk,
           account_public_key: null,
@@ -181,7 +188,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       }
     },
     vote_add_domains(args, ctx) {
-      const s = loaded();
+      const s = loaded(c);
       if (!('Running' in s)) return panic('The protocol is not Running');
       const r = s.Running;
       const me = participantOf(r.parameters, ctx.signerId) ?? panic('Not a participant');
@@ -196,7 +203,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
         domains: [...r.domains.domains, ...domains],
         next_domain_id: Math.max(r.domains.next_domain_id, ...domains.map((d) => d.id + 1)),
       };
-      state = {
+      c.state = {
         Initializing: {
           domains: registry,
           epoch_id: r.keyset.epoch_id,
@@ -206,10 +213,31 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
         },
       };
     },
+    submit_participant_info(args, ctx) {
+      loaded(c);
+      if (ctx.signerId !== ctx.predecessorId)
+        panic(`Caller must be the signer account (signer: ${ctx.signerId}, predecessor: ${ctx.predecessorId})`);
+      if (!String(ctx.signerPublicKey).startsWith('ed25519:')) panic('Signer public key must be an ED25519 key');
+      const attestation = args.proposed_participant_attestation;
+      if (JSON.stringify(attestation) !== JSON.stringify({ Mock: 'Valid' })) panic('Invalid TEE Remote Attestation.');
+      const tls = String(args.tls_public_key);
+      c.attestations.set(tls, {
+        account_id: ctx.signerId,
+        tls_public_key: tls,
+        account_public_key: ctx.signerPublicKey,
+        attestation,
+      });
+    },
+  };
+}
+
+/** The key event of an Initializing contract: the leader starts an attempt, every participant votes. */
+function keyEventCalls(c: Storage): Record<string, CallMethod> {
+  return {
     start_keygen_instance(args, ctx) {
-      const s = loaded();
+      const s = loaded(c);
       if (!('Initializing' in s)) return panic('Protocol state is not initializing.');
-      requireAttestedParticipant(s, ctx);
+      requireAttestedParticipant(c, s, ctx);
       const ev = s.Initializing.generating_key;
       if (leaderOf(ev.parameters)[0] !== ctx.signerId)
         panic('Voting account is not the leader of the current reshare or keygen instance.');
@@ -219,16 +247,16 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       ev.instance = {
         attempt_id: ev.next_attempt_id,
         started_in: ctx.blockHeight,
-        expires_on: ctx.blockHeight + 1 + config.key_event_timeout_blocks,
+        expires_on: ctx.blockHeight + 1 + c.config.key_event_timeout_blocks,
         completed: [],
         public_key: null,
       };
       ev.next_attempt_id += 1;
     },
     vote_pk(args, ctx, logs) {
-      const s = loaded();
+      const s = loaded(c);
       if (!('Initializing' in s)) return panic('Protocol state is not initializing.');
-      const me = requireAttestedParticipant(s, ctx);
+      const me = requireAttestedParticipant(c, s, ctx);
       const init = s.Initializing;
       const ev = init.generating_key;
       const inst = activeInstance(ev, ctx.blockHeight) ?? panic('Expected ongoing reshare');
@@ -254,7 +282,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
         init.generating_key = keyEventFor(next, init.epoch_id, ev.parameters);
         return;
       }
-      state = {
+      c.state = {
         Running: {
           domains: init.domains,
           keyset: { epoch_id: init.epoch_id, domains: init.generated_keys },
@@ -266,89 +294,85 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       };
     },
     vote_abort_key_event_instance(args, ctx) {
-      const s = loaded();
+      const s = loaded(c);
       if (!('Initializing' in s)) return panic('Protocol state is not initializing.');
-      const me = requireAttestedParticipant(s, ctx);
+      const me = requireAttestedParticipant(c, s, ctx);
       const ev = s.Initializing.generating_key;
       const inst = activeInstance(ev, ctx.blockHeight) ?? panic('Expected ongoing reshare');
       checkKeyEventId(ev, args.key_event_id, inst!.attempt_id);
       if (inst!.completed.includes(me[1])) panic('Vote already casted.');
       ev.instance = null;
     },
-    submit_participant_info(args, ctx) {
-      loaded();
-      if (ctx.signerId !== ctx.predecessorId)
-        panic(`Caller must be the signer account (signer: ${ctx.signerId}, predecessor: ${ctx.predecessorId})`);
-      if (!String(ctx.signerPublicKey).startsWith('ed25519:')) panic('Signer public key must be an ED25519 key');
-      const attestation = args.proposed_participant_attestation;
-      if (JSON.stringify(attestation) !== JSON.stringify({ Mock: 'Valid' })) panic('Invalid TEE Remote Attestation.');
-      const tls = String(args.tls_public_key);
-      attestations.set(tls, {
-        account_id: ctx.signerId,
-        tls_public_key: tls,
-        account_public_key: ctx.signerPublicKey,
-        attestation,
-      });
-    },
   };
+}
 
-  const runningKey = (domainId: number) => {
-    const s = loaded();
-    if (!('Running' in s)) return panic('Protocol state is not running, nor resharing.');
-    const k = s.Running.keyset.domains.find((d) => d.domain_id === domainId) ?? panic('No such domain.');
-    return k!.key.Secp256k1.near_public_key;
-  };
+const runningKey = (c: Storage, domainId: number) => {
+  const s = loaded(c);
+  if (!('Running' in s)) return panic('Protocol state is not running, nor resharing.');
+  const k = s.Running.keyset.domains.find((d) => d.domain_id === domainId) ?? panic('No such domain.');
+  return k!.key.Secp256k1.near_public_key;
+};
 
-  // biome-ignore lint/suspicious/noExplicitAny: JSON arguments, checked per method as the contract's serde does
-  const views: Record<string, (args: any, ctx: ViewContext) => unknown> = {
-    state: () => clone(loaded()),
-    public_key: (args) => runningKey(Number(args?.domain_id ?? 0)),
+function viewMethods(c: Storage, version: string): Record<string, ViewMethod> {
+  return {
+    state: () => clone(loaded(c)),
+    public_key: (args) => runningKey(c, Number(args?.domain_id ?? 0)),
     derived_public_key: (args, ctx) => {
-      const root = runningKey(Number(args?.domain_id ?? 0));
+      const root = runningKey(c, Number(args?.domain_id ?? 0));
       const predecessor = String(args?.predecessor ?? ctx.contractId);
       return deriveKeySecp256k1(root, deriveTweak(predecessor, String(args?.path ?? '')));
     },
     latest_key_version: () => {
-      const s = loaded();
+      const s = loaded(c);
       if (!('Running' in s)) return panic('called `Option::unwrap()` on a `None` value');
       const ids = s.Running.domains.domains.filter((d) => d.scheme === 'Secp256k1').map((d) => d.id);
       return ids.length ? Math.max(...ids) : panic('called `Option::unwrap()` on a `None` value');
     },
     version: () => {
-      loaded();
+      loaded(c);
       return version;
     },
     config: () => {
-      loaded();
-      return { ...config };
+      loaded(c);
+      return { ...c.config };
     },
     get_attestation: (args) => {
-      loaded();
-      return attestations.get(String(args?.tls_public_key))?.attestation ?? null;
+      loaded(c);
+      return c.attestations.get(String(args?.tls_public_key))?.attestation ?? null;
     },
     get_tee_accounts: () => {
-      loaded();
-      return [...attestations.values()].map((a) => ({
+      loaded(c);
+      return [...c.attestations.values()].map((a) => ({
         account_id: a.account_id,
         tls_public_key: a.tls_public_key,
         account_public_key: a.account_public_key,
       }));
     },
   };
+}
 
-  function run(fn: () => unknown, logs: string[]): ContractOutcome {
-    try {
-      const value = fn();
-      return value === undefined ? { ok: true, logs } : { ok: true, value, logs };
-    } catch (e) {
-      if (e instanceof Panic) return { ok: false, error: { kind: 'Panic', message: e.message }, logs };
-      return { ok: false, error: { kind: 'Panic', message: String((e as Error).message) }, logs };
-    }
+function run(fn: () => unknown, logs: string[]): ContractOutcome {
+  try {
+    const value = fn();
+    return value === undefined ? { ok: true, logs } : { ok: true, value, logs };
+  } catch (e) {
+    if (e instanceof Panic) return { ok: false, error: { kind: 'Panic', message: e.message }, logs };
+    return { ok: false, error: { kind: 'Panic', message: String((e as Error).message) }, logs };
   }
+}
+
+export function createMpcContract(opts: { version?: string; codeHash?: string } = {}): MpcContract {
+  const c: Storage = {
+    state: undefined,
+    config: { key_event_timeout_blocks: 30, tee_upgrade_deadline_duration_seconds: 604800 },
+    attestations: new Map(),
+  };
+  const calls = { ...setupCalls(c), ...keyEventCalls(c) };
+  const views = viewMethods(c, opts.version ?? '3.0.2');
 
   return {
     codeHash: opts.codeHash ?? '4SKLfbnrk2BL8zKTVxLybwXLq8TMLgaCbBaJ9JHfdCCU',
-    state: () => (state ? clone(state) : 'NotInitialized'),
+    state: () => (c.state ? clone(c.state) : 'NotInitialized'),
     view(method, args, ctx) {
       const fn = views[method];
       if (!fn)
@@ -362,13 +386,13 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
       const fn = calls[method];
       if (fn) {
         // A failed call leaves no trace: restore the state it started from.
-        const before = state ? clone(state) : undefined;
-        const beforeAtt = new Map(attestations);
+        const before = c.state ? clone(c.state) : undefined;
+        const beforeAtt = new Map(c.attestations);
         const out = run(() => fn(args, ctx, logs), logs);
         if (!out.ok) {
-          state = before;
-          attestations.clear();
-          for (const [k, v] of beforeAtt) attestations.set(k, v);
+          c.state = before;
+          c.attestations.clear();
+          for (const [k, v] of beforeAtt) c.attestations.set(k, v);
         }
         return out;
       }

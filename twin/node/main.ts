@@ -22,7 +22,7 @@ import {
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
-import { describeContract, validateNodeKey, type ContractStateJson } from './node-logic.ts';
+import { describeContract, describeInvalidTx, display, validateNodeKey, type ContractStateJson } from './node-logic.ts';
 import { formatLog, Metrics } from './telemetry.ts';
 
 const env = process.env;
@@ -180,11 +180,11 @@ async function send(method: string, args: unknown): Promise<void> {
   } catch (e) {
     nextNonce = undefined;
     const data = (e as { data?: unknown }).data;
-    const invalid = describeInvalidTx(e);
+    const invalid = describeInvalidTx(e, { accountId, publicKey: signerPublic as string });
     if (invalid) {
       metrics.txOutcome(method, 'local_error');
       log('ERROR', 'mpc_node::indexer::tx_sender', `Failed to forward transaction ${requestName(method)}(…)`, {
-        err: `unexpected ProcessTxResponse: InvalidTx(${invalid})`,
+        err: display(`unexpected ProcessTxResponse: InvalidTx(${invalid})`), // tracing's %err: Display, unquoted
       });
       throw new Error(`InvalidTx(${invalid})`);
     }
@@ -198,27 +198,6 @@ const requestName = (m: string) =>
     .split('_')
     .map((w) => w[0]!.toUpperCase() + w.slice(1))
     .join('');
-
-/** nearcore's Debug rendering of the InvalidTxError the RPC returned, if that is what this is. */
-function describeInvalidTx(e: unknown): string | undefined {
-  const err = e as {
-    type?: string;
-    accountId?: string;
-    publicKey?: { toString(): string };
-    accessKeyNonce?: unknown;
-    transactionNonce?: unknown;
-    name?: string;
-    message?: string;
-  };
-  if (err?.name === 'AccessKeyNotFoundActionError' || err?.type === 'AccessKeyNotFound') {
-    return `InvalidAccessKeyError(AccessKeyNotFound { account_id: ${err.accountId ?? accountId}, public_key: ${String(err.publicKey ?? signerPublic)} })`;
-  }
-  if (err?.name === 'InvalidNonceError')
-    return `InvalidNonce { tx_nonce: ${err.transactionNonce}, ak_nonce: ${err.accessKeyNonce} }`;
-  if (err?.name && /Invalid|Expired|Signer|Nonce/.test(err.name) && !/Error$/.test(err.message ?? ''))
-    return `${err.name}(${err.message})`;
-  return undefined;
-}
 
 async function readState(): Promise<ContractStateJson | undefined> {
   try {
