@@ -83,10 +83,18 @@ describe('incident-key-mismatch on the twin', () => {
     expect(Object.keys(state)).toEqual(['Initializing']);
     const { ssm } = awsClients(twin);
     for (const node of twin.nodes) {
-      const inv = await runShell(ssm, node.instanceId, [
-        `docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ${node.accountId}"`,
-      ]);
-      expect(Number(inv.StandardOutputContent!.trim()), `${node.accountId} logs`).toBeGreaterThan(0);
+      // Wait for the node's own failure (a busy machine can let blocks pass before it has printed anything).
+      const count = async () =>
+        Number(
+          (
+            await runShell(ssm, node.instanceId, [
+              `docker logs mpc-node 2>&1 | grep -c "AccessKeyNotFound { account_id: ${node.accountId}"`,
+            ])
+          ).StandardOutputContent!.trim(),
+        );
+      await expect
+        .poll(count, { timeout: 60_000, interval: 200, message: `${node.accountId} logs` })
+        .toBeGreaterThan(0);
     }
   });
 

@@ -12,7 +12,8 @@
 #
 # Parameters (env): NODE_INDEX, REGION, MPC_ACCOUNT_ID, MPC_CONTRACT_ID (v1.signer.localnet),
 #   IMAGE (nearone/mpc-node:3.2.0), SECRET_POLL_COUNT (60), SECRET_POLL_SECONDS (10),
-#   MPC_DATA_DIR (/data).
+#   MPC_DATA_DIR (/data), PORT_OVERRIDE (unset; when set, config.yaml gets `indexer.port_override` — the
+#   CDK's UserData writes none: this stands for an operator who edited config.yaml).
 set -eo pipefail
 
 DATA="${MPC_DATA_DIR:-/data}"
@@ -81,7 +82,8 @@ indexer:
   concurrency: 1
   mpc_contract_id: ${MPC_CONTRACT_ID}
   finality: optimistic
-cores: 12
+${PORT_OVERRIDE:+  port_override: ${PORT_OVERRIDE}
+}cores: 12
 YAML
 else
   echo "$DATA/config.yaml exists, keeping it" >&2

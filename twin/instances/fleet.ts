@@ -5,13 +5,28 @@
  * scripts, `var/log/cloud-init-output.log` the first boot's output. The instance has a private
  * 127.x address that its containers bind to (TWIN_HOST_IP).
  *
+ * Reachability between instances follows security-group ingress rules (`network`): the `curl`
+ * stand-in in each instance's bin/ and the node program ask the fleet (POST /network/reach on the
+ * docker socket) before they connect to an instance address. A connection the rules forbid is
+ * dropped (the caller times out), never refused; an instance always reaches its own address.
+ * Without `network` every connection is allowed.
+ *
  * SSM commands run as AWS-RunShellScript does: the commands, joined by newlines, are written to a
  * script file that bash runs (no `set -e`/`pipefail` added); the exit code is the script's; the
  * execution timeout kills the whole process group. Containers started by `docker run` belong to
  * the container runtime, not to the command, so they outlive it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  appendFileSync,
+  chmodSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -29,8 +44,18 @@ export interface FleetOptions {
   images: ImageTable;
   /** Network facts every container sees besides TWIN_HOST_IP (e.g. TWIN_NEAR_RPC_URL). */
   containerEnv?: Record<string, string>;
+  /** Security groups by name and their ingress rules; instances name the groups they are in. Absent: no filtering. */
+  network?: { securityGroups: Record<string, IngressRule[]> };
   /** Container runtime tuning (restart backoff, stop timeout). */
   runtime?: Pick<ContainerRuntimeOptions, 'restartBackoff' | 'defaultStopTimeoutSeconds' | 'maxLogLines'>;
+}
+
+/** One ingress rule of a security group, as EC2 holds it (tcp only). */
+export interface IngressRule {
+  protocol: 'tcp';
+  port: number;
+  source: { securityGroup: string } | { cidr: string };
+  description?: string;
 }
 
 export interface Instance {
@@ -38,6 +63,10 @@ export interface Instance {
   privateIp: string;
   role: 'mpc-node' | 'near-base';
   name: string;
+  /** Security groups the instance is in (their ingress rules decide who reaches it). */
+  securityGroups: string[];
+  /** Extra facts its containers see (e.g. how far its node's chain view lags). */
+  containerEnv: Record<string, string>;
   dir: string;
   dataDir: string;
   binDir: string;
@@ -57,17 +86,51 @@ export type Fleet = Awaited<ReturnType<typeof createFleet>>;
 
 export async function createFleet(opts: FleetOptions) {
   const instances = new Map<string, Instance>();
+  let dockerdUrl = '';
   const runtime = createContainerRuntime({
     images: opts.images,
-    hostEnv: (id) => ({ ...(opts.containerEnv ?? {}), TWIN_HOST_IP: instances.get(id)?.privateIp ?? '127.0.0.1' }),
+    hostEnv: (id) => ({
+      ...(opts.containerEnv ?? {}),
+      ...(instances.get(id)?.containerEnv ?? {}),
+      TWIN_HOST_IP: instances.get(id)?.privateIp ?? '127.0.0.1',
+      TWIN_INSTANCE_ID: id,
+      TWIN_NETWORK_URL: `${dockerdUrl}/network/reach`,
+    }),
     ...(opts.runtime ?? {}),
   });
   const children = new Set<ChildProcess>();
   const systemPath = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  const systemCurl = findExecutable('curl', systemPath);
+  const securityGroups = new Map(Object.entries(opts.network?.securityGroups ?? {}));
+
+  /** May `fromId` open a TCP connection to host:port? (Security-group ingress of the instance at `host`.) */
+  function reach(fromId: string, host: string, port: number): boolean {
+    const from = instances.get(fromId);
+    if (!opts.network || !from) return true;
+    const to = [...instances.values()].find((i) => i.privateIp === host);
+    if (!to || to === from || host === 'localhost') return true;
+    if (to.securityGroups.length === 0) return true;
+    return to.securityGroups.some((g) =>
+      (securityGroups.get(g) ?? []).some(
+        (r) =>
+          r.protocol === 'tcp' &&
+          r.port === port &&
+          ('securityGroup' in r.source
+            ? from.securityGroups.includes(r.source.securityGroup)
+            : inCidr(from.privateIp, r.source.cidr)),
+      ),
+    );
+  }
 
   // The "docker socket": the docker stand-in on each instance POSTs its argv to /docker.
   const dockerd = createServer(async (req, res) => {
     try {
+      if (req.method === 'POST' && req.url === '/network/reach') {
+        const q = JSON.parse(await readBody(req)) as { instanceId: string; targets: { host: string; port: number }[] };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ allowed: q.targets.map((t) => reach(q.instanceId, t.host, Number(t.port))) }));
+        return;
+      }
       if (req.method !== 'POST' || req.url !== '/docker') {
         res.writeHead(404).end();
         return;
@@ -95,13 +158,22 @@ export async function createFleet(opts: FleetOptions) {
     dockerd.once('error', fail);
     dockerd.listen(0, '127.0.0.1', ok);
   });
-  const dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
+  dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
 
-  function addInstance(o: { instanceId: string; privateIp: string; role: Instance['role']; name: string }): Instance {
+  function addInstance(o: {
+    instanceId: string;
+    privateIp: string;
+    role: Instance['role'];
+    name: string;
+    securityGroups?: string[];
+    containerEnv?: Record<string, string>;
+  }): Instance {
     if (instances.has(o.instanceId)) throw new Error(`instance ${o.instanceId} exists already`);
     const dir = join(opts.rootDir, o.instanceId);
     const inst: Instance = {
       ...o,
+      securityGroups: o.securityGroups ?? [],
+      containerEnv: o.containerEnv ?? {},
       dir,
       dataDir: join(dir, 'data'),
       binDir: join(dir, 'bin'),
@@ -119,6 +191,15 @@ export async function createFleet(opts: FleetOptions) {
         `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`))} "$@"\n`,
       );
       chmodSync(path, 0o755);
+    }
+    // curl asks the fleet whether the security groups let this instance reach the address it dials.
+    if (systemCurl) {
+      const stand = join(opts.repoDir, 'twin', 'instances', 'cli', 'curl.ts');
+      writeFileSync(
+        join(inst.binDir, 'curl'),
+        `#!/usr/bin/env bash\nTWIN_SYSTEM_CURL=${shq(systemCurl)} exec ${shq(process.execPath)} ${shq(stand)} "$@"\n`,
+        { mode: 0o755 },
+      );
     }
     // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
     writeFileSync(
@@ -160,6 +241,7 @@ export async function createFleet(opts: FleetOptions) {
       AWS_PAGER: '',
       TWIN_DOCKERD_URL: dockerdUrl,
       TWIN_INSTANCE_ID: inst.instanceId,
+      TWIN_INSTANCE_IP: inst.privateIp,
       ...extra,
     };
   }
@@ -285,6 +367,14 @@ export async function createFleet(opts: FleetOptions) {
     ...host,
     dockerdUrl,
     addInstance,
+    /** May instance `fromId` open a TCP connection to host:port under the current rules? */
+    reach,
+    /** The ingress rules of each security group (a copy). */
+    securityGroups: (): Record<string, IngressRule[]> => structuredClone(Object.fromEntries(securityGroups)),
+    /** Replace a security group's ingress rules (as AuthorizeSecurityGroupIngress/Revoke… would). */
+    setIngress(group: string, rules: IngressRule[]) {
+      securityGroups.set(group, structuredClone(rules));
+    },
     instance: (id: string): Instance | undefined => instances.get(id),
     instances: (): Instance[] => [...instances.values()],
     /**
@@ -327,6 +417,28 @@ export async function createFleet(opts: FleetOptions) {
       await new Promise<void>((ok) => dockerd.close(() => ok()));
     },
   };
+}
+
+function findExecutable(name: string, path: string): string | undefined {
+  for (const dir of path.split(':')) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Is the IPv4 address inside the CIDR block? */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [net, bits] = cidr.split('/');
+  const n = Number(bits ?? 32);
+  const toInt = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const mask = n === 0 ? 0 : 2 ** 32 - 2 ** (32 - n);
+  return (toInt(ip) & mask) >>> 0 === (toInt(net!) & mask) >>> 0;
 }
 
 /** Single-quote for bash. */
