@@ -31,7 +31,7 @@ describe('fleet.run: commands on an instance sandbox', () => {
     expect((await env.sh(id, ['echo oops >&2', 'ls /definitely/not/here'])).stderr).toMatch(/oops\n.*definitely/s);
   });
 
-  test('MPC_DATA_DIR, HOME, PATH (docker and aws stand-ins first, jq/curl from the system) are set', async () => {
+  test('MPC_DATA_DIR, HOME, PATH (docker, aws and curl stand-ins first, jq from the system) are set', async () => {
     const id = env.ids[0]!;
     const inst = env.fleet.instance(id)!;
     const r = await env.sh(id, [
@@ -50,6 +50,8 @@ describe('fleet.run: commands on an instance sandbox', () => {
       join(inst.binDir, 'docker'),
       join(inst.binDir, 'aws'),
     ]);
+    expect(r.stdout.split('\n')[4]).not.toBe(join(inst.binDir, 'jq'));
+    expect(r.stdout.split('\n')[5]).toBe(join(inst.binDir, 'curl')); // asks the security groups, then runs the system's
     expect(r.stdout).toContain('us-east-1');
     // Each instance has its own data dir.
     const other = await env.sh(env.ids[1]!, ['echo "$MPC_DATA_DIR"']);

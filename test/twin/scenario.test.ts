@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import {
+  CDK_MPC_INGRESS,
   listScenarios,
   loadScenario,
   manifestFor,
@@ -20,6 +21,12 @@ describe('scenario files', () => {
         'placeholder-secret',
         'json-wrapped-secret',
         'secret-with-trailing-newline',
+        'p2p-port-collision',
+        'incident-as-deployed',
+        'base-ip-changed',
+        'node-not-attested',
+        'one-node-down',
+        'indexer-behind',
       ]),
     );
     for (const name of listScenarios()) expect(() => loadScenario(name)).not.toThrow();
@@ -69,5 +76,39 @@ describe('scenario files', () => {
     expect(Object.keys(m)).toEqual(['node-0', 'node-1', 'node-2']);
     expect(m['node-1']!.MPC_ACCOUNT_ID).toBe('mpc-node-1.localnet');
     expect(m['node-1']!.MPC_SECRET_STORE_KEY).toMatch(/^[0-9A-F]{32}$/);
+  });
+
+  test("the network defaults to the user's deployment: URLs on :8080, no port_override, the CDK's rules", () => {
+    const s = resolveScenario('p2p-port-collision');
+    expect(s.network).toEqual({
+      participantPort: 8080,
+      mpcIngress: CDK_MPC_INGRESS,
+      nearBaseRedeployedSinceMpcDeploy: false,
+    });
+    expect(s.nodeList.every((n) => Object.keys(n.faults).length === 0)).toBe(true);
+  });
+
+  test('the scenarios that must not collide say how they avoid it', () => {
+    for (const name of [
+      'healthy',
+      'incident-key-mismatch',
+      'stale-node-secrets',
+      'placeholder-secret',
+      'json-wrapped-secret',
+      'secret-with-trailing-newline',
+    ]) {
+      const s = resolveScenario(name);
+      const p2pPort = s.network.portOverride ?? s.network.participantPort;
+      expect(p2pPort, name).not.toBe(8080);
+      expect(s.network.mpcIngress, name).toContainEqual(expect.objectContaining({ port: p2pPort, from: 'mpc' }));
+      expect(s.description, name).toMatch(s.network.portOverride ? /port_override/ : /:3000/);
+    }
+  });
+
+  test('node faults are per node', () => {
+    expect(resolveScenario('one-node-down').nodeList.map((n) => n.faults)).toEqual([{}, {}, { container: 'stopped' }]);
+    expect(resolveScenario('node-not-attested').nodeList[1]!.faults).toEqual({ attestation: 'missing' });
+    expect(resolveScenario('indexer-behind').nodeList[2]!.faults.indexerLagBlocks).toBeGreaterThan(30);
+    expect(resolveScenario('base-ip-changed').network.nearBaseRedeployedSinceMpcDeploy).toBe(true);
   });
 });
