@@ -355,9 +355,31 @@ async function bootFleet(
   }
 
   // First boot: the node's secrets.json is what it was booted with (written by the bootstrap).
-  await Promise.all(scenario.nodeList.map((n) => firstBoot(fleet, ctx, n)));
+  const up = await Promise.all(scenario.nodeList.map((n) => firstBoot(fleet, ctx, n)));
   for (const n of scenario.nodeList) afterBoot(fleet, aws, nodes[n.index]!, n);
+  // A deployed Layer 3 has its nodes up: wait until each node that runs serves its web UI.
+  await webUiUp(
+    nodes.filter((_, i) => up[i]),
+    Math.max(30_000, nodes.length * 1_000),
+    ctx.log,
+  );
   return fleet;
+}
+
+async function webUiUp(nodes: TwinNode[], timeoutMs: number, log: (line: string) => void) {
+  const deadline = Date.now() + timeoutMs;
+  const answers = (n: TwinNode) =>
+    fetch(`http://${n.privateIp}:${WEB_UI_PORT}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  let waiting = nodes;
+  while (waiting.length > 0 && Date.now() < deadline) {
+    const ok = await Promise.all(waiting.map(answers));
+    waiting = waiting.filter((_, i) => !ok[i]);
+    if (waiting.length) await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const n of waiting) log(`${n.accountId}: web UI not answering after ${timeoutMs} ms`);
 }
 
 async function firstBoot(
@@ -385,6 +407,7 @@ async function firstBoot(
   if (result.exitCode !== 0) ctx.log(`bootstrap of ${n.accountId} exited ${result.exitCode}`);
   // A node whose container the scenario stops: `docker stop mpc-node` right after its first boot.
   if (n.faults.container === 'stopped') await fleet.docker(node.instanceId, ['stop', 'mpc-node']);
+  return result.exitCode === 0 && n.faults.container !== 'stopped';
 }
 
 /** The scenario's current Secrets Manager values (new versions) and SSM agent state. */
