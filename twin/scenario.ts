@@ -70,7 +70,7 @@ const Network = z.object({
 
 /** Per node: what is broken besides its keys. */
 const NodeFault = z.object({
-  /** `missing`: the contract holds no attestation for the node's sign_pk (init pre-populates one for every participant). */
+  /** `missing`: no attestation for the node's sign_pk on chain (init pre-populates one for every participant). */
   attestation: z.enum(['present', 'missing']).optional(),
   /** `stopped`: `docker stop mpc-node` after the first boot (exited, stays stopped). */
   container: z.enum(['running', 'stopped']).optional(),
@@ -101,7 +101,7 @@ export const ScenarioSchema = z.object({
   nodeFaults: z.record(z.string().regex(/^\d+$/), NodeFault).default({}),
   faults: z
     .object({
-      /** AWS endpoint faults (see AwsFaultsInputSchema in twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang, … */
+      /** AWS endpoint faults (AwsFaultsInputSchema, twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang… */
       aws: z.record(z.string(), z.unknown()).optional(),
       rpc: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
     })

@@ -181,7 +181,11 @@ describe('docker on an instance', () => {
     const r = await env.sh(id, [RUN]);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(
-      /docker: Error response from daemon: Conflict\. The container name "\/mpc-node" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./,
+      new RegExp(
+        'docker: Error response from daemon: Conflict\\. The container name "/mpc-node" is already in use by ' +
+          'container "[0-9a-f]{64}"\\. You have to remove \\(or rename\\) that container ' +
+          'to be able to reuse that name\\.',
+      ),
     );
   });
 
@@ -283,7 +287,8 @@ describe('docker on an instance', () => {
     const missing = await env.sh(id, ['docker inspect nope']);
     expect(missing).toMatchObject({ exitCode: 1, stdout: '[]\n', stderr: 'Error: No such object: nope\n' });
     const tpl = await env.sh(id, [
-      `docker inspect --format '{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} {{if .State.Running}}up{{else}}down{{end}}' mpc-node`,
+      "docker inspect --format '{{range .Mounts}}{{.Destination}}{{end}} {{json .HostConfig.RestartPolicy.Name}} " +
+        "{{if .State.Running}}up{{else}}down{{end}}' mpc-node",
     ]);
     expect(tpl.stdout).toBe('/data "always" up\n');
   });
@@ -301,7 +306,8 @@ describe('docker on an instance', () => {
     const refused = await env.sh(id, ['docker rm mpc-node']);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain(
-      'Error response from daemon: cannot remove container "/mpc-node": container is running: stop the container before removing or force remove',
+      'Error response from daemon: cannot remove container "/mpc-node": container is running: ' +
+        'stop the container before removing or force remove',
     );
     const pid = (await pidOf()).pid;
     expect((await env.sh(id, ['docker rm -f mpc-node'])).stdout).toBe('mpc-node\n');
@@ -331,7 +337,7 @@ describe('docker on an instance', () => {
     expect(env.fleet.containers(id)).toEqual([]);
   });
 
-  test('a crash-looping container under --restart=always shows a rising RestartCount and Restarting status', async () => {
+  test('a crash-looping container under --restart=always: rising RestartCount, Restarting status', async () => {
     const r = await env.sh(id, [
       `docker run -d --name crashy --restart=always --net=host -e DUMMY_CRASH=1 ${IMAGE} start local`,
     ]);
@@ -363,7 +369,7 @@ describe('docker on an instance', () => {
     expect((await env.sh(id, ['docker rm crashy'])).exitCode).toBe(0);
   });
 
-  test('attached run --rm: waits for the process, returns its output and exit code, removes the container', async () => {
+  test('attached run --rm: waits for the process, returns its output and exit code, removes it', async () => {
     const r = await env.sh(id, [`docker run --rm --name once -e DUMMY_CRASH=1 ${IMAGE} start local`]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('dummy: crashing on purpose, args=start local');

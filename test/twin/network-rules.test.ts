@@ -35,7 +35,7 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(twin.nodes.map((n) => n.participantUrl)).toEqual(twin.nodes.map((n) => `http://${n.privateIp}:3000`));
   });
 
-  test('allowed: the NEAR base reads /health; forbidden: its probe times out (exit 28), the node still answers itself', async () => {
+  test('NEAR base probe: allowed reads /health; forbidden times out (exit 28); the node answers itself', async () => {
     expect(await nearBaseHealth(twin, 0)).toMatchObject({ httpCode: '200', exit: 0 });
     twin.fleet.setIngress(
       'mpc',
@@ -61,7 +61,7 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(await nearBaseHealth(twin, 0)).toMatchObject({ httpCode: '200', exit: 0 });
   });
 
-  test("from a node: a peer's P2P port connects, an allowed closed port is refused, a port without a rule times out", async () => {
+  test("from a node: a peer's P2P port connects, a closed allowed port refuses, no rule times out", async () => {
     const from = twin.nodes[0]!.instanceId;
     const peer = twin.nodes[1]!.privateIp;
     const p2p = await probe(twin, from, peer, 3000);
@@ -103,7 +103,7 @@ describe('node-to-node P2P blocked by the rules', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test('every dial times out, the leader never starts keygen; opening 3000 lets the contract reach Running', async () => {
+  test('every dial times out, the leader never starts keygen; opening 3000 lets it reach Running', async () => {
     const failures = async (i: number) => {
       const text = await nodeLogs(twin, i);
       return twin.nodes.filter((p) => p.index !== i && text.includes(`Could not connect to ${p.index}, retrying: `));

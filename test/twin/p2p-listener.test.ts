@@ -21,7 +21,7 @@ describe('participant URLs on the web UI port (the user deployment)', () => {
   });
   afterAll(async () => l3?.stop());
 
-  test('every node attests, then fails its Initializing job on TCP bind and retries; no attempt ever starts', async () => {
+  test('every node attests, then fails its Initializing job on TCP bind and retries; no attempt starts', async () => {
     const binds = (node: { output: string[] }) => log(node).split('[Initializing] failed: TCP bind').length - 1;
     // Each node retries the job: wait for its second failure, never for chain time.
     await expect.poll(() => l3.nodes.every((n) => binds(n) >= 2), { timeout: 120_000, interval: 100 }).toBe(true);

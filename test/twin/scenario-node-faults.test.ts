@@ -50,7 +50,7 @@ describe('node-not-attested', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test('node 1 retries its attestation forever (Attached 0, Required …); nobody connects to it; no keygen', async () => {
+  test('node 1 retries its attestation forever (Attached 0, Required …); no one connects to it', async () => {
     const signPk = twin.scenario.nodeList[1]!.p2p.chain!.publicKey;
     const failures = async () =>
       (await nodeLogs(twin, 1)).split('\n').filter((l) => l.includes('failed to submit attestation'));
@@ -81,7 +81,7 @@ describe('one-node-down', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test('node 2 is exited and stays so; the others wait for it; docker start brings the contract to Running', async () => {
+  test('node 2 is exited and stays so; the others wait for it; docker start brings Running', async () => {
     const down = twin.nodes[2]!;
     const st = await sh(twin, down.instanceId, ["docker inspect --format '{{.State.Status}}' mpc-node"]);
     expect(st.stdout.trim()).toBe('exited');
@@ -114,7 +114,7 @@ describe('indexer-behind', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test("node 2's chain view trails the head by 60 blocks; its votes come too late and the contract stays Initializing", async () => {
+  test("node 2's chain view trails the head by 60 blocks; its votes come too late; Initializing", async () => {
     const lag = twin.scenario.nodeList[2]!.faults.indexerLagBlocks!;
     expect(lag).toBeGreaterThan(TIMEOUT_BLOCKS);
     // Node 2 votes for an attempt that has already expired (or been replaced).

@@ -20,7 +20,7 @@ describe('p2p-port-collision', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test('every node logs the TCP bind failure again and again; Initializing with no attempt; no AccessKeyNotFound', async () => {
+  test('every node logs the TCP bind failure again and again; no attempt; no AccessKeyNotFound', async () => {
     for (const n of twin.nodes)
       await expect
         .poll(async () => count(await nodeLogs(twin, n.index), '[Initializing] failed: TCP bind'), { timeout: 120_000 })
@@ -61,7 +61,7 @@ describe('incident-as-deployed', () => {
   });
   afterAll(async () => twin?.stop());
 
-  test('first AccessKeyNotFound; after the key repair the nodes attest and then fail on TCP bind, still Initializing', async () => {
+  test('AccessKeyNotFound first; after the key repair the nodes attest, then fail on TCP bind', async () => {
     for (const n of twin.nodes)
       await expect
         .poll(async () => count(await nodeLogs(twin, n.index), 'AccessKeyNotFound'), { timeout: 120_000 })
@@ -74,7 +74,8 @@ describe('incident-as-deployed', () => {
       twin.aws.secrets.put(`mpc-node-${n.index}-mpc_account_sk`, manifest[`node-${n.index}`]!.MPC_ACCOUNT_SK!);
       const r = await sh(twin, n.instanceId, [
         'set -eu',
-        `SK=$(aws secretsmanager get-secret-value --secret-id mpc-node-${n.index}-mpc_account_sk --query SecretString --output text)`,
+        `SK=$(aws secretsmanager get-secret-value --secret-id mpc-node-${n.index}-mpc_account_sk \\`,
+        '  --query SecretString --output text)',
         'D="$MPC_DATA_DIR"',
         'jq --arg sk "$SK" \'.near_signer_key = $sk | .near_responder_keys = [$sk]\' "$D/secrets.json" > "$D/s.tmp"',
         'mv "$D/s.tmp" "$D/secrets.json"',

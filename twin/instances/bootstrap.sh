@@ -50,8 +50,10 @@ wait_for_real_secret() {
 
 echo "Fetching secrets from Secrets Manager..." >&2
 MPC_ACCOUNT_SK="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_account_sk" MPC_ACCOUNT_SK | tr -d '\n')"
-MPC_P2P_PRIVATE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_p2p_private_key" MPC_P2P_PRIVATE_KEY | tr -d '\n')"
-MPC_SECRET_STORE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_secret_store_key" MPC_SECRET_STORE_KEY | tr -d '\n')"
+MPC_P2P_PRIVATE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_p2p_private_key" MPC_P2P_PRIVATE_KEY |
+  tr -d '\n')"
+MPC_SECRET_STORE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_secret_store_key" MPC_SECRET_STORE_KEY |
+  tr -d '\n')"
 
 if [[ "$MPC_ACCOUNT_SK" != ed25519:* ]]; then
   echo "ERROR: MPC_ACCOUNT_SK must start with 'ed25519:'" >&2

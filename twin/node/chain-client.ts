@@ -64,7 +64,8 @@ export function createChainClient(o: ChainClientOptions) {
     };
     if (err?.name === 'AccessKeyNotFoundActionError' || err?.type === 'AccessKeyNotFound') {
       const key = String(err.publicKey ?? o.signerPublicKey);
-      return `InvalidAccessKeyError(AccessKeyNotFound { account_id: ${err.accountId ?? o.accountId}, public_key: ${key} })`;
+      const account = err.accountId ?? o.accountId;
+      return `InvalidAccessKeyError(AccessKeyNotFound { account_id: ${account}, public_key: ${key} })`;
     }
     if (err?.name === 'InvalidNonceError')
       return `InvalidNonce { tx_nonce: ${err.transactionNonce}, ak_nonce: ${err.accessKeyNonce} }`;
@@ -88,7 +89,8 @@ export function createChainClient(o: ChainClientOptions) {
         nextNonce = BigInt(ak.nonce) + 1n;
       } catch {
         const status = await provider.viewNodeStatus();
-        nextNonce = BigInt(status.sync_info.latest_block_height) * 1_000_000n - 1n; // key unknown to us: the chain decides
+        // Key unknown to us: the chain decides.
+        nextNonce = BigInt(status.sync_info.latest_block_height) * 1_000_000n - 1n;
       }
     }
     const tx = createTransaction(
