@@ -184,11 +184,12 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
     });
   }
 
-  async function persistentConnection(peer: Peer) {
-    while (!closed) {
+  async function persistentConnection(peer: Peer, firstVerdict: boolean) {
+    for (let attempt = 0; !closed; attempt++) {
       let conn: Outgoing | undefined;
       let error = 'TCP connect';
-      const [allowed] = await o.reach([{ host: peer.host, port: peer.port }]).catch(() => [true]);
+      const [allowed] =
+        attempt === 0 ? [firstVerdict] : await o.reach([{ host: peer.host, port: peer.port }]).catch(() => [true]);
       if (closed) return;
       if (!allowed)
         await sleep(o.connectTimeoutMs); // the SYN is dropped: the dial hangs, then fails
@@ -217,7 +218,9 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   }
 
   const peers = o.participants.filter((p) => p.id !== o.myId);
-  for (const p of peers) void persistentConnection(p);
+  // One question for every peer's first dial; each retry asks again (the rules may have changed).
+  const first = await o.reach(peers.map((p) => ({ host: p.host, port: p.port }))).catch(() => peers.map(() => true));
+  peers.forEach((p, i) => void persistentConnection(p, first[i] ?? true));
   let nextReq = 0;
 
   return {
