@@ -14,6 +14,29 @@ import { useTwin } from '../twin-fixture.ts';
 const scenarios = readdirSync(join(import.meta.dirname, '..', '..', 'fixtures', 'scenarios'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
+/**
+ * Scenarios whose verdicts the runbook does not know yet (issue 12: P2P and the network). They are
+ * scanned for leaks in every mode, with short waits; plan/fix verdicts are not asserted. Remove a
+ * name once the runbook handles it.
+ */
+const VERDICTS_NOT_YET_KNOWN = new Set([
+  'p2p-port-collision',
+  'incident-as-deployed',
+  'base-ip-changed',
+  'node-not-attested',
+  'one-node-down',
+  'indexer-behind',
+  // the failure-mode catalogue (issue 14), until its diagnoses land
+  'contract-not-initialised',
+  'no-domain',
+  'contract-missing',
+  'fc-key-wrong-methods',
+  'fc-key-allowance-exhausted',
+  'node-account-broke',
+  'secret-without-prefix',
+  'p2p-secret-mismatch',
+  'manifest-suffix-drift',
+]);
 
 describe('the scan', () => {
   const started = useTwin('healthy', { waitForRunning: false });
@@ -28,13 +51,17 @@ describe('the scan', () => {
 describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
   const started = useTwin(scenario);
   const seen: string[] = [];
+  const known = !VERDICTS_NOT_YET_KNOWN.has(scenario);
+  const waits: Record<string, string> = known
+    ? {}
+    : { RUNBOOK_RUNNING_TIMEOUT_S: '10', RUNBOOK_HEALTH_TIMEOUT_S: '20' };
 
   test('gate', async () => {
     const twin = started();
     const ws = workspace();
     const r = await runbook(twin, 'gate', ws);
     seen.push(r.output, ws.artifacts());
-    expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
+    if (known) expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
   });
 
@@ -44,8 +71,8 @@ describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
     const before = snapshot(twin);
     const r = await runbook(twin, 'plan', ws);
     seen.push(r.output, ws.artifacts());
-    expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
-    if (scenario !== 'healthy') expect(r.output).toMatch(/\[plan\]/);
+    if (known) expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
+    if (scenario !== 'healthy' && known) expect(r.output).toMatch(/\[plan\]/);
     expect(snapshot(twin)).toEqual(before);
     expect(ws.journals()).toEqual([]);
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
@@ -54,10 +81,10 @@ describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
   test('fix (repairs)', async () => {
     const twin = started();
     const ws = workspace();
-    const r = await runbook(twin, 'fix', ws);
+    const r = await runbook(twin, 'fix', ws, waits);
     seen.push(r.output, ws.artifacts());
-    expect(r.code, r.output.slice(-2000)).toBe(0);
-    if (scenario !== 'healthy') expect(ws.journals().length).toBe(1);
+    if (known) expect(r.code, r.output.slice(-2000)).toBe(0);
+    if (scenario !== 'healthy' && known) expect(ws.journals().length).toBe(1);
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
   });
 
