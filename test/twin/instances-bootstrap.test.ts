@@ -191,4 +191,33 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     expect(down.exitCode).toBe(255);
     expect(down.stderr).toContain('Could not connect to the endpoint URL');
   });
+
+  test('the get-secret-value fast path (one curl) answers exactly as the CLI stand-in, errors included', async () => {
+    const id = env.ids[4]!;
+    aws.secrets.create('fast-newline', 'line one\n');
+    aws.secrets.create('fast-unicode', 'schlüssel ✓ "quoted" \\ back');
+    const call = (secret: string, extra = '') =>
+      env.sh(id, [
+        `aws secretsmanager get-secret-value --secret-id ${secret} --region us-east-1 --query SecretString ` +
+          `--output text${extra}`,
+        'echo "exit=$?"',
+      ]);
+    for (const secret of ['fast-newline', 'fast-unicode', '--region=us-east-1', 'nope', 'arn:aws:nope']) {
+      // --no-cli-pager is not in the fast path's grammar: the same call through the Node stand-in.
+      const [fast, slow] = await Promise.all([call(secret), call(secret, ' --no-cli-pager')]);
+      expect(fast, secret).toEqual(slow);
+    }
+    expect((await call('fast-newline')).stdout).toBe('line one\n\nexit=0\n');
+    // The fast path really answers (bash -x shows whether the stand-in was called; only a count is printed).
+    const traced = (extra: string) =>
+      env.sh(id, [
+        `bash -x "$(command -v aws)" secretsmanager get-secret-value --secret-id fast-newline --region us-east-1 ` +
+          `--query SecretString --output text${extra} 2>&1 >/dev/null | grep -c '^+ slow' || true`,
+      ]);
+    expect((await traced('')).stdout).toBe('0\n');
+    expect((await traced(' --no-cli-pager')).stdout).toBe('1\n');
+    const missing = await call('nope');
+    expect(missing.stdout).toBe('exit=254\n');
+    expect(missing.stderr).toContain('(ResourceNotFoundException) when calling the GetSecretValue operation');
+  });
 });

@@ -381,6 +381,22 @@ describe('docker on an instance', () => {
     expect(conflict.stderr).toContain('Conflicting options: --restart and --rm');
   });
 
+  test("`-e NAME` takes the caller's value; arguments with spaces, quotes and newlines arrive whole", async () => {
+    const r = await env.sh(id, [
+      `export PASSED='a b "c"'`,
+      `docker run -d --name envs -e PASSED --env=UNSET_HERE -e 'ARG=x y' ${IMAGE} ` +
+        `start "two words" "$(printf 'l1\\nl2')" >/dev/null`,
+      "docker inspect --format '{{json .Config.Env}}' envs",
+      "docker inspect --format '{{json .Args}}' envs",
+      'docker rm -f envs >/dev/null',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [envJson, argsJson] = r.stdout.trim().split('\n');
+    expect(JSON.parse(envJson!)).toEqual(expect.arrayContaining(['PASSED=a b "c"', 'ARG=x y']));
+    expect(JSON.parse(envJson!).some((e: string) => e.startsWith('UNSET_HERE'))).toBe(false);
+    expect(JSON.parse(argsJson!)).toEqual(['start', 'two words', 'l1\nl2']);
+  });
+
   test('sudo in operator scripts just runs the command (SSM runs as root)', async () => {
     expect((await env.sh(id, ['sudo -u ubuntu echo hi', 'sudo docker ps -a -q | wc -l'])).stdout).toMatch(
       /^hi\n\d+\n$/,

@@ -18,12 +18,26 @@
  * the container runtime, not to the command, so they outlive it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, appendFileSync, chmodSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  appendFileSync,
+  chmodSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { CommandResult, InstanceHost, InstanceInfo, RunningCommand } from '../aws/instance-host.ts';
-import { createContainerRuntime, type ContainerRuntimeOptions, type ImageTable } from './containers.ts';
+import {
+  createContainerRuntime,
+  type ContainerRuntimeOptions,
+  type DockerResult,
+  type ImageTable,
+} from './containers.ts';
 import { type ImdsInstance, serveImds } from './imds.ts';
 import { defaultShell, type InstanceShell, type RunScriptOptions, runScript, type ShellContext } from './shell.ts';
 
@@ -246,16 +260,23 @@ export async function createFleet(opts: FleetOptions) {
 }
 
 /**
- * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker; curl and the
- * node program ask POST /network/reach. The same server answers each instance's metadata service
- * under /imds/<instance-id>/ (imds.ts).
+ * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker (a form: `i` the
+ * instance, `a` each argument, `e` NAME=value per variable passed by name; or the same as JSON) and
+ * asks for the answer as shell text (`accept: text/x-shellscript`, see dockerAnswerAsShell) or JSON;
+ * curl and the node program ask POST /network/reach. The same server answers each instance's metadata
+ * service under /imds/<instance-id>/ (imds.ts).
  */
 async function startInstanceServices(o: {
-  docker: (instanceId: string, argv: string[], env: Record<string, string>) => Promise<unknown> | undefined;
+  docker: (instanceId: string, argv: string[], env: Record<string, string>) => Promise<DockerResult> | undefined;
   imds: (instanceId: string) => ImdsInstance | undefined;
   reach: (q: { instanceId: string; targets: { host: string; port: number }[] }) => boolean[];
 }) {
   const server = createServer(async (req, res) => {
+    const asShell = (req.headers.accept ?? '').includes('text/x-shellscript');
+    const answer = (r: Pick<DockerResult, 'exitCode' | 'chunks'>) => {
+      res.writeHead(200, { 'content-type': asShell ? 'text/x-shellscript' : 'application/json' });
+      res.end(asShell ? dockerAnswerAsShell(r) : JSON.stringify(r));
+    };
     try {
       if (serveImds(req, res, o.imds)) return;
       if (req.method === 'POST' && req.url === '/network/reach') {
@@ -268,23 +289,15 @@ async function startInstanceServices(o: {
         res.writeHead(404).end();
         return;
       }
-      const body = JSON.parse(await readBody(req)) as {
-        instanceId: string;
-        argv: string[];
-        env?: Record<string, string>;
-      };
-      const result = await o.docker(body.instanceId, body.argv, body.env ?? {});
+      const body = parseDockerRequest(req.headers['content-type'] ?? '', await readBody(req));
+      const result = await o.docker(body.instanceId, body.argv, body.env);
       if (result === undefined) throw new Error(`unknown instance ${body.instanceId}`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(result));
+      answer(result);
     } catch (e) {
+      const text = `Error response from daemon: ${(e as Error).message}\n`;
+      if (asShell) return answer({ exitCode: 1, chunks: [{ stream: 'stderr', text }] });
       res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          exitCode: 1,
-          chunks: [{ stream: 'stderr', text: `Error response from daemon: ${(e as Error).message}\n` }],
-        }),
-      );
+      res.end(JSON.stringify({ exitCode: 1, chunks: [{ stream: 'stderr', text }] }));
     }
   });
   await new Promise<void>((ok, fail) => {
@@ -294,14 +307,55 @@ async function startInstanceServices(o: {
   return server;
 }
 
+function parseDockerRequest(type: string, body: string) {
+  if (type.includes('application/json')) {
+    const j = JSON.parse(body) as { instanceId: string; argv: string[]; env?: Record<string, string> };
+    return { instanceId: j.instanceId, argv: j.argv, env: j.env ?? {} };
+  }
+  const form = new URLSearchParams(body);
+  const env: Record<string, string> = {};
+  for (const kv of form.getAll('e')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return { instanceId: form.get('i') ?? '', argv: form.getAll('a'), env };
+}
+
+/**
+ * A docker answer as the shell text the stand-in evals: one `printf %s '…'` per run of output on the
+ * same stream (stderr ones `>&2`), in the order written, then `exit <code>`. (A shell string holds no
+ * NUL byte: those are dropped.)
+ */
+export function dockerAnswerAsShell(r: Pick<DockerResult, 'exitCode' | 'chunks'>): string {
+  const lines: string[] = [];
+  let stream: string | undefined;
+  let text = '';
+  const flush = () => {
+    if (text) lines.push(`printf %s ${shq(text.replace(/\0/g, ''))}${stream === 'stderr' ? ' >&2' : ''}`);
+    text = '';
+  };
+  for (const c of r.chunks) {
+    if (c.stream !== stream) flush();
+    stream = c.stream;
+    text += c.text;
+  }
+  flush();
+  lines.push(`exit ${r.exitCode}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** bin/ of an instance: the docker and aws stand-ins, curl (when the system has one), sudo. */
 function writeStandIns(binDir: string, repoDir: string, systemCurl: string | undefined) {
   const cliDir = join(repoDir, 'twin', 'instances', 'cli');
-  for (const tool of ['docker', 'aws']) {
-    const path = join(binDir, tool);
-    writeFileSync(path, `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(cliDir, `${tool}.ts`))} "$@"\n`);
-    chmodSync(path, 0o755);
-  }
+  // docker: a bash script (one curl per call); aws: a bash fast path in front of the faithful stand-in.
+  copyFileSync(join(cliDir, 'docker.sh'), join(binDir, 'docker'));
+  chmodSync(join(binDir, 'docker'), 0o755);
+  const awsStandIn = `${shq(process.execPath)} ${shq(join(cliDir, 'aws.ts'))}`;
+  writeFileSync(
+    join(binDir, 'aws'),
+    readFileSync(join(cliDir, 'aws.sh'), 'utf8').replace('@AWS_STAND_IN@', () => awsStandIn),
+    { mode: 0o755 },
+  );
   // curl asks the fleet whether the security groups let this instance reach the address it dials.
   if (systemCurl) writeFileSync(join(binDir, 'curl'), curlWrapper(systemCurl, repoDir), { mode: 0o755 });
   // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
