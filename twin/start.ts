@@ -38,6 +38,7 @@ export const MPC_STACK_NAME = 'MpcStandaloneStack';
 export const NEAR_STACK_NAME = 'near-localnet-infrastructure';
 export const NODE_IMAGE = 'nearone/mpc-node:3.2.0';
 const AWS_ACCOUNT_ID = '111122223333';
+const HOST_V8_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
 const AWS_REGION = 'us-east-1';
 /** The methods the node sends (mpc-facts §3.5); used when a scenario grants FunctionCall keys. */
 const NODE_METHODS = [
@@ -355,7 +356,16 @@ async function bootFleet(
     awsEndpointUrl: aws.url,
     region: AWS_REGION,
     credentials,
-    images: { [NODE_IMAGE]: { command: [process.execPath, join(REPO_DIR, 'twin', 'node', 'main.ts')] } },
+    images: {
+      [NODE_IMAGE]: {
+        command: [process.execPath, join(REPO_DIR, 'twin', 'node', 'main.ts')],
+        // Many nodes to a host process, each behind a container process of its own (node-hosts.ts). A small
+        // young generation and V8's size-over-speed tuning keep the host near 100 MB for a handful of nodes.
+        hosted: {
+          host: [process.execPath, ...HOST_V8_FLAGS, join(REPO_DIR, 'twin', 'node', 'host.ts')],
+        },
+      },
+    },
     containerEnv: {
       TWIN_NEAR_RPC_URL: ctx.nodeRpcUrl,
       TWIN_POLL_MS: String(Math.max(50, Math.min(500, scenario.blockTimeMs))),

@@ -5,9 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { humanDuration, IMAGE_PATH, nowMs, normaliseImage, rfc3339Nano, ZERO_TIME } from './docker-format.ts';
+import { createNodeHosts, type HostedImage, type NodeHosts } from './node-hosts.ts';
 
 export interface ImageTable {
-  [image: string]: { command: string[] };
+  /** `command` is the image's program; `hosted`: its containers' programs run in shared host processes. */
+  [image: string]: { command: string[]; hosted?: HostedImage };
 }
 
 /** One line of container output; `at` is epoch milliseconds with sub-millisecond precision. */
@@ -73,7 +75,9 @@ export interface ContainerRuntimeOptions {
 export interface Runtime {
   opts: ContainerRuntimeOptions;
   byInstance: Map<string, Map<string, Container>>;
-  images: Map<string, { command: string[] }>;
+  images: Map<string, ImageTable[string]>;
+  /** Host processes of each hosted image, started with its first container. */
+  hosts: Map<string, NodeHosts>;
   backoff: { initialMs: number; maxMs: number; resetAfterMs: number };
   defaultStopTimeout: number;
   maxLogLines: number;
@@ -85,6 +89,7 @@ export function createRuntimeState(opts: ContainerRuntimeOptions): Runtime {
     opts,
     byInstance: new Map(),
     images: new Map(Object.entries(opts.images).map(([k, v]) => [normaliseImage(k), v])),
+    hosts: new Map(),
     backoff: { initialMs: 100, maxMs: 2000, resetAfterMs: 10_000, ...opts.restartBackoff },
     defaultStopTimeout: opts.defaultStopTimeoutSeconds ?? 10,
     maxLogLines: opts.maxLogLines ?? 20_000,
@@ -132,12 +137,14 @@ export function launch(rt: Runtime, instanceId: string, c: Container) {
     ...rt.opts.hostEnv(instanceId),
   };
   for (const [k, v] of Object.entries(c.env)) env[k] = hostPath(c, v);
-  const argv = [...image.command, ...c.args.map((a) => hostPath(c, a))];
+  const args = c.args.map((a) => hostPath(c, a));
+  const argv = [...image.command, ...args];
   const cwd = rt.opts.cwd?.(instanceId) ?? c.mounts[0]?.host ?? process.cwd();
   c.running = true;
   c.restarting = false;
   c.startedAt = nowMs();
   c.error = '';
+  if (image.hosted) return launchHosted(rt, instanceId, c, image.hosted, { args, env, cwd });
   let proc: ChildProcess;
   try {
     proc = spawn(argv[0]!, argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -165,6 +172,55 @@ export function launch(rt: Runtime, instanceId: string, c: Container) {
   // The container ends with its main process; wait briefly for its output pipes to drain.
   proc.on('exit', (code, signal) => setTimeout(() => onExit(rt, instanceId, c, proc, code, signal, ''), 200).unref());
   proc.on('close', (code, signal) => onExit(rt, instanceId, c, proc, code, signal, ''));
+}
+
+/** Lines of output as the runtime stores them: split at newlines, a partial line kept until it ends. */
+function lineSink(rt: Runtime, c: Container) {
+  const partial = { stdout: '', stderr: '' };
+  return {
+    write(stream: LogLine['stream'], text: string) {
+      const lines = (partial[stream] + text).split('\n');
+      partial[stream] = lines.pop()!;
+      for (const line of lines) pushLog(rt, c, stream, line);
+    },
+    flush() {
+      for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) pushLog(rt, c, stream, partial[stream]);
+      partial.stdout = partial.stderr = '';
+    },
+  };
+}
+
+/** A container of a hosted image: its process is a shim, its program a node in a host (node-hosts.ts). */
+function launchHosted(
+  rt: Runtime,
+  instanceId: string,
+  c: Container,
+  image: HostedImage,
+  o: { args: string[]; env: Record<string, string>; cwd: string },
+) {
+  const key = normaliseImage(c.image);
+  let hosts = rt.hosts.get(key);
+  if (!hosts) {
+    hosts = createNodeHosts(image);
+    rt.hosts.set(key, hosts);
+  }
+  const proc = hosts.spawnShim(o.env, o.cwd);
+  c.proc = proc;
+  c.pid = proc.pid ?? 0;
+  const sink = lineSink(rt, c);
+  const node = hosts.start(`${c.id}/${c.pid}/${nowMs()}`, o.args, o.env, {
+    out: (stream, text) => sink.write(stream, text),
+    exit: (code) => proc.stdin!.write(`${code}\n`),
+  });
+  const exited = (code: number | null, signal: NodeJS.Signals | null, error: string) => {
+    // SIGTERM reaches the shim's trap (exit 0): the node's own shutdown. Anything else kills it.
+    void node.end(code === 0 && signal === null).then(() => {
+      sink.flush();
+      onExit(rt, instanceId, c, proc, code, signal, error);
+    });
+  };
+  proc.on('error', (e) => exited(127, null, e.message));
+  proc.on('exit', (code, signal) => exited(code, signal, ''));
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = {

@@ -54,6 +54,7 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
       rt.shuttingDown = true;
       const all = [...rt.byInstance.values()].flatMap((m) => [...m.values()]);
       await Promise.all(all.map((c) => stopProc(c, timeoutSeconds)));
+      await Promise.all([...rt.hosts.values()].map((h) => h.closeAll()));
     },
   };
 }

@@ -28,6 +28,8 @@ export interface ChainClientOptions {
   lagBlocks: number;
   metrics: Metrics;
   log: Log;
+  /** False once the node is stopped: it sends nothing more. */
+  alive?: () => boolean;
 }
 
 export interface ChainView {
@@ -59,6 +61,8 @@ export function createChainClient(o: ChainClientOptions) {
 
   /** Sign and send one FunctionCall as my account with my key, as the node's tx_sender does. */
   async function send(method: string, args: unknown): Promise<void> {
+    const stopped = () => o.alive && !o.alive();
+    if (stopped()) throw new Error('the node is stopping');
     const publicKey = await signer.getPublicKey();
     if (nextNonce === undefined) {
       try {
@@ -79,6 +83,7 @@ export function createChainClient(o: ChainClientOptions) {
       baseDecode(await referenceBlockHash()),
     );
     const { signedTransaction } = await signer.signTransaction(tx);
+    if (stopped()) throw new Error('the node is stopping');
     o.log('INFO', 'mpc_node::indexer::tx_sender', `sending tx with ak=${publicKey.toString()} nonce=${nextNonce}`);
     try {
       const out = await provider.sendTransactionUntil(signedTransaction, 'EXECUTED_OPTIMISTIC');

@@ -150,7 +150,16 @@ export function createCoordinator(o: CoordinatorOptions) {
   };
   let job: { name: JobName; mesh?: Mesh; halted?: boolean } | undefined;
   let lastKind = '';
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let stopped = false;
+  let wake = () => {};
+  const sleep = (ms: number) =>
+    new Promise<void>((ok) => {
+      const t = setTimeout(ok, ms);
+      wake = () => {
+        clearTimeout(t);
+        ok();
+      };
+    });
 
   /** Bind the mesh for this job; false (after logging the job's failure) when the listener cannot bind. */
   async function ensureMesh(j: NonNullable<typeof job>, me: Participants[number], all: Participants) {
@@ -162,7 +171,7 @@ export function createCoordinator(o: CoordinatorOptions) {
       ...meshAddress(info.url, o.portOverride),
     }));
     try {
-      j.mesh = await startMesh({
+      const mesh = await startMesh({
         myId: me[1],
         accountId: o.accountId,
         p2pPublicKey: o.p2pPublicKey,
@@ -180,6 +189,11 @@ export function createCoordinator(o: CoordinatorOptions) {
             live,
           ),
       });
+      if (stopped) {
+        mesh.close(); // stopped while the listener was binding
+        return false;
+      }
+      j.mesh = mesh;
       return true;
     } catch (e) {
       if (!(e instanceof BindError)) throw e;
@@ -236,14 +250,19 @@ export function createCoordinator(o: CoordinatorOptions) {
   }
 
   return {
-    async run(): Promise<never> {
-      for (;;) {
+    /** One round per poll until stopped. */
+    async run(): Promise<void> {
+      while (!stopped) {
         const view = await o.chain.refresh();
-        if (view) await round(view);
-        await sleep(o.pollMs);
+        if (view && !stopped) await round(view);
+        if (!stopped) await sleep(o.pollMs);
       }
     },
-    stop: () => job?.mesh?.close(),
+    stop() {
+      stopped = true;
+      job?.mesh?.close();
+      wake();
+    },
   };
 }
 
