@@ -18,16 +18,7 @@
  * the container runtime, not to the command, so they outlive it.
  */
 import type { ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  appendFileSync,
-  chmodSync,
-  constants,
-  copyFileSync,
-  mkdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, appendFileSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -274,8 +265,12 @@ async function startInstanceServices(o: {
   const server = createServer(async (req, res) => {
     const asShell = (req.headers.accept ?? '').includes('text/x-shellscript');
     const answer = (r: Pick<DockerResult, 'exitCode' | 'chunks'>) => {
-      res.writeHead(200, { 'content-type': asShell ? 'text/x-shellscript' : 'application/json' });
-      res.end(asShell ? dockerAnswerAsShell(r) : JSON.stringify(r));
+      const body = Buffer.from(asShell ? dockerAnswerAsShell(r) : JSON.stringify(r));
+      res.writeHead(200, {
+        'content-type': asShell ? 'text/x-shellscript' : 'application/json',
+        'content-length': body.length,
+      });
+      res.end(body);
     };
     try {
       if (serveImds(req, res, o.imds)) return;
@@ -289,7 +284,7 @@ async function startInstanceServices(o: {
         res.writeHead(404).end();
         return;
       }
-      const body = parseDockerRequest(req.headers['content-type'] ?? '', await readBody(req));
+      const body = parseDockerRequest(req.headers['content-type'] ?? '', await readBytes(req));
       const result = await o.docker(body.instanceId, body.argv, body.env);
       if (result === undefined) throw new Error(`unknown instance ${body.instanceId}`);
       answer(result);
@@ -307,18 +302,27 @@ async function startInstanceServices(o: {
   return server;
 }
 
-function parseDockerRequest(type: string, body: string) {
+/** A docker request: length-prefixed fields (the bash stand-in: `<key><bytes>:<value>`, keys i, a, e), or JSON. */
+function parseDockerRequest(type: string, body: Buffer) {
   if (type.includes('application/json')) {
-    const j = JSON.parse(body) as { instanceId: string; argv: string[]; env?: Record<string, string> };
+    const j = JSON.parse(body.toString('utf8')) as { instanceId: string; argv: string[]; env?: Record<string, string> };
     return { instanceId: j.instanceId, argv: j.argv, env: j.env ?? {} };
   }
-  const form = new URLSearchParams(body);
+  const fields: Record<'i' | 'a' | 'e', string[]> = { i: [], a: [], e: [] };
+  for (let at = 0; at < body.length; ) {
+    const key = String.fromCharCode(body[at]!) as keyof typeof fields;
+    const colon = body.indexOf(0x3a, at);
+    const len = Number(body.subarray(at + 1, colon).toString('latin1'));
+    if (!(key in fields) || colon < 0 || !Number.isInteger(len)) throw new Error('malformed request');
+    fields[key].push(body.subarray(colon + 1, colon + 1 + len).toString('utf8'));
+    at = colon + 1 + len;
+  }
   const env: Record<string, string> = {};
-  for (const kv of form.getAll('e')) {
+  for (const kv of fields.e) {
     const eq = kv.indexOf('=');
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return { instanceId: form.get('i') ?? '', argv: form.getAll('a'), env };
+  return { instanceId: fields.i[0] ?? '', argv: fields.a, env };
 }
 
 /**
@@ -348,13 +352,14 @@ export function dockerAnswerAsShell(r: Pick<DockerResult, 'exitCode' | 'chunks'>
 function writeStandIns(binDir: string, repoDir: string, systemCurl: string | undefined) {
   const cliDir = join(repoDir, 'twin', 'instances', 'cli');
   // docker: a bash script (one curl per call); aws: a bash fast path in front of the faithful stand-in.
-  copyFileSync(join(cliDir, 'docker.sh'), join(binDir, 'docker'));
-  chmodSync(join(binDir, 'docker'), 0o755);
   const awsStandIn = `${shq(process.execPath)} ${shq(join(cliDir, 'aws.ts'))}`;
+  writeFileSync(join(binDir, 'docker'), withHttp(cliDir, 'docker.sh'), { mode: 0o755 });
   writeFileSync(
     join(binDir, 'aws'),
-    readFileSync(join(cliDir, 'aws.sh'), 'utf8').replace('@AWS_STAND_IN@', () => awsStandIn),
-    { mode: 0o755 },
+    withHttp(cliDir, 'aws.sh').replace('@AWS_STAND_IN@', () => awsStandIn),
+    {
+      mode: 0o755,
+    },
   );
   // curl asks the fleet whether the security groups let this instance reach the address it dials.
   if (systemCurl) writeFileSync(join(binDir, 'curl'), curlWrapper(systemCurl, repoDir), { mode: 0o755 });
@@ -379,9 +384,16 @@ function writeStandIns(binDir: string, repoDir: string, systemCurl: string | und
   );
 }
 
+/** A bash stand-in with twin_post (http.sh) put in after its #! line. */
+function withHttp(cliDir: string, script: string): string {
+  const text = readFileSync(join(cliDir, script), 'utf8');
+  const eol = text.indexOf('\n') + 1;
+  return text.slice(0, eol) + readFileSync(join(cliDir, 'http.sh'), 'utf8') + text.slice(eol);
+}
+
 /**
  * bin/curl: the fast path in bash — every http(s):// URL among the arguments is allowed (one question
- * to the fleet), so the system curl runs, bound to the instance address when it dials an instance.
+ * to the fleet, over bash's /dev/tcp), so the system curl runs, bound to the instance address when it dials an instance.
  * Anything else (a URL the rules drop, arguments without a URL) goes to the faithful stand-in
  * (cli/curl.ts), which parses curl's options and times out as curl does.
  */
@@ -389,6 +401,7 @@ function curlWrapper(systemCurl: string, repoDir: string): string {
   const stand = `${shq(process.execPath)} ${shq(join(repoDir, 'twin', 'instances', 'cli', 'curl.ts'))}`;
   return [
     '#!/usr/bin/env bash',
+    readFileSync(join(repoDir, 'twin', 'instances', 'cli', 'http.sh'), 'utf8'),
     `SYS=${shq(systemCurl)}`,
     `slow() { TWIN_SYSTEM_CURL="$SYS" exec ${stand} "$@"; }`,
     '[ -n "${TWIN_DOCKERD_URL:-}" ] || exec "$SYS" "$@"',
@@ -404,7 +417,8 @@ function curlWrapper(systemCurl: string, repoDir: string): string {
     'done',
     '[ ${#targets[@]} -gt 0 ] || slow "$@"',
     'IFS=, body="{\\"instanceId\\":\\"$TWIN_INSTANCE_ID\\",\\"targets\\":[${targets[*]}]}"',
-    'v=$("$SYS" -s --max-time 5 -H "content-type: application/json" -d "$body" "$TWIN_DOCKERD_URL/network/reach")',
+    'twin_post "$TWIN_DOCKERD_URL" /network/reach application/json "$body" || slow "$@"',
+    'v=$REPLY_BODY',
     '[[ $v == *\\"allowed\\":* && $v != *false* ]] || slow "$@"',
     '[ "$bind" = yes ] && exec "$SYS" --interface "$TWIN_INSTANCE_IP" "$@"',
     'exec "$SYS" "$@"',
@@ -464,8 +478,12 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+async function readBytes(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  return body;
+  return (await readBytes(req)).toString('utf8');
 }

@@ -178,8 +178,10 @@ function track(ctx: ShellContext, child: ChildProcess, o: RunScriptOptions): Run
       finish(1, null);
     });
     child.on('close', finish);
-    // A background process that keeps the output pipes open must not hold the result forever.
-    child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 500).unref());
+    // A background process that keeps the output pipes open must not hold the result forever. The
+    // fallback runs after the event loop's next poll, so output already in the pipes is read first (a
+    // loop stalled past the timeout on a busy machine runs its timers before it reads).
+    child.on('exit', (code, signal) => setTimeout(() => setImmediate(() => finish(code, signal)), 500).unref());
   });
   return { done, cancel: kill };
 }

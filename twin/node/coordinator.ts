@@ -61,6 +61,8 @@ const jobNameOf = (s: ContractStateJson): JobName =>
 /** My keygen material: a secret share per key event (never leaves this process or its home dir). */
 interface Keygen {
   shares: Map<string, bigint>;
+  /** Commitments received per key event, by participant id. */
+  commitments: Map<string, Map<number, string>>;
   voted: Set<string>;
   shareDir: string;
   permanentDir: string;
@@ -102,17 +104,31 @@ async function initializingStep(
     mkdirSync(k.shareDir, { recursive: true });
     writeFileSync(join(k.shareDir, `started_${eventKey}`), share.toString(16), { mode: 0o600 });
   }
-  let root = secp256k1.Point.ZERO;
-  for (const [, pid] of participants) {
-    try {
-      const c = pid === me[1] ? commitmentFor(k, eventKey)! : await mesh.commitmentOf(pid, eventKey);
-      root = root.add(secp256k1.Point.fromHex(c));
-    } catch {
-      const what = `Key generation attempt ${JSON.stringify(id)}: waiting for participant ${pid}`;
-      o.log('INFO', 'mpc_node::key_events', what);
-      return; // try again next round while the instance lives
-    }
+  // Everyone's commitment, asked of all peers at once; a commitment once received is kept for the attempt.
+  const known = k.commitments.get(eventKey) ?? new Map<number, string>();
+  k.commitments.set(eventKey, known);
+  known.set(me[1], commitmentFor(k, eventKey)!);
+  await Promise.all(
+    participants
+      .filter(([, pid]) => !known.has(pid))
+      .map(([, pid]) =>
+        mesh.commitmentOf(pid, eventKey).then(
+          (c) => {
+            secp256k1.Point.fromHex(c); // a point, or not kept
+            known.set(pid, c);
+          },
+          () => undefined,
+        ),
+      ),
+  );
+  const missing = participants.find(([, pid]) => !known.has(pid));
+  if (missing) {
+    const what = `Key generation attempt ${JSON.stringify(id)}: waiting for participant ${missing[1]}`;
+    o.log('INFO', 'mpc_node::key_events', what);
+    return; // try again next round while the instance lives
   }
+  let root = secp256k1.Point.ZERO;
+  for (const [, pid] of participants) root = root.add(secp256k1.Point.fromHex(known.get(pid)!));
   const publicKey = `secp256k1:${base58.encode(root.toBytes(false).slice(1))}`;
   const tag = `Key generation attempt ${JSON.stringify(id)}`;
   o.log('INFO', 'mpc_node::key_events', `${tag}: sending vote_pk transaction.`);
@@ -144,6 +160,7 @@ function keepShares(k: Keygen, s: Extract<ContractStateJson, { Running: unknown 
 export function createCoordinator(o: CoordinatorOptions) {
   const k: Keygen = {
     shares: new Map(),
+    commitments: new Map(),
     voted: new Set(),
     shareDir: join(o.home, 'temporary_keys'),
     permanentDir: join(o.home, 'permanent_keys'),

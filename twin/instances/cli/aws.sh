@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `aws` on a twin instance. The call the bootstrap and the runbook's repair make —
 #   aws secretsmanager get-secret-value --secret-id ID --region R --query SecretString --output text
-# (options in any order, `--opt value` or `--opt=value`) — is answered here with one curl (SigV4-signed
-# as the CLI signs it) and one jq, when the answer is a plain success. Everything else, and any error
-# (so the CLI's exact error text and exit code), goes to the faithful stand-in (aws.ts), which starts a
-# Node process with the AWS SDK. The fleet fills in the stand-in's command line.
+# (options in any order, `--opt value` or `--opt=value`) — is answered here with one request (unsigned,
+# over bash's /dev/tcp: twin_post from http.sh) when the answer is a plain success. Everything else, and
+# any error (so the CLI's exact error text and exit code), goes to the faithful stand-in (aws.ts), which
+# starts a Node process with the AWS SDK. The fleet fills in the stand-in's command line.
 slow() { exec @AWS_STAND_IN@ "$@"; }
 [ "${1:-}" = secretsmanager ] && [ "${2:-}" = get-secret-value ] || slow "$@"
 [ -n "${AWS_ENDPOINT_URL:-}" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${AWS_SECRET_ACCESS_KEY:-}" ] || slow "$@"
@@ -31,14 +31,15 @@ while [ "$i" -le $# ]; do
   i=$((i + 1))
 done
 [ "$query" = SecretString ] && [ "$output" = text ] || slow "$@"
-# Secret names and ARNs need no JSON escaping; credentials go in curl's config (never its command line).
+# Secret names and ARNs need no JSON escaping.
 [[ $id =~ ^[A-Za-z0-9/_+=.@:-]+$ && $region =~ ^[a-z0-9-]+$ ]] || slow "$@"
-[[ $AWS_ACCESS_KEY_ID$AWS_SECRET_ACCESS_KEY != *[\"\\]* ]] || slow "$@"
-r=$(curl -s -w '\n%{http_code}' --aws-sigv4 "aws:amz:$region:secretsmanager" -K - \
-  -H 'content-type: application/x-amz-json-1.1' -H 'x-amz-target: secretsmanager.GetSecretValue' \
-  --data-binary "{\"SecretId\":\"$id\"}" "$AWS_ENDPOINT_URL" <<CONFIG
-user = "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
-CONFIG
-) || slow "$@"
-[ "${r##*$'\n'}" = 200 ] || slow "$@"
-printf '%s' "${r%$'\n'*}" | jq -r 'if .SecretString == null then "None" else .SecretString end' || slow "$@"
+# Unsigned: the twin's endpoint does not check SigV4 (the stand-in and the SDK sign).
+twin_post "$AWS_ENDPOINT_URL" / application/x-amz-json-1.1 "{\"SecretId\":\"$id\"}" '*/*' \
+  'X-Amz-Target: secretsmanager.GetSecretValue' && [ "$REPLY_STATUS" = 200 ] || slow "$@"
+# A value with no JSON escape in it is printed as is; any other through jq.
+plain='"SecretString":"([^"\]*)"'
+if [[ $REPLY_BODY =~ $plain ]]; then
+  printf '%s\n' "${BASH_REMATCH[1]}"
+else
+  printf '%s' "$REPLY_BODY" | jq -r 'if .SecretString == null then "None" else .SecretString end' || slow "$@"
+fi
