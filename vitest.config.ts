@@ -32,7 +32,12 @@ export default defineConfig({
           include: ['specs/**/*.spec.ts'],
           globalSetup: ['specs/setup/global-setup.ts'],
           fileParallelism: false,
-          isolate: true,
+          // The steps run one after another in one worker that loads the module graph (AWS SDK, near-api-js)
+          // once, natively (Node strips the types; nothing here needs Vite's transforms or vi.mock). What a
+          // run hands from step to step is on disk (harness/run-state.ts); each step keeps its own state in
+          // closures, so a step still runs alone.
+          isolate: false,
+          experimental: { viteModuleRunner: false, nodeLoader: false },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -95,7 +95,7 @@ async function buildContext(): Promise<RunbookContext> {
 
 let contextPromise: Promise<RunbookContext> | undefined;
 
-/** The shared context of this step (one per Vitest file). */
+/** The shared context of the steps (built once per worker: the runbook's steps share one). */
 export function runbookContext(): Promise<RunbookContext> {
   contextPromise ??= buildContext();
   return contextPromise;

@@ -60,7 +60,7 @@ describe('runOn against the twin SSM', () => {
 
   test('status reads back off from a short first wait to a cap', () => {
     const waits = Array.from({ length: 7 }, (_, i) => statusPollDelay(i + 1));
-    expect(waits).toEqual([400, 800, 1000, 1000, 1000, 1000, 1000]);
+    expect(waits).toEqual([200, 800, 1000, 1000, 1000, 1000, 1000]);
   });
 
   test('splitting plugin Output: stdout and stderr when whole; undefined when cut or ambiguous', () => {
