@@ -1,7 +1,7 @@
 /**
  * Where a gate run's wall time goes, from what the bench can see from outside the runbook:
- * - the probe (bench/probe.ts): when the runbook process and each Vitest worker (one per spec file)
- *   started, finished bootstrapping Node, and exited;
+ * - the probe (bench/probe.ts): when the runbook process and its Vitest worker (one for every spec file,
+ *   which run one after another in it) started, finished bootstrapping Node, and exited;
  * - the trace proxy (bench/trace.ts): every NEAR RPC and AWS call the runbook made, start and end;
  * - the JUnit file: each test's own duration.
  * Every number is a measured span (epoch ms), none is guessed.
@@ -19,18 +19,11 @@ export interface ProbeLine {
 }
 
 export interface SpecFileTimes {
-  /** Worker process start → exit (stopped by Vitest after its file). */
+  /** The previous spec file's last result (the run's first result, for the first) → this file's last result. */
   wall: number;
-  /** The worker process's Node bootstrap (process start → the preloaded probe ran). */
-  worker_start: number;
-  /**
-   * Node ready → the file's first test result, less the Layer 3 waits in it: importing the spec file
-   * and the helpers (Vite transform included) and building the step's context.
-   */
-  module_loading: number;
   /** Of `wall`, time with a call to the Layer 3 in flight or an SSM command awaited (collection and tests). */
   waiting_on_layer3: number;
-  /** The rest: test CPU, reporting, the worker's end. */
+  /** The rest: importing the file, test CPU, reporting. */
   other: number;
   /** The tests' own durations (JUnit), summed; they overlap `waiting_on_layer3`. */
   tests: number;
@@ -53,13 +46,18 @@ export interface SsmCommandTimes {
 export interface Breakdown {
   /** Spawn of the runbook process → Node bootstrapped in it. */
   process_start: number;
-  /** Runbook process ready → the first spec file's worker started (Vitest, Vite, config, global setup). */
+  /** Runbook process ready → the worker started (Vitest, its config, the global setup). */
   vitest_startup: number;
+  /** The worker process's Node bootstrap (process start → the preloaded probe ran; Σ if there are several). */
+  worker_start: number;
+  /**
+   * Worker ready → the first test result, less the Layer 3 waits in it: importing the first spec file and
+   * every module it needs, and building the steps' context.
+   */
+  module_loading: number;
   /** Per spec file (in run order). */
   spec_files: Record<string, SpecFileTimes>;
-  /** Sum of the gaps between one spec file's worker exit and the next one's start. */
-  between_files: number;
-  /** Last worker exit → runbook process exit (reports, JUnit, shutdown). */
+  /** The last test result → runbook process exit (the report, JUnit, the worker's end, shutdown). */
   teardown: number;
   /** Union of spans, per kind of Layer 3 call, over the whole run (kinds overlap: evidence includes an SSM command). */
   layer3: {
@@ -154,8 +152,8 @@ export interface ResultLine {
 export const RESULT_LINE = /^\s+[✓✗↓] (\d\d-[a-z0-9-]+)\s/;
 
 /**
- * The breakdown of one run. `specOrder` names the spec files in run order (Vitest runs one file per
- * worker process, in this order); `spawnAt` / `exitAt` are when the bench spawned the runbook and saw it exit.
+ * The breakdown of one run. `specOrder` names the spec files in run order; `spawnAt` / `exitAt` are when
+ * the bench spawned the runbook and saw it exit.
  */
 export function breakdown(o: {
   spawnAt: number;
@@ -168,44 +166,48 @@ export function breakdown(o: {
 }): Breakdown {
   const main = o.probe.find((p) => p.role === 'runbook' && p.event === 'ready');
   const mainReady = main?.at ?? o.spawnAt;
-  const exitOf = (pid: number) => o.probe.find((p) => p.event === 'exit' && p.pid === pid)?.at;
   const workers = o.probe
     .filter((p) => p.role === 'worker' && p.event === 'ready' && p.ppid === main?.pid)
-    .sort((a, b) => a.origin! - b.origin!)
-    .map((p) => ({ origin: p.origin!, ready: p.at, exit: exitOf(p.pid) ?? o.exitAt }));
+    .sort((a, b) => a.origin! - b.origin!);
+  const firstWorker = workers[0];
+  const workerReady = firstWorker?.at ?? mainReady;
   const commands = ssmCommands(o.calls);
   const busy: [number, number][] = [
     ...o.calls.filter((c) => c.service !== 'ssm' || !c.commandId).map((c) => [c.start, c.end] as [number, number]),
     ...commands.map((c) => c.span),
   ];
+  const lastResult = (step: string) => Math.max(...o.results.filter((r) => r.step === step).map((r) => r.at));
+  const firstResult = Math.min(o.exitAt, ...o.results.map((r) => r.at));
   const spec_files: Record<string, SpecFileTimes> = {};
-  workers.forEach((w, i) => {
-    const name = o.specOrder.length === workers.length ? o.specOrder[i]! : `worker-${i + 1}`;
-    const firstResult = Math.min(w.exit, ...o.results.filter((r) => r.step === name).map((r) => r.at));
-    const waiting = unionMs(clip(busy, w.origin, w.exit));
-    const loading = firstResult - w.ready - unionMs(clip(busy, w.ready, firstResult));
-    const wall = w.exit - w.origin;
+  let from = firstResult; // before it: module loading (below)
+  for (const name of o.specOrder) {
+    const to = lastResult(name);
+    if (!Number.isFinite(to)) continue;
+    const waiting = unionMs(clip(busy, from, to));
     spec_files[name] = {
-      wall: Math.round(wall),
-      worker_start: Math.round(w.ready - w.origin),
-      module_loading: Math.round(loading),
+      wall: Math.round(to - from),
       waiting_on_layer3: Math.round(waiting),
-      other: Math.round(wall - (w.ready - w.origin) - loading - waiting),
+      other: Math.round(to - from - waiting),
       tests: Math.round(o.tests.get(name) ?? 0),
     };
-  });
+    from = to;
+  }
   const spanOf = (pred: (c: TracedCall) => boolean) =>
     o.calls.filter(pred).map((c) => [c.start, c.end] as [number, number]);
-  const evidenceWorker = workers[o.specOrder.indexOf('01-keys-match')];
+  const evidenceFrom = lastResult('00-preflight');
+  const evidenceTo = lastResult('01-keys-match');
   return {
     process_start: Math.round(mainReady - o.spawnAt),
-    vitest_startup: Math.round((workers[0]?.origin ?? o.exitAt) - mainReady),
+    vitest_startup: Math.round((firstWorker?.origin ?? o.exitAt) - mainReady),
+    worker_start: Math.round(workers.reduce((t, w) => t + (w.at - w.origin!), 0)),
+    module_loading: Math.round(firstResult - workerReady - unionMs(clip(busy, workerReady, firstResult))),
     spec_files,
-    between_files: Math.round(workers.slice(1).reduce((s, w, i) => s + Math.max(0, w.origin - workers[i]!.exit), 0)),
-    teardown: Math.round(o.exitAt - (workers[workers.length - 1]?.exit ?? o.exitAt)),
+    teardown: Math.round(o.exitAt - Math.max(...o.results.map((r) => r.at), workerReady)),
     layer3: {
       discovery: Math.round(unionMs(spanOf((c) => c.service === 'cloudformation' || c.service === 'sts'))),
-      evidence: evidenceWorker ? Math.round(unionMs(clip(busy, evidenceWorker.origin, evidenceWorker.exit))) : 0,
+      evidence: Number.isFinite(evidenceFrom + evidenceTo)
+        ? Math.round(unionMs(clip(busy, evidenceFrom, evidenceTo)))
+        : 0,
       ssm_round_trips: Math.round(unionMs(commands.map((c) => c.span))),
       views: Math.round(unionMs(spanOf((c) => c.service === 'rpc' && !c.op.includes('view_access_key_list')))),
     },

@@ -7,8 +7,9 @@
  * it is measured; a size that fails is named on stderr and in the exit code, and the rows before it
  * stay. It reports; it does not gate.
  *
- *   BENCH_SIZES=3,10,30   BENCH_RUNS=3   BENCH_PROFILE=l20,aws   (BENCH_LATENCY_MS=20 for l20)
+ *   BENCH_SIZES=3,10,30,100   BENCH_RUNS=3   BENCH_PROFILE=l20,aws   (BENCH_LATENCY_MS=20 for l20)
  *   BENCH_OUT=bench/results (where .json and .md go)   BENCH_NOTE='…' (a line for the results, e.g. the conditions)
+ *   BENCH_CPU_HOGS=4 (that many busy loops run beside the whole bench, ended with it)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { breakdown, junitTestTimes, RESULT_LINE, readProbe, type Breakdown, type
 import { startTraceProxy, type TracedCall } from './trace.ts';
 
 const root = join(import.meta.dirname, '..');
-const sizes = (process.env.BENCH_SIZES ?? '3,10,30').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '3,10,30,100').split(',').map(Number);
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const L = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const GATE_TIMEOUT_MS = 15 * 60_000;
@@ -85,7 +86,8 @@ function lowerBound(n: number) {
       // 00: status ×2, view_account, version; 01: one access-key list per account, state;
       // 04: state, status, public_key; 05: public_key, derived_public_key
       rpc: n + 10,
-      secretsmanager: Math.ceil((2 * n) / 20), // BatchGetSecretValue holds 20 ids
+      // BatchGetSecretValue holds 20 ids; and the global setup reads the fix lock (a gate says who holds it)
+      secretsmanager: Math.ceil((2 * n) / 20) + 1,
       ssm: 2 * commands + Math.ceil((n + 1) / 50), // SendCommand + one status read per command; PingStatus per 50
       cloudformation: 2,
       sts: 1,
@@ -98,6 +100,7 @@ interface GateRun {
   code: number | null;
   ms: number;
   calls: Record<string, number>;
+  ops: Record<string, number>;
   breakdown: Breakdown;
   tail: string[];
 }
@@ -106,6 +109,13 @@ function countCalls(calls: TracedCall[]) {
   const out: Record<string, number> = { rpc: 0, secretsmanager: 0, ssm: 0, cloudformation: 0, sts: 0 };
   for (const c of calls) out[c.service] = (out[c.service] ?? 0) + 1;
   return out;
+}
+
+/** Calls per service and operation (RPC: method/request type:contract method), for the JSON. */
+function countOps(calls: TracedCall[]) {
+  const out: Record<string, number> = {};
+  for (const c of calls) out[`${c.service} ${c.op}`] = (out[`${c.service} ${c.op}`] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(out).sort());
 }
 
 /** One gate run through the trace proxies, with the probe preloaded into the runbook and its workers. */
@@ -162,44 +172,73 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
     results,
     specOrder: SPEC_ORDER,
   });
-  return { code, ms: exitAt - spawnAt, calls: countCalls(calls), breakdown: b, tail };
+  return { code, ms: exitAt - spawnAt, calls: countCalls(calls), ops: countOps(calls), breakdown: b, tail };
 }
 
-/** RSS (MB) of this process's descendants running the twin's node program, summed. */
-function nodeProcessesRssMb(): number {
-  const parent = new Map<number, number>();
-  const cmd = new Map<number, string>();
-  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
-    } catch {
-      /* gone meanwhile */
+/**
+ * What the twin's nodes cost, from /proc: this process's descendants that exist for the nodes — the node
+ * hosts (twin/node/host.ts), each container's own process (the shim, argv0 `mpc-node`) and any node run
+ * as a process of its own (twin/node/main.ts). RSS summed now; CPU (utime + stime) over `idleMs` of an
+ * idle Running twin, as a percentage of one core.
+ */
+async function nodeCost(n: number, idleMs: number) {
+  const isNode = (cmd: string) =>
+    cmd.includes(join(root, 'twin', 'node', 'host.ts')) ||
+    cmd.includes(join(root, 'twin', 'node', 'main.ts')) ||
+    cmd.endsWith('\0mpc-node\0');
+  const sample = () => {
+    const parent = new Map<number, number>();
+    const cmd = new Map<number, string>();
+    const ticks = new Map<number, number>();
+    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(d), Number(f[1]));
+        ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+        cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
+      } catch {
+        /* gone meanwhile */
+      }
     }
-  }
-  const mine = (pid: number) => {
-    for (let p = parent.get(pid), hops = 0; p && hops < 20; p = parent.get(p), hops++)
-      if (p === process.pid) return true;
-    return false;
+    const mine = (pid: number) => {
+      for (let p = parent.get(pid), hops = 0; p && hops < 20; p = parent.get(p), hops++)
+        if (p === process.pid) return true;
+      return false;
+    };
+    const pids = [...cmd].filter(([pid, c]) => isNode(c) && mine(pid)).map(([pid]) => pid);
+    return { pids, ticks };
   };
+  const before = sample();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, idleMs));
+  const after = sample();
+  const seconds = (performance.now() - t0) / 1000;
   let kb = 0;
-  for (const [pid, c] of cmd) {
-    if (!c.includes(join(root, 'twin', 'node', 'main.ts')) || !mine(pid)) continue;
+  let cpuTicks = 0;
+  for (const pid of after.pids) {
     try {
       kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
       /* gone meanwhile */
     }
+    if (before.ticks.has(pid)) cpuTicks += after.ticks.get(pid)! - before.ticks.get(pid)!;
   }
-  return kb / 1024;
+  const hz = 100; // USER_HZ on Linux
+  return {
+    rssMbPerNode: kb / 1024 / n,
+    idleCpuPctPerNode: (100 * cpuTicks) / hz / seconds / n,
+    processes: after.pids.length,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** Every run of one profile on a running twin: the row for (nodes, profile). */
-async function measure(twin: Twin, n: number, name: string, ws: string, twinStartS: number, rssMb: number) {
+type NodeCost = Awaited<ReturnType<typeof nodeCost>>;
+
+async function measure(twin: Twin, n: number, name: string, ws: string, twinStartS: number, cost: NodeCost) {
   const p = PROFILES[name]!;
   configureAwsFaults(twin.aws.faults, p.aws);
   twin.rpc.faults.latencyMs = p.rpcLatencyMs;
@@ -225,13 +264,16 @@ async function measure(twin: Twin, n: number, name: string, ws: string, twinStar
     wall_ms_median: Math.round(wall),
     wall_ms_all: results.map((r) => Math.round(r.ms)),
     calls: mid.calls,
+    calls_by_operation: mid.ops,
     calls_lower_bound: bound.calls,
     ssm_calls_target: bound.calls.ssm + 2 * bound.commands,
     critical_path_ms: cp,
     critical_path_ratio: round1(wall / (1.5 * cp)),
     breakdown_ms: mid.breakdown,
     twin_start_s: round1(twinStartS),
-    twin_rss_mb_per_node: round1(rssMb / n),
+    twin_rss_mb_per_node: round1(cost.rssMbPerNode),
+    twin_idle_cpu_pct_per_node: Math.round(cost.idleCpuPctPerNode * 100) / 100,
+    twin_node_processes: cost.processes,
     load_avg_1m: [round1(loadBefore), round1(loadavg()[0]!)],
   };
 }
@@ -245,11 +287,22 @@ const machine = {
   load_avg_at_start: loadavg().map(round1),
 };
 const started = new Date().toISOString();
+// Busy loops beside the whole bench (a machine busy with other work); ended when the bench ends.
+const hogs = Array.from({ length: Number(process.env.BENCH_CPU_HOGS ?? 0) }, () =>
+  spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }),
+);
+process.on('exit', () => {
+  for (const h of hogs) h.kill('SIGKILL');
+});
+const HOG_NOTE = hogs.length
+  ? `Run beside ${hogs.length} CPU hogs (BENCH_CPU_HOGS=${hogs.length}: \`sh -c 'while :; do :; done'\` each).`
+  : '';
 const rows: Row[] = [];
 const failures: { nodes: number; profile?: string; error: string }[] = [];
 
 function write() {
-  const json = { date: started, note: NOTE, machine, runs, profiles: PROFILES, critical_path: CRITICAL_PATH, rows };
+  const note = [HOG_NOTE, NOTE].filter(Boolean).join(' ');
+  const json = { date: started, note, machine, runs, profiles: PROFILES, critical_path: CRITICAL_PATH, rows };
   writeFileSync(`${OUT}.json`, `${JSON.stringify({ ...json, failures }, null, 2)}\n`);
   const md = `${OUT}.md`;
   writeFileSync(md, `${markdown()}\n`);
@@ -272,17 +325,17 @@ const MAIN_HEADER = [
   'wall / (1.5 × critical path)',
   'twin start to Running',
   'node RSS per node',
+  'idle node CPU',
 ];
 const WHERE_HEADER = [
   'nodes',
   'profile',
   'process start',
   'Vitest start-up',
-  'worker starts (Σ files)',
-  'module loading (Σ files)',
-  'waiting on the Layer 3 (Σ files)',
-  'other in files (Σ)',
-  'between files',
+  'worker start',
+  'module loading',
+  'steps: waiting on the Layer 3 (Σ)',
+  'steps: other (Σ)',
   'teardown',
 ];
 const LAYER3_HEADER = ['nodes', 'profile', 'discovery', 'evidence', 'SSM round trips', 'views', 'SSM commands'];
@@ -306,17 +359,17 @@ function mainRow(r: Row): string[] {
     `${r.critical_path_ratio} (${s(r.critical_path_ms)})`,
     `${r.twin_start_s} s`,
     `${r.twin_rss_mb_per_node} MB`,
+    `${r.twin_idle_cpu_pct_per_node} %`,
   ];
 }
 
 function whereRow(r: Row): string[] {
   const x = r.breakdown_ms;
   const files = Object.values(x.spec_files);
-  const sum = (k: 'worker_start' | 'module_loading' | 'waiting_on_layer3' | 'other') =>
-    files.reduce((t, f) => t + f[k], 0);
+  const sum = (k: 'waiting_on_layer3' | 'other') => files.reduce((t, f) => t + f[k], 0);
   return [String(r.nodes), r.profile].concat(
-    [x.process_start, x.vitest_startup, sum('worker_start'), sum('module_loading'), sum('waiting_on_layer3')]
-      .concat([sum('other'), x.between_files, x.teardown])
+    [x.process_start, x.vitest_startup, x.worker_start, x.module_loading, sum('waiting_on_layer3'), sum('other')]
+      .concat(x.teardown)
       .map(s),
   );
 }
@@ -335,8 +388,7 @@ function layer3Row(r: Row): string[] {
 
 function filesRow(r: Row): string[] {
   const each = Object.entries(r.breakdown_ms.spec_files).map(([f, t]) => {
-    const parts = [t.worker_start, t.module_loading, t.waiting_on_layer3, t.other].map(s).join(' + ');
-    return `${f.slice(0, 2)}: ${s(t.wall)} = ${parts}`;
+    return `${f.slice(0, 2)}: ${s(t.wall)} = ${s(t.waiting_on_layer3)} + ${s(t.other)}`;
   });
   return [String(r.nodes), r.profile, each.join('; ')];
 }
@@ -345,15 +397,16 @@ function markdown(): string {
   return [
     `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
       `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
+      (HOG_NOTE ? ` ${HOG_NOTE}` : '') +
       (NOTE ? ` ${NOTE}` : ''),
     '',
     ...table(MAIN_HEADER, rows.map(mainRow)),
     '',
-    'Where the time goes (the median run; each spec file runs in a worker process of its own):',
+    'Where the time goes (the median run; the spec files run one after another in one worker process):',
     '',
     ...table(WHERE_HEADER, rows.map(whereRow)),
     '',
-    'Per spec file: wall = worker start + module loading + waiting on the Layer 3 + other:',
+    'Per spec file (from the previous file’s last result): wall = waiting on the Layer 3 + other:',
     '',
     ...table(['nodes', 'profile', 'spec files'], rows.map(filesRow)),
     '',
@@ -379,10 +432,10 @@ for (const n of sizes) {
     const t0 = performance.now();
     twin = await startTwin({ scenario: 'healthy', nodes: n, blockTimeMs: 500, runningTimeoutMs: 600_000 });
     const startS = (performance.now() - t0) / 1000;
-    const rss = nodeProcessesRssMb();
+    const cost = await nodeCost(n, 5_000);
     for (const name of profileNames) {
       try {
-        const row = await measure(twin, n, name, ws, startS, rss);
+        const row = await measure(twin, n, name, ws, startS, cost);
         rows.push(row);
         process.stdout.write(`${JSON.stringify({ ...row, breakdown_ms: undefined })}\n`);
       } catch (e) {

