@@ -1,6 +1,8 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { runbookReporters } from './specs/setup/reporters.ts';
+
+const MATRIX = 'test/runbook/redaction-matrix.test.ts';
 
 /** The runbook's steps run in file-name order (00-preflight, 01-keys-match, …), never by history. */
 class PlanOrder extends BaseSequencer {
@@ -46,9 +48,20 @@ export default defineConfig({
         test: {
           name: 'tests',
           include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, MATRIX],
           testTimeout: 600_000,
           hookTimeout: 600_000,
           maxWorkers: 2,
+        },
+      },
+      {
+        // The redaction matrix (every scenario × gate/plan/fix, ~10 minutes): `npm run test:matrix`, which
+        // CI runs after `npm test` (.ci/run, .github/workflows/gate.yml).
+        test: {
+          name: 'matrix',
+          include: [MATRIX],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
         },
       },
     ],
