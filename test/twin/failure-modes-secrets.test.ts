@@ -5,30 +5,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import { AccountDoesNotExistError } from 'near-api-js/rpc-errors';
 import { CONTRACT_ID, NODE_IMAGE, type Twin } from '../../twin/start.ts';
 import {
+  BLOCK_MS,
   logCount,
   nodeLog,
   providerOf,
   publicData,
   rejectionOf,
   secretValue,
-  startScenario,
   stateOf,
 } from './failure-support.ts';
 
 const POLL = { timeout: 120_000, interval: 100 };
 
 describe('secret-without-prefix', () => {
+  const started = useTwin('secret-without-prefix', { blockTimeMs: BLOCK_MS }); // Running when it starts
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('secret-without-prefix'); // returns once the contract is Running
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('mpc-node-1-mpc_account_sk is the right key without "ed25519:"; other secrets keep it', async () => {
     const n = twin.scenario.nodeList[1]!;
@@ -74,11 +75,11 @@ describe('secret-without-prefix', () => {
 });
 
 describe('p2p-secret-mismatch', () => {
+  const started = useTwin('p2p-secret-mismatch', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('p2p-secret-mismatch');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test("node 2's p2p key (Secrets Manager, /data, /public_data) is not its sign_pk; the manifest's is", async () => {
     const state = await stateOf(twin);
@@ -127,11 +128,11 @@ describe('p2p-secret-mismatch', () => {
 });
 
 describe('manifest-suffix-drift', () => {
+  const started = useTwin('manifest-suffix-drift', { blockTimeMs: BLOCK_MS }); // Running when it starts
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('manifest-suffix-drift'); // returns once the contract is Running
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('the manifest says mpc-node-i.node0; the deployment and the chain say mpc-node-i.localnet', async () => {
     const manifest = JSON.parse(readFileSync(twin.manifestPath, 'utf8')) as Record<string, Record<string, string>>;
