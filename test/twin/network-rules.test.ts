@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { useTwin } from '../twin-fixture.ts';
 import { loadScenario } from '../../twin/scenario.ts';
-import { type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
 import type { IngressRule } from '../../twin/instances/fleet.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, probe, sh, stateName } from './network-support.ts';
 

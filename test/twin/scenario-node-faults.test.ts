@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { useTwin } from '../twin-fixture.ts';
-import { type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, rpcView, sh, stateName } from './network-support.ts';
 
 const BLOCK_MS = 100;

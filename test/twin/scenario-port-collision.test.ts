@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { useTwin } from '../twin-fixture.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, rpcView, sh } from './network-support.ts';
 
 const BLOCK_MS = 100;
