@@ -28,7 +28,8 @@ describe('a node crash-loops after its restart', () => {
     expect(r1.output).toContain('mpc-node-2 crash-loops after the restart (stopped waiting)');
     expect(r1.output).toMatch(
       new RegExp(
-        `mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), \\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file`,
+        `mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), ` +
+          '\\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file',
       ),
     );
     expect(r1.output).not.toMatch(/mpc-node-[01] \(i-\w+\): container/); // only the stuck node is named

@@ -106,25 +106,29 @@ describe('p2p-secret-mismatch', () => {
     }
   });
 
-  test('node 2 attests with a TLS key no attestation was stored for, so it must pay storage and cannot: it never takes part', async () => {
-    // The contract asks a deposit of a signer whose TLS key had no attestation yet (mpc-facts §1.7);
-    // the node attaches none, so node 2 (p2p key B, the participant's sign_pk is A) never attests.
-    await expect
-      .poll(
-        () => [
-          logCount(twin, 2, 'failed to submit attestation') > 0,
-          ...[0, 1].map((i) => logCount(twin, i, 'successfully submitted attestation')),
-        ],
-        POLL,
-      )
-      .toEqual([true, 1, 1]);
-    expect(nodeLog(twin, 2)).toMatch(/failed to submit attestation cause=.*Attached 0, Required \d+/);
-    expect(logCount(twin, 2, 'successfully submitted attestation')).toBe(0);
-    for (const n of twin.nodes) expect(nodeLog(twin, n.index)).not.toContain('ProcessTxResponse');
-    const state = await stateOf(twin);
-    expect(Object.keys(state)).toEqual(['Initializing']);
-    expect(state.Initializing.generating_key.instance?.completed ?? []).not.toContain(2);
-  });
+  test(
+    'node 2 attests with a TLS key no attestation was stored for, so it must pay storage and ' +
+      'cannot: it never takes part',
+    async () => {
+      // The contract asks a deposit of a signer whose TLS key had no attestation yet (mpc-facts §1.7);
+      // the node attaches none, so node 2 (p2p key B, the participant's sign_pk is A) never attests.
+      await expect
+        .poll(
+          () => [
+            logCount(twin, 2, 'failed to submit attestation') > 0,
+            ...[0, 1].map((i) => logCount(twin, i, 'successfully submitted attestation')),
+          ],
+          POLL,
+        )
+        .toEqual([true, 1, 1]);
+      expect(nodeLog(twin, 2)).toMatch(/failed to submit attestation cause=.*Attached 0, Required \d+/);
+      expect(logCount(twin, 2, 'successfully submitted attestation')).toBe(0);
+      for (const n of twin.nodes) expect(nodeLog(twin, n.index)).not.toContain('ProcessTxResponse');
+      const state = await stateOf(twin);
+      expect(Object.keys(state)).toEqual(['Initializing']);
+      expect(state.Initializing.generating_key.instance?.completed ?? []).not.toContain(2);
+    },
+  );
 });
 
 describe('manifest-suffix-drift', () => {
