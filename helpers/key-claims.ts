@@ -21,6 +21,13 @@ const warningsOf = (ev: KeyEvidence, node: DiscoveredNode) =>
     .filter((f) => f.severity === 'warning')
     .map((f) => f.message);
 
+/** What a node's problems amount to: its places disagree, or the chain alone stops its transactions. */
+const headline = (node: DiscoveredNode, problems: Finding[]) =>
+  problems.every((p) => p.place === 'chain' && CHAIN_STOPS.includes(p.code))
+    ? `${node.accountId}: the chain refuses the transactions the node sends:`
+    : `${node.accountId} disagrees with the chain:`;
+const CHAIN_STOPS: Finding['code'][] = ['access-key-permission', 'access-key-allowance', 'account-balance'];
+
 /** 01 (gate, plan): the account key and the p2p key agree in all four places. */
 export const keysAgree =
   (node: DiscoveredNode) =>
@@ -30,7 +37,7 @@ export const keysAgree =
       evidence: evidenceTable(evidenceOf(ev, node), { manifestGiven: ev.manifest.given }),
       warnings: warningsOf(ev, node),
       problems,
-      summary: `${node.accountId} disagrees with the chain:\n${explain(problems)}`,
+      summary: `${headline(node, problems)}\n${explain(problems)}`,
     };
   };
 
