@@ -253,7 +253,8 @@ function permissionProblem(fc: FunctionCallPermission, contractId: string): stri
   }
   const missing = fc.method_names.length ? NODE_METHODS.filter((m) => !fc.method_names.includes(m)) : [];
   if (!missing.length) return undefined;
-  const first = missing.includes('submit_participant_info') ? ' — submit_participant_info first: it never attests' : '';
+  const attests = missing.includes('submit_participant_info');
+  const first = attests ? ' — submit_participant_info first: it never attests' : '';
   return (
     `is a FunctionCall key for ${contractId} whose method_names lack ${missing.join(', ')}: ` +
     `the node's calls of those fail InvalidAccessKeyError(MethodNameMismatch)${first}`
@@ -267,7 +268,8 @@ function replaceKeyRemedy(j: Judging, pk: string, what: string): string {
     ? `signed with a FullAccess key of ${j.who}`
     : `signed with a FullAccess key of ${j.who} — it holds none, so nobody can change its keys: the node ` +
       'needs a new account (and a new participant entry)';
-  return `an access key's permission cannot be changed in place, and the runbook never changes access keys: ${replace}, ${signer}`;
+  const never = "an access key's permission cannot be changed in place, and the runbook never changes access keys";
+  return `${never}: ${replace}, ${signer}`;
 }
 
 /** A FunctionCall key the node uses must allow the contract and its methods. */

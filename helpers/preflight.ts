@@ -25,15 +25,10 @@ export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
   const nodes = deployment.nodes.map((n) => `${n.accountId}=${n.instanceId}@${n.privateIp}`).join(', ');
   const base = deployment.nearBase?.instanceId ?? 'not found';
   const evidence = `stack ${config.MPC_STACK_NAME}: ${nodes}; NEAR base ${base}`;
+  const baseMissing = deployment.nearBaseMissing ?? `none in stack ${config.NEAR_STACK_NAME}`;
   const problems = [
     ...(deployment.nodes.length ? [] : [{ message: `no MPC nodes in the outputs of stack ${config.MPC_STACK_NAME}` }]),
-    ...(deployment.nearBase
-      ? []
-      : [
-          {
-            message: `no NEAR base instance: ${deployment.nearBaseMissing ?? `none in stack ${config.NEAR_STACK_NAME}`}`,
-          },
-        ]),
+    ...(deployment.nearBase ? [] : [{ message: `no NEAR base instance: ${baseMissing}` }]),
   ];
   return { evidence, problems };
 }
