@@ -66,7 +66,8 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
  * The gate's critical path: round trips that must follow one another.
  * 00: DescribeStacks ×2 ∥ (aws), status, status once the head moved, view_account, version (rpc),
  *     GetCallerIdentity, DescribeInstanceInformation (aws).
- * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command: SendCommand + one read).
+ * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command:
+ *     SendCommand + one read).
  * 03: container status command (SendCommand + one read).
  * 04: state ∥ status, public_key (rpc); AccessKeyNotFound command (SendCommand + one read).
  * 05: public_key, derived_public_key (rpc).
