@@ -77,6 +77,47 @@ const Deployment = z.object({
   nodes: z.record(z.string().regex(/^\d+$/), NodeDeployment).default({}),
 });
 export type ScenarioDeployment = z.infer<typeof Deployment>;
+/**
+ * One ingress rule of the MPC instances' security group, as the CDK writes it (mpc-facts §5.1):
+ * `from: "mpc"` = the security group itself (every MPC instance), `from: "near-base"` =
+ * `<NEAR base address at MPC deploy time>/32`. tcp only, as the CDK's rules are.
+ */
+const IngressRule = z.object({
+  port: z.number().int().min(1).max(65535),
+  from: z.enum(['mpc', 'near-base']),
+  description: z.string().optional(),
+});
+export type IngressRuleSpec = z.infer<typeof IngressRule>;
+
+/** The user's CDK (near/mpc infra/aws-cdk mpc-network.ts, localnet with an IPv4 RPC host). */
+export const CDK_MPC_INGRESS: IngressRuleSpec[] = [
+  { port: 3030, from: 'mpc', description: 'nearcore RPC between MPC nodes' },
+  { port: 8080, from: 'mpc', description: 'web UI between MPC nodes' },
+  { port: 24567, from: 'near-base', description: 'nearcore P2P from the NEAR base' },
+  { port: 8080, from: 'near-base', description: 'web UI from the NEAR base' },
+];
+
+/** Where the nodes listen and who may reach them. Defaults = the user's deployment. */
+const Network = z.object({
+  /** Port of the participant URLs on chain (`http://<privateIp>:<port>`); the user's setup writes 8080. */
+  participantPort: z.number().int().min(1).max(65535).default(8080),
+  /** config.yaml `indexer.port_override`: replaces the port of every participant (own listener included). */
+  portOverride: z.number().int().min(1).max(65535).optional(),
+  /** Ingress rules of the MPC security group. */
+  mpcIngress: z.array(IngressRule).default(CDK_MPC_INGRESS),
+  /** The NEAR base was redeployed after the MPC stack: the rules name its previous address. */
+  nearBaseRedeployedSinceMpcDeploy: z.boolean().default(false),
+});
+
+/** Per node: what is broken besides its keys. */
+const NodeFault = z.object({
+  /** `missing`: no attestation for the node's sign_pk on chain (init pre-populates one for every participant). */
+  attestation: z.enum(['present', 'missing']).optional(),
+  /** `stopped`: `docker stop mpc-node` after the first boot (exited, stays stopped). */
+  container: z.enum(['running', 'stopped']).optional(),
+  /** The node's chain view (its embedded nearcore indexer) lags the chain head by this many blocks. */
+  indexerLagBlocks: z.number().int().min(0).optional(),
+});
 
 export const ScenarioSchema = z.object({
   name: z.string(),
@@ -98,9 +139,11 @@ export const ScenarioSchema = z.object({
   secretShape: SecretShape.default('plain'),
   nodeOverrides: z.record(z.string().regex(/^\d+$/), NodeOverride).default({}),
   deployment: Deployment.prefault({}),
+  network: Network.prefault({}),
+  nodeFaults: z.record(z.string().regex(/^\d+$/), NodeFault).default({}),
   faults: z
     .object({
-      /** AWS endpoint faults (see AwsFaultsInputSchema in twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang, … */
+      /** AWS endpoint faults (AwsFaultsInputSchema, twin/aws/server.ts): latencyMs, throttle, failNext5xx, ssmHang… */
       aws: z.record(z.string(), z.unknown()).optional(),
       rpc: z.object({ latencyMs: z.number().min(0).optional() }).optional(),
     })
@@ -109,6 +152,8 @@ export const ScenarioSchema = z.object({
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type SecretShapeName = z.infer<typeof SecretShape>;
 export type KeyPlacement = z.infer<typeof Placement>;
+export type ScenarioNetwork = z.infer<typeof Network>;
+export type NodeFaultSpec = z.infer<typeof NodeFault>;
 
 export interface GeneratedKey {
   secretKey: string; // ed25519:<base58 64 bytes seed‖public>
@@ -127,6 +172,8 @@ export interface ResolvedNode {
   account: Record<keyof KeyPlacement, GeneratedKey | undefined>;
   p2p: Record<keyof KeyPlacement, GeneratedKey | undefined>;
   secretStoreKey: string; // 32 hex chars
+  /** What is broken on this node besides its keys (scenario `nodeFaults`). */
+  faults: NodeFaultSpec;
 }
 
 export interface ResolvedScenario extends Scenario {
@@ -215,6 +262,7 @@ export function resolveScenario(
       account: placeKeys('account'),
       p2p: placeKeys('p2p'),
       secretStoreKey: secretStoreKeyFor(seed, i),
+      faults: scenario.nodeFaults[String(i)] ?? {},
     });
   }
   return { ...scenario, seed, threshold: scenario.threshold ?? defaultThreshold(scenario.nodes), nodeList };

@@ -59,9 +59,9 @@ const EXPECTED: Record<string, Expected> = {
  * The default for a scenario this table does not know yet (one another branch adds, e.g. issue 12's
  * p2p-port-collision, incident-as-deployed, base-ip-changed, node-not-attested, one-node-down,
  * indexer-behind): gate red, plan writes nothing, and no expectation of fix — its run is scanned all the
- * same, with a bounded wait for Running. Give it a row once its verdicts are known.
+ * same, with short waits for health and Running. Give it a row once its verdicts are known.
  */
-const UNKNOWN: Expected = { gate: 'red', fixEnv: { RUNBOOK_RUNNING_TIMEOUT_S: '60' } };
+const UNKNOWN: Expected = { gate: 'red', fixEnv: { RUNBOOK_RUNNING_TIMEOUT_S: '10', RUNBOOK_HEALTH_TIMEOUT_S: '20' } };
 
 const ANNOUNCES_WRITES = /\[plan\] 0[23] /;
 

@@ -105,16 +105,20 @@ describe('p2p-secret-mismatch', () => {
     }
   });
 
-  test('node 2 is "not a participant"; all attest, no transaction fails, the contract stays Initializing', async () => {
+  test('node 2 attests with a TLS key no attestation was stored for, so it must pay storage and cannot: it never takes part', async () => {
+    // The contract asks a deposit of a signer whose TLS key had no attestation yet (mpc-facts §1.7);
+    // the node attaches none, so node 2 (p2p key B, the participant's sign_pk is A) never attests.
     await expect
       .poll(
         () => [
-          logCount(twin, 2, 'We are not a participant in the current epoch; doing nothing until contract state change'),
-          ...twin.nodes.map((n) => logCount(twin, n.index, 'successfully submitted attestation')),
+          logCount(twin, 2, 'failed to submit attestation') > 0,
+          ...[0, 1].map((i) => logCount(twin, i, 'successfully submitted attestation')),
         ],
         POLL,
       )
-      .toEqual([1, 1, 1, 1]);
+      .toEqual([true, 1, 1]);
+    expect(nodeLog(twin, 2)).toMatch(/failed to submit attestation cause=.*Attached 0, Required \d+/);
+    expect(logCount(twin, 2, 'successfully submitted attestation')).toBe(0);
     for (const n of twin.nodes) expect(nodeLog(twin, n.index)).not.toContain('ProcessTxResponse');
     const state = await stateOf(twin);
     expect(Object.keys(state)).toEqual(['Initializing']);

@@ -31,7 +31,7 @@ describe('fleet.run: commands on an instance sandbox', () => {
     expect((await env.sh(id, ['echo oops >&2', 'ls /definitely/not/here'])).stderr).toMatch(/oops\n.*definitely/s);
   });
 
-  test('MPC_DATA_DIR, HOME, PATH (docker, aws stand-ins first; system jq, curl), the agent’s region', async () => {
+  test('MPC_DATA_DIR, HOME, PATH (docker, aws and curl stand-ins first; system jq), the agent’s region', async () => {
     const id = env.ids[0]!;
     const inst = env.fleet.instance(id)!;
     const r = await env.sh(id, [
@@ -52,6 +52,8 @@ describe('fleet.run: commands on an instance sandbox', () => {
       join(inst.binDir, 'aws'),
     ]);
     expect(r.stdout).toContain(`region=unset default=unset ssm=us-east-1 ${id}`); // as the SSM agent sets it
+    expect(r.stdout.split('\n')[4]).not.toBe(join(inst.binDir, 'jq'));
+    expect(r.stdout.split('\n')[5]).toBe(join(inst.binDir, 'curl')); // asks the security groups, then runs the system's
     // Each instance has its own data dir.
     const other = await env.sh(env.ids[1]!, ['echo "$MPC_DATA_DIR"']);
     expect(other.stdout.trim()).toBe(env.fleet.instance(env.ids[1]!)!.dataDir);

@@ -20,13 +20,24 @@ export interface NodeProc {
   output: string[];
 }
 
-/** Chain + RPC + contract (Initializing) for a scenario, and a way to run node processes against it. */
-export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number; keyEventTimeoutBlocks: number }) {
-  const scenario = resolveScenario(scenarioName, o);
+/**
+ * Chain + RPC + contract (Initializing) for a scenario, and a way to run node processes against it.
+ * The nodes' web UI listens on `port`; their participant URLs name `p2pPort` (default: another port;
+ * `'web'`: the web UI's own port, the user's collision).
+ */
+export async function nearLayer3(
+  scenarioName: string,
+  o: { blockTimeMs: number; keyEventTimeoutBlocks: number; p2pPort?: number | 'web' },
+) {
+  const scenario = resolveScenario(scenarioName, {
+    blockTimeMs: o.blockTimeMs,
+    keyEventTimeoutBlocks: o.keyEventTimeoutBlocks,
+  });
   const chain = createChain({ blockTimeMs: o.blockTimeMs });
   const contract = createMpcContract();
   const block = `127.${randomInt(64, 250)}.${randomInt(0, 255)}`;
   const port = randomInt(20000, 60000);
+  const p2pPort = o.p2pPort === 'web' ? port : (o.p2pPort ?? (port === 60000 ? port - 1 : port + 1));
   chain.createAccount('localnet', { balance: 10n ** 30n });
   chain.createAccount('v1.signer.localnet', { balance: 10n ** 26n });
   for (const n of scenario.nodeList) {
@@ -48,7 +59,7 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
   const participants = scenario.nodeList.map((n) => [
     n.accountId,
     n.index,
-    { url: `http://${block}.${10 + n.index}:${port}`, sign_pk: n.p2p.chain!.publicKey },
+    { url: `http://${block}.${10 + n.index}:${p2pPort}`, sign_pk: n.p2p.chain!.publicKey },
   ]);
   const init = contract.call(
     'init',
@@ -70,13 +81,16 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
   const root = mkdtempSync(join(tmpdir(), 'near-l3-'));
   const nodes: NodeProc[] = [];
 
-  function writeHome(i: number, signerKey: string) {
+  /** The node's home dir: config.yaml (with `indexer.port_override` when given) and secrets.json. */
+  function writeHome(i: number, signerKey: string, opts: { portOverride?: number } = {}) {
     const n = scenario.nodeList[i]!;
     const dir = join(root, `node-${i}`);
     mkdirSync(dir, { recursive: true });
+    const override = opts.portOverride ? `  port_override: ${opts.portOverride}\n` : '';
     writeFileSync(
       join(dir, 'config.yaml'),
-      `my_near_account_id: ${n.accountId}\nweb_ui:\n  host: 0.0.0.0\n  port: ${port}\nindexer:\n  mpc_contract_id: v1.signer.localnet\n`,
+      `my_near_account_id: ${n.accountId}\nweb_ui:\n  host: 0.0.0.0\n  port: ${port}\n` +
+        `indexer:\n  mpc_contract_id: v1.signer.localnet\n${override}`,
     );
     writeFileSync(
       join(dir, 'secrets.json'),
@@ -137,6 +151,7 @@ export async function nearLayer3(scenarioName: string, o: { blockTimeMs: number;
     stopNode,
     state,
     port,
+    p2pPort,
     async stop() {
       for (const n of nodes) if (n) await stopNode(n.index);
       chain.stop();

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import {
+  CDK_MPC_INGRESS,
   listScenarios,
   loadScenario,
   manifestFor,
@@ -31,6 +32,12 @@ describe('scenario files', () => {
         'secret-without-prefix',
         'p2p-secret-mismatch',
         'manifest-suffix-drift',
+        'p2p-port-collision',
+        'incident-as-deployed',
+        'base-ip-changed',
+        'node-not-attested',
+        'one-node-down',
+        'indexer-behind',
       ]),
     );
     for (const name of listScenarios()) expect(() => loadScenario(name)).not.toThrow();
@@ -132,5 +139,48 @@ describe('scenario files', () => {
     expect(() =>
       resolveScenario({ ...base, contract: 'running', deployment: { contract: 'no-domains' } } as never),
     ).toThrow(/never runs/);
+  });
+
+  test("the network defaults to the user's deployment: URLs on :8080, no port_override, the CDK's rules", () => {
+    const s = resolveScenario('p2p-port-collision');
+    expect(s.network).toEqual({
+      participantPort: 8080,
+      mpcIngress: CDK_MPC_INGRESS,
+      nearBaseRedeployedSinceMpcDeploy: false,
+    });
+    expect(s.nodeList.every((n) => Object.keys(n.faults).length === 0)).toBe(true);
+  });
+
+  test('the scenarios that must not collide say how they avoid it', () => {
+    for (const name of [
+      'healthy',
+      'incident-key-mismatch',
+      'stale-node-secrets',
+      'placeholder-secret',
+      'json-wrapped-secret',
+      'secret-with-trailing-newline',
+      'contract-not-initialised',
+      'no-domain',
+      'contract-missing',
+      'fc-key-wrong-methods',
+      'fc-key-allowance-exhausted',
+      'node-account-broke',
+      'secret-without-prefix',
+      'p2p-secret-mismatch',
+      'manifest-suffix-drift',
+    ]) {
+      const s = resolveScenario(name);
+      const p2pPort = s.network.portOverride ?? s.network.participantPort;
+      expect(p2pPort, name).not.toBe(8080);
+      expect(s.network.mpcIngress, name).toContainEqual(expect.objectContaining({ port: p2pPort, from: 'mpc' }));
+      expect(s.description, name).toMatch(s.network.portOverride ? /port_override/ : /:3000/);
+    }
+  });
+
+  test('node faults are per node', () => {
+    expect(resolveScenario('one-node-down').nodeList.map((n) => n.faults)).toEqual([{}, {}, { container: 'stopped' }]);
+    expect(resolveScenario('node-not-attested').nodeList[1]!.faults).toEqual({ attestation: 'missing' });
+    expect(resolveScenario('indexer-behind').nodeList[2]!.faults.indexerLagBlocks).toBeGreaterThan(30);
+    expect(resolveScenario('base-ip-changed').network.nearBaseRedeployedSinceMpcDeploy).toBe(true);
   });
 });

@@ -79,7 +79,16 @@ const panic = (message: string): never => {
   throw new Panic(message);
 };
 
-export type MpcContract = ContractModel & { state(): unknown };
+export type MpcContract = ContractModel & {
+  state(): unknown;
+  /** Twin scenario knob (no contract method): forget the attestation stored under a TLS key. */
+  dropAttestation(tlsPublicKey: string): boolean;
+};
+
+/** NEAR's storage price: 10^19 yoctoNEAR per byte. */
+const STORAGE_BYTE_COST = 10n ** 19n;
+/** Bytes a new attestation entry adds (map key + NodeId{account_id, tls key, Some(account key)} + Mock). */
+const attestationEntryBytes = (accountId: string) => BigInt(40 + 4 + accountId.length + 33 + 34 + 2);
 
 /** The contract's storage: the protocol state (undefined until `init`), its config, the stored attestations. */
 interface Storage {
@@ -221,6 +230,12 @@ function setupCalls(c: Storage): Record<string, CallMethod> {
       const attestation = args.proposed_participant_attestation;
       if (JSON.stringify(attestation) !== JSON.stringify({ Mock: 'Valid' })) panic('Invalid TEE Remote Attestation.');
       const tls = String(args.tls_public_key);
+      // The caller pays the storage when the TLS key had no attestation yet or it is not a voter (§1.7).
+      const voter = participantOf(activeParameters(loaded(c)), ctx.signerId);
+      if (!c.attestations.has(tls) || !voter) {
+        const required = attestationEntryBytes(ctx.signerId) * STORAGE_BYTE_COST;
+        if (ctx.attachedDeposit < required) panic(`Attached ${ctx.attachedDeposit}, Required ${required}`);
+      }
       c.attestations.set(tls, {
         account_id: ctx.signerId,
         tls_public_key: tls,
@@ -373,6 +388,7 @@ export function createMpcContract(opts: { version?: string; codeHash?: string } 
   return {
     codeHash: opts.codeHash ?? '4SKLfbnrk2BL8zKTVxLybwXLq8TMLgaCbBaJ9JHfdCCU',
     state: () => (c.state ? clone(c.state) : 'NotInitialized'),
+    dropAttestation: (tlsPublicKey) => c.attestations.delete(tlsPublicKey),
     view(method, args, ctx) {
       const fn = views[method];
       if (!fn)

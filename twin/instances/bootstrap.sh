@@ -12,7 +12,8 @@
 #
 # Parameters (env): NODE_INDEX, REGION, MPC_ACCOUNT_ID, MPC_CONTRACT_ID (v1.signer.localnet),
 #   IMAGE (nearone/mpc-node:3.2.0), SECRET_POLL_COUNT (60), SECRET_POLL_SECONDS (10),
-#   MPC_DATA_DIR (/data).
+#   MPC_DATA_DIR (/data), PORT_OVERRIDE (unset; when set, config.yaml gets `indexer.port_override` — the
+#   CDK's UserData writes none: this stands for an operator who edited config.yaml).
 set -eo pipefail
 
 DATA="${MPC_DATA_DIR:-/data}"
@@ -49,8 +50,10 @@ wait_for_real_secret() {
 
 echo "Fetching secrets from Secrets Manager..." >&2
 MPC_ACCOUNT_SK="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_account_sk" MPC_ACCOUNT_SK | tr -d '\n')"
-MPC_P2P_PRIVATE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_p2p_private_key" MPC_P2P_PRIVATE_KEY | tr -d '\n')"
-MPC_SECRET_STORE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_secret_store_key" MPC_SECRET_STORE_KEY | tr -d '\n')"
+MPC_P2P_PRIVATE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_p2p_private_key" MPC_P2P_PRIVATE_KEY |
+  tr -d '\n')"
+MPC_SECRET_STORE_KEY="$(wait_for_real_secret "mpc-node-${NODE_INDEX}-mpc_secret_store_key" MPC_SECRET_STORE_KEY |
+  tr -d '\n')"
 
 if [[ "$MPC_ACCOUNT_SK" != ed25519:* ]]; then
   echo "ERROR: MPC_ACCOUNT_SK must start with 'ed25519:'" >&2
@@ -81,7 +84,8 @@ indexer:
   concurrency: 1
   mpc_contract_id: ${MPC_CONTRACT_ID}
   finality: optimistic
-cores: 12
+${PORT_OVERRIDE:+  port_override: ${PORT_OVERRIDE}
+}cores: 12
 YAML
 else
   echo "$DATA/config.yaml exists, keeping it" >&2

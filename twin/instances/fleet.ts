@@ -5,6 +5,12 @@
  * scripts, `var/log/cloud-init-output.log` the first boot's output. The instance has a private
  * 127.x address that its containers bind to (TWIN_HOST_IP).
  *
+ * Reachability between instances follows security-group ingress rules (`network`): the `curl`
+ * stand-in in each instance's bin/ and the node program ask the fleet (POST /network/reach on the
+ * docker socket) before they connect to an instance address. A connection the rules forbid is
+ * dropped (the caller times out), never refused; an instance always reaches its own address.
+ * Without `network` every connection is allowed.
+ *
  * SSM commands run as AWS-RunShellScript does (see shell.ts): under `sh` — dash on the NEAR base,
  * bash as `sh` on the MPC nodes — with the agent's environment (AWS_SSM_REGION_NAME, no AWS_REGION);
  * `aws` finds its region from --region, its config, or the instance metadata service (imds.ts),
@@ -12,7 +18,7 @@
  * the container runtime, not to the command, so they outlive it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, chmodSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,8 +37,18 @@ export interface FleetOptions {
   images: ImageTable;
   /** Network facts every container sees besides TWIN_HOST_IP (e.g. TWIN_NEAR_RPC_URL). */
   containerEnv?: Record<string, string>;
+  /** Security groups by name and their ingress rules; instances name the groups they are in. Absent: no filtering. */
+  network?: { securityGroups: Record<string, IngressRule[]> };
   /** Container runtime tuning (restart backoff, stop timeout). */
   runtime?: Pick<ContainerRuntimeOptions, 'restartBackoff' | 'defaultStopTimeoutSeconds' | 'maxLogLines'>;
+}
+
+/** One ingress rule of a security group, as EC2 holds it (tcp only). */
+export interface IngressRule {
+  protocol: 'tcp';
+  port: number;
+  source: { securityGroup: string } | { cidr: string };
+  description?: string;
 }
 
 export interface Instance {
@@ -40,6 +56,10 @@ export interface Instance {
   privateIp: string;
   role: 'mpc-node' | 'near-base';
   name: string;
+  /** Security groups the instance is in (their ingress rules decide who reaches it). */
+  securityGroups: string[];
+  /** Extra facts its containers see (e.g. how far its node's chain view lags). */
+  containerEnv: Record<string, string>;
   dir: string;
   dataDir: string;
   binDir: string;
@@ -59,9 +79,16 @@ export type Fleet = Awaited<ReturnType<typeof createFleet>>;
 
 export async function createFleet(opts: FleetOptions) {
   const instances = new Map<string, Instance>();
+  let dockerdUrl = '';
   const runtime = createContainerRuntime({
     images: opts.images,
-    hostEnv: (id) => ({ ...(opts.containerEnv ?? {}), TWIN_HOST_IP: instances.get(id)?.privateIp ?? '127.0.0.1' }),
+    hostEnv: (id) => ({
+      ...(opts.containerEnv ?? {}),
+      ...(instances.get(id)?.containerEnv ?? {}),
+      TWIN_HOST_IP: instances.get(id)?.privateIp ?? '127.0.0.1',
+      TWIN_INSTANCE_ID: id,
+      TWIN_NETWORK_URL: `${dockerdUrl}/network/reach`,
+    }),
     ...(opts.runtime ?? {}),
   });
   const children = new Set<ChildProcess>();
@@ -69,17 +96,32 @@ export async function createFleet(opts: FleetOptions) {
   const shells = new Map<string, InstanceShell>();
   const imdsOff = new Set<string>();
 
+  const systemCurl = findExecutable('curl', process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin');
+  const securityGroups = new Map(Object.entries(opts.network?.securityGroups ?? {}));
+  const reach = (fromId: string, host: string, port: number) =>
+    !opts.network || mayConnect(instances, securityGroups, fromId, host, port);
+
   const dockerd = await startInstanceServices({
     docker: (id, argv, env) => (instances.has(id) ? runtime.docker(id, argv, env) : undefined),
     imds: (id) => (instances.has(id) ? { region: opts.region, enabled: !imdsOff.has(id) } : undefined),
+    reach: (q) => q.targets.map((t) => reach(q.instanceId, t.host, Number(t.port))),
   });
-  const dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
+  dockerdUrl = `http://127.0.0.1:${(dockerd.address() as AddressInfo).port}`;
 
-  function addInstance(o: { instanceId: string; privateIp: string; role: Instance['role']; name: string }): Instance {
+  function addInstance(o: {
+    instanceId: string;
+    privateIp: string;
+    role: Instance['role'];
+    name: string;
+    securityGroups?: string[];
+    containerEnv?: Record<string, string>;
+  }): Instance {
     if (instances.has(o.instanceId)) throw new Error(`instance ${o.instanceId} exists already`);
     const dir = join(opts.rootDir, o.instanceId);
     const inst: Instance = {
       ...o,
+      securityGroups: o.securityGroups ?? [],
+      containerEnv: o.containerEnv ?? {},
       dir,
       dataDir: join(dir, 'data'),
       binDir: join(dir, 'bin'),
@@ -90,33 +132,7 @@ export async function createFleet(opts: FleetOptions) {
     };
     for (const d of [inst.dataDir, inst.binDir, inst.homeDir, inst.runDir, join(dir, 'var', 'log')])
       mkdirSync(d, { recursive: true });
-    for (const tool of ['docker', 'aws']) {
-      const path = join(inst.binDir, tool);
-      writeFileSync(
-        path,
-        `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(opts.repoDir, 'twin', 'instances', 'cli', `${tool}.ts`))} "$@"\n`,
-      );
-      chmodSync(path, 0o755);
-    }
-    // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
-    writeFileSync(
-      join(inst.binDir, 'sudo'),
-      [
-        '#!/usr/bin/env bash',
-        'while [ $# -gt 0 ]; do',
-        '  case "$1" in',
-        '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
-        '    --) shift; break ;;',
-        '    -*) shift ;;',
-        '    *) break ;;',
-        '  esac',
-        'done',
-        '[ $# -gt 0 ] || { echo "usage: sudo -h | -K | -k | -V" >&2; exit 1; }',
-        'exec "$@"',
-        '',
-      ].join('\n'),
-      { mode: 0o755 },
-    );
+    writeStandIns(inst.binDir, opts.repoDir, systemCurl);
     instances.set(o.instanceId, inst);
     return inst;
   }
@@ -165,6 +181,14 @@ export async function createFleet(opts: FleetOptions) {
     ...host,
     dockerdUrl,
     addInstance,
+    /** May instance `fromId` open a TCP connection to host:port under the current rules? */
+    reach,
+    /** The ingress rules of each security group (a copy). */
+    securityGroups: (): Record<string, IngressRule[]> => structuredClone(Object.fromEntries(securityGroups)),
+    /** Replace a security group's ingress rules (as AuthorizeSecurityGroupIngress/Revoke… would). */
+    setIngress(group: string, rules: IngressRule[]) {
+      securityGroups.set(group, structuredClone(rules));
+    },
     instance: (id: string): Instance | undefined => instances.get(id),
     /** Run commands under another shell than the instance's own (tests: the MPC nodes' scripts under dash). */
     setShell(id: string, shell: InstanceShell | undefined) {
@@ -222,16 +246,24 @@ export async function createFleet(opts: FleetOptions) {
 }
 
 /**
- * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker. The same
- * server answers each instance's metadata service under /imds/<instance-id>/ (imds.ts).
+ * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker; curl and the
+ * node program ask POST /network/reach. The same server answers each instance's metadata service
+ * under /imds/<instance-id>/ (imds.ts).
  */
 async function startInstanceServices(o: {
   docker: (instanceId: string, argv: string[], env: Record<string, string>) => Promise<unknown> | undefined;
   imds: (instanceId: string) => ImdsInstance | undefined;
+  reach: (q: { instanceId: string; targets: { host: string; port: number }[] }) => boolean[];
 }) {
   const server = createServer(async (req, res) => {
     try {
       if (serveImds(req, res, o.imds)) return;
+      if (req.method === 'POST' && req.url === '/network/reach') {
+        const allowed = o.reach(JSON.parse(await readBody(req)));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ allowed }));
+        return;
+      }
       if (req.method !== 'POST' || req.url !== '/docker') {
         res.writeHead(404).end();
         return;
@@ -260,6 +292,117 @@ async function startInstanceServices(o: {
     server.listen(0, '127.0.0.1', ok);
   });
   return server;
+}
+
+/** bin/ of an instance: the docker and aws stand-ins, curl (when the system has one), sudo. */
+function writeStandIns(binDir: string, repoDir: string, systemCurl: string | undefined) {
+  const cliDir = join(repoDir, 'twin', 'instances', 'cli');
+  for (const tool of ['docker', 'aws']) {
+    const path = join(binDir, tool);
+    writeFileSync(path, `#!/usr/bin/env bash\nexec ${shq(process.execPath)} ${shq(join(cliDir, `${tool}.ts`))} "$@"\n`);
+    chmodSync(path, 0o755);
+  }
+  // curl asks the fleet whether the security groups let this instance reach the address it dials.
+  if (systemCurl) writeFileSync(join(binDir, 'curl'), curlWrapper(systemCurl, repoDir), { mode: 0o755 });
+  // SSM commands run as root; `sudo …` in operator scripts just runs the command (options dropped).
+  writeFileSync(
+    join(binDir, 'sudo'),
+    [
+      '#!/usr/bin/env bash',
+      'while [ $# -gt 0 ]; do',
+      '  case "$1" in',
+      '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
+      '    --) shift; break ;;',
+      '    -*) shift ;;',
+      '    *) break ;;',
+      '  esac',
+      'done',
+      '[ $# -gt 0 ] || { echo "usage: sudo -h | -K | -k | -V" >&2; exit 1; }',
+      'exec "$@"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+}
+
+/**
+ * bin/curl: the fast path in bash — every http(s):// URL among the arguments is allowed (one question
+ * to the fleet), so the system curl runs, bound to the instance address when it dials an instance.
+ * Anything else (a URL the rules drop, arguments without a URL) goes to the faithful stand-in
+ * (cli/curl.ts), which parses curl's options and times out as curl does.
+ */
+function curlWrapper(systemCurl: string, repoDir: string): string {
+  const stand = `${shq(process.execPath)} ${shq(join(repoDir, 'twin', 'instances', 'cli', 'curl.ts'))}`;
+  return [
+    '#!/usr/bin/env bash',
+    `SYS=${shq(systemCurl)}`,
+    `slow() { TWIN_SYSTEM_CURL="$SYS" exec ${stand} "$@"; }`,
+    '[ -n "${TWIN_DOCKERD_URL:-}" ] || exec "$SYS" "$@"',
+    'targets=() bind=""',
+    'for a in "$@"; do',
+    '  [ "$a" = --interface ] && bind=no',
+    '  if [[ $a =~ ^(https?)://([^/:?#@]+)(:([0-9]+))? ]]; then',
+    '    h=${BASH_REMATCH[2]} p=${BASH_REMATCH[4]}',
+    '    [ -n "$p" ] || { [ "${BASH_REMATCH[1]}" = https ] && p=443 || p=80; }',
+    '    targets+=("{\\"host\\":\\"$h\\",\\"port\\":$p}")',
+    '    [[ -z $bind && $h =~ ^127\\. && $h != 127.0.0.1 ]] && bind=yes',
+    '  fi',
+    'done',
+    '[ ${#targets[@]} -gt 0 ] || slow "$@"',
+    'IFS=, body="{\\"instanceId\\":\\"$TWIN_INSTANCE_ID\\",\\"targets\\":[${targets[*]}]}"',
+    'v=$("$SYS" -s --max-time 5 -H "content-type: application/json" -d "$body" "$TWIN_DOCKERD_URL/network/reach")',
+    '[[ $v == *\\"allowed\\":* && $v != *false* ]] || slow "$@"',
+    '[ "$bind" = yes ] && exec "$SYS" --interface "$TWIN_INSTANCE_IP" "$@"',
+    'exec "$SYS" "$@"',
+    '',
+  ].join('\n');
+}
+
+/** May `fromId` open a TCP connection to host:port? (Security-group ingress of the instance at `host`.) */
+function mayConnect(
+  instances: Map<string, Instance>,
+  securityGroups: Map<string, IngressRule[]>,
+  fromId: string,
+  host: string,
+  port: number,
+): boolean {
+  const from = instances.get(fromId);
+  if (!from) return true;
+  const to = [...instances.values()].find((i) => i.privateIp === host);
+  if (!to || to === from || host === 'localhost') return true;
+  if (to.securityGroups.length === 0) return true;
+  return to.securityGroups.some((g) =>
+    (securityGroups.get(g) ?? []).some(
+      (r) =>
+        r.protocol === 'tcp' &&
+        r.port === port &&
+        ('securityGroup' in r.source
+          ? from.securityGroups.includes(r.source.securityGroup)
+          : inCidr(from.privateIp, r.source.cidr)),
+    ),
+  );
+}
+
+function findExecutable(name: string, path: string): string | undefined {
+  for (const dir of path.split(':')) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Is the IPv4 address inside the CIDR block? */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [net, bits] = cidr.split('/');
+  const n = Number(bits ?? 32);
+  const toInt = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const mask = n === 0 ? 0 : 2 ** 32 - 2 ** (32 - n);
+  return (toInt(ip) & mask) >>> 0 === (toInt(net!) & mask) >>> 0;
 }
 
 /** Single-quote for bash. */

@@ -25,6 +25,7 @@ export type InstanceShell = 'dash' | 'bash-as-sh';
 /** What a command needs to know of its instance. */
 export interface ShellInstance {
   instanceId: string;
+  privateIp: string;
   role: 'mpc-node' | 'near-base';
   dataDir: string;
   binDir: string;
@@ -80,6 +81,7 @@ export function instanceEnv(
     AWS_PAGER: '',
     TWIN_DOCKERD_URL: ctx.dockerdUrl,
     TWIN_INSTANCE_ID: inst.instanceId,
+    TWIN_INSTANCE_IP: inst.privateIp,
     ...extra,
   };
 }

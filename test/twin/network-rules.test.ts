@@ -1,0 +1,132 @@
+/**
+ * Security-group rules decide who reaches which port of an MPC instance: a connection they forbid is
+ * a dropped SYN (curl exit 28, a timeout — never a refusal), an allowed connection to a closed port
+ * is refused (exit 7), an instance always reaches itself. The NEAR base's probes, the node's own
+ * P2P dials and any command run on a node are held to the same rules.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadScenario } from '../../twin/scenario.ts';
+import { startTwin, type Twin } from '../../twin/start.ts';
+import type { IngressRule } from '../../twin/instances/fleet.ts';
+import { contractState, count, metric, nearBaseHealth, nodeLogs, probe, sh, stateName } from './network-support.ts';
+
+const BLOCK_MS = 100;
+
+describe('the NEAR base probe and commands on a node, under the rules', () => {
+  let twin: Twin;
+  let rules: IngressRule[];
+  beforeAll(async () => {
+    twin = await startTwin({ scenario: 'healthy', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+    rules = twin.network.securityGroups().mpc!;
+  });
+  afterAll(async () => twin?.stop());
+
+  test('the rules are the scenario data: the CDK rules with the NEAR base /32, plus 3000 between MPC nodes', () => {
+    const base = `${twin.nearBase.privateIp}/32`;
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ port: 8080, source: { cidr: base } }),
+        expect.objectContaining({ port: 24567, source: { cidr: base } }),
+        expect.objectContaining({ port: 8080, source: { securityGroup: 'mpc' } }),
+        expect.objectContaining({ port: 3030, source: { securityGroup: 'mpc' } }),
+        expect.objectContaining({ port: 3000, source: { securityGroup: 'mpc' } }),
+      ]),
+    );
+    expect(twin.nodes.map((n) => n.participantUrl)).toEqual(twin.nodes.map((n) => `http://${n.privateIp}:3000`));
+  });
+
+  test('NEAR base probe: allowed reads /health; forbidden times out (exit 28); the node answers itself', async () => {
+    expect(await nearBaseHealth(twin, 0)).toMatchObject({ httpCode: '200', exit: 0 });
+    twin.fleet.setIngress(
+      'mpc',
+      rules.filter((r) => !('cidr' in r.source && r.port === 8080)),
+    );
+    try {
+      const blocked = await nearBaseHealth(twin, 0, 1);
+      expect(blocked).toMatchObject({ httpCode: '000', exit: 28 });
+      expect(blocked.stderr).toMatch(/^curl: \(28\) Connection timed out after \d+ milliseconds$/m);
+      const node = twin.nodes[0]!;
+      const self = await sh(twin, node.instanceId, [
+        `curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://${node.privateIp}:8080/health`,
+      ]);
+      expect(self.stdout).toBe('200');
+      // Another MPC instance is still admitted on 8080 (the security group itself).
+      const peer = await sh(twin, twin.nodes[1]!.instanceId, [
+        `curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://${node.privateIp}:8080/health`,
+      ]);
+      expect(peer.stdout).toBe('200');
+    } finally {
+      twin.fleet.setIngress('mpc', rules);
+    }
+    expect(await nearBaseHealth(twin, 0)).toMatchObject({ httpCode: '200', exit: 0 });
+  });
+
+  test("from a node: a peer's P2P port connects, a closed allowed port refuses, no rule times out", async () => {
+    const from = twin.nodes[0]!.instanceId;
+    const peer = twin.nodes[1]!.privateIp;
+    const p2p = await probe(twin, from, peer, 3000);
+    expect(p2p.timeConnect).toBeGreaterThan(0);
+    expect(p2p.exit).toBe(52); // connected; the P2P listener does not speak HTTP
+    const closed = await probe(twin, from, peer, 3030); // 3030 is open between MPC nodes; nothing listens
+    expect(closed).toMatchObject({ timeConnect: 0, exit: 7 });
+    const noRule = await probe(twin, from, peer, 9999, 1);
+    expect(noRule).toMatchObject({ timeConnect: 0, exit: 28 });
+    // The NEAR base has no rule for the P2P port either.
+    expect(await probe(twin, twin.nearBase.instanceId, peer, 3000, 1)).toMatchObject({ exit: 28 });
+  });
+
+  test('the curl stand-in keeps curl semantics: verbose, --retry with its warnings, a write-out file', async () => {
+    const r = await sh(twin, twin.nodes[0]!.instanceId, [
+      `printf '%%{http_code} %%{exitcode} %%{errormsg}\\n' > wo.txt`,
+      `curl -v --connect-timeout 0.3 --retry 1 --retry-delay 1 -w @wo.txt http://${twin.nodes[1]!.privateIp}:9999/`,
+      'echo "exit=$?"',
+    ]);
+    expect(r.stdout).toMatch(/^000 28 Connection timed out after \d+ milliseconds\nexit=28\n$/);
+    expect(r.stderr).toContain(`*   Trying ${twin.nodes[1]!.privateIp}:9999...`);
+    expect(r.stderr).toContain('Warning: Problem : timeout. Will retry in 1 seconds. 1 retries left.');
+    expect(count(r.stderr, 'curl: (28) Connection timed out after')).toBe(1);
+  });
+});
+
+describe('node-to-node P2P blocked by the rules', () => {
+  let twin: Twin;
+  beforeAll(async () => {
+    // Participant URLs on :3000 as in healthy, but only the CDK's rules: nothing opens 3000.
+    const base = loadScenario('healthy');
+    const scenario = {
+      ...base,
+      name: 'p2p-blocked',
+      contract: 'initializing' as const,
+      network: { ...base.network, mpcIngress: base.network.mpcIngress.filter((r) => r.port !== 3000) },
+    };
+    twin = await startTwin({ scenario, blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  });
+  afterAll(async () => twin?.stop());
+
+  test('every dial times out, the leader never starts keygen; opening 3000 lets it reach Running', async () => {
+    const failures = async (i: number) => {
+      const text = await nodeLogs(twin, i);
+      return twin.nodes.filter((p) => p.index !== i && text.includes(`Could not connect to ${p.index}, retrying: `));
+    };
+    // Each node has failed to reach each of its peers at least once.
+    for (const n of twin.nodes)
+      await expect.poll(async () => (await failures(n.index)).length, { timeout: 120_000 }).toBe(2);
+    const leaderLog = await nodeLogs(twin, 0);
+    expect(leaderLog).toContain('Could not connect to 1, retrying: TCP connect, me 0');
+    expect(leaderLog).not.toContain('starting key generation');
+    expect(leaderLog).not.toMatch(/Outgoing 0 --> \d connected/);
+    expect(contractState(twin).Initializing.generating_key.instance).toBeNull();
+    expect(await metric(twin, 0, 'mpc_network_live_connections{my_participant_id="0",peer_participant_id="1"}')).toBe(
+      0,
+    );
+    expect(await probe(twin, twin.nodes[0]!.instanceId, twin.nodes[1]!.privateIp, 3000, 1)).toMatchObject({
+      exit: 28,
+    });
+
+    twin.fleet.setIngress('mpc', [
+      ...twin.network.securityGroups().mpc!,
+      { protocol: 'tcp', port: 3000, source: { securityGroup: 'mpc' } },
+    ]);
+    await expect.poll(() => stateName(twin), { timeout: 120_000, interval: 100 }).toBe('Running');
+  });
+});
