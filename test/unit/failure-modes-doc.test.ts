@@ -20,19 +20,6 @@ const sections = [...doc.matchAll(/^## ([a-z0-9-]+)\n([\s\S]*?)(?=^## |(?![\s\S]
 }));
 const FIELDS = ['Symptom', 'Root cause', 'Evidence the runbook shows', 'gate / plan / fix', 'Next'];
 
-/**
- * Issue 12's scenarios: documented before their files arrive (the twin-p2p branch brings them). A row may
- * name one of these without a file; once the files are merged they are held to the same rule as the rest.
- */
-const ARRIVING_WITH_ISSUE_12 = [
-  'p2p-port-collision',
-  'incident-as-deployed',
-  'base-ip-changed',
-  'node-not-attested',
-  'one-node-down',
-  'indexer-behind',
-];
-
 describe(CATALOGUE_DOC, () => {
   const files = listScenarios();
 
@@ -41,8 +28,8 @@ describe(CATALOGUE_DOC, () => {
     expect(missing, `scenario files without a row in ${CATALOGUE_DOC}`).toEqual([]);
   });
 
-  test('every row and section names a scenario file (or one of issue 12 still to arrive)', () => {
-    const known = new Set([...files, ...ARRIVING_WITH_ISSUE_12]);
+  test('every row and section names a scenario file', () => {
+    const known = new Set(files);
     expect(indexRows.map((r) => r.id).filter((id) => !known.has(id))).toEqual([]);
     expect(sections.map((s) => s.id).filter((id) => !known.has(id))).toEqual([]);
     expect(indexRows.map((r) => r.id)).toEqual(sections.map((s) => s.id)); // one order, no duplicates
