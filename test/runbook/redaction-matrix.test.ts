@@ -1,8 +1,8 @@
 /**
  * Secrets never leave: every scenario in every mode, and everything the run wrote (stdout, stderr,
  * the step summary, JUnit, the journal, the run state) is scanned for every secret of the scenario —
- * raw, JSON-escaped and base64. The verdicts are asserted too, so the runs really did their work
- * (a gate that read nothing would leak nothing).
+ * raw, JSON-escaped and base64. The verdicts are asserted too (a table per scenario, below), so the runs
+ * really did their work (a gate that read nothing would leak nothing).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,29 +14,6 @@ import { useTwin } from '../twin-fixture.ts';
 const scenarios = readdirSync(join(import.meta.dirname, '..', '..', 'fixtures', 'scenarios'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
-/**
- * Scenarios whose verdicts the runbook does not know yet (issue 12: P2P and the network). They are
- * scanned for leaks in every mode, with short waits; plan/fix verdicts are not asserted. Remove a
- * name once the runbook handles it.
- */
-const VERDICTS_NOT_YET_KNOWN = new Set([
-  'p2p-port-collision',
-  'incident-as-deployed',
-  'base-ip-changed',
-  'node-not-attested',
-  'one-node-down',
-  'indexer-behind',
-  // the failure-mode catalogue (issue 14), until its diagnoses land
-  'contract-not-initialised',
-  'no-domain',
-  'contract-missing',
-  'fc-key-wrong-methods',
-  'fc-key-allowance-exhausted',
-  'node-account-broke',
-  'secret-without-prefix',
-  'p2p-secret-mismatch',
-  'manifest-suffix-drift',
-]);
 
 describe('the scan', () => {
   const started = useTwin('healthy', { waitForRunning: false });
@@ -48,20 +25,58 @@ describe('the scan', () => {
   });
 });
 
+/** What a scenario's runs end with: the gate's verdict, and what fix does (see docs/failure-modes.md). */
+interface Expected {
+  gate: 'green' | 'red';
+  /** repairs: plan announces writes, fix writes and exits 0; refuses: neither writes, fix exits red;
+   * nothing: nothing to write, fix exits 0; undefined: fix runs (its outputs are scanned), unjudged. */
+  fix?: 'repairs' | 'refuses' | 'nothing';
+  /** Configuration for the fix run. */
+  fixEnv?: Record<string, string>;
+}
+
+const REPAIRS: Expected = { gate: 'red', fix: 'repairs' };
+const REFUSES: Expected = { gate: 'red', fix: 'refuses' };
+const EXPECTED: Record<string, Expected> = {
+  healthy: { gate: 'green', fix: 'nothing' },
+  'manifest-suffix-drift': { gate: 'green', fix: 'nothing' },
+  'incident-key-mismatch': REPAIRS,
+  'stale-node-secrets': REPAIRS,
+  'placeholder-secret': REPAIRS,
+  'json-wrapped-secret': REPAIRS,
+  'secret-with-trailing-newline': REPAIRS,
+  'secret-without-prefix': REPAIRS,
+  'p2p-secret-mismatch': REPAIRS,
+  'contract-not-initialised': REFUSES,
+  'contract-missing': REFUSES,
+  'fc-key-wrong-methods': REFUSES,
+  'fc-key-allowance-exhausted': REFUSES,
+  'node-account-broke': REFUSES,
+  // 04 waits for Running, which nothing brings without a domain vote: keep that wait short.
+  'no-domain': { ...REFUSES, fixEnv: { RUNBOOK_RUNNING_TIMEOUT_S: '3' } },
+};
+/**
+ * The default for a scenario this table does not know yet (one another branch adds, e.g. issue 12's
+ * p2p-port-collision, incident-as-deployed, base-ip-changed, node-not-attested, one-node-down,
+ * indexer-behind): gate red, plan writes nothing, and no expectation of fix — its run is scanned all the
+ * same, with short waits for health and Running. Give it a row once its verdicts are known.
+ */
+const UNKNOWN: Expected = { gate: 'red', fixEnv: { RUNBOOK_RUNNING_TIMEOUT_S: '10', RUNBOOK_HEALTH_TIMEOUT_S: '20' } };
+
+const ANNOUNCES_WRITES = /\[plan\] 0[23] /;
+
 describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
   const started = useTwin(scenario);
+  const expected = EXPECTED[scenario] ?? UNKNOWN;
+  const code = expected.gate === 'green' ? 0 : 1;
   const seen: string[] = [];
-  const known = !VERDICTS_NOT_YET_KNOWN.has(scenario);
-  const waits: Record<string, string> = known
-    ? {}
-    : { RUNBOOK_RUNNING_TIMEOUT_S: '10', RUNBOOK_HEALTH_TIMEOUT_S: '20' };
 
-  test('gate', async () => {
+  test(`gate (${expected.gate})`, async () => {
     const twin = started();
     const ws = workspace();
     const r = await runbook(twin, 'gate', ws);
     seen.push(r.output, ws.artifacts());
-    if (known) expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
+    expect(r.code, r.output.slice(-2000)).toBe(code);
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
   });
 
@@ -71,20 +86,29 @@ describe.for(scenarios)('%s: gate, plan and fix leak no secret', (scenario) => {
     const before = snapshot(twin);
     const r = await runbook(twin, 'plan', ws);
     seen.push(r.output, ws.artifacts());
-    if (known) expect(r.code).toBe(scenario === 'healthy' ? 0 : 1);
-    if (scenario !== 'healthy' && known) expect(r.output).toMatch(/\[plan\]/);
+    expect(r.code, r.output.slice(-2000)).toBe(code);
+    if (expected.fix === 'repairs') expect(r.output).toMatch(ANNOUNCES_WRITES);
+    if (expected.fix === 'refuses' || expected.fix === 'nothing') expect(r.output).not.toMatch(ANNOUNCES_WRITES);
     expect(snapshot(twin)).toEqual(before);
     expect(ws.journals()).toEqual([]);
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
   });
 
-  test('fix (repairs)', async () => {
+  test(`fix (${expected.fix ?? 'not judged: a scenario this table does not know yet'})`, async () => {
     const twin = started();
     const ws = workspace();
-    const r = await runbook(twin, 'fix', ws, waits);
+    const before = snapshot(twin);
+    const r = await runbook(twin, 'fix', ws, expected.fixEnv);
     seen.push(r.output, ws.artifacts());
-    if (known) expect(r.code, r.output.slice(-2000)).toBe(0);
-    if (scenario !== 'healthy' && known) expect(ws.journals().length).toBe(1);
+    if (expected.fix === 'repairs') {
+      expect(r.code, r.output.slice(-2000)).toBe(0);
+      expect(ws.journals().length).toBe(1);
+    }
+    if (expected.fix === 'refuses' || expected.fix === 'nothing') {
+      expect(r.code, r.output.slice(-2000)).toBe(expected.fix === 'refuses' ? 1 : 0);
+      expect(snapshot(twin)).toEqual(before);
+      expect(ws.journals()).toEqual([]);
+    }
     expect(leakedSecrets(twin, r.output + ws.artifacts())).toEqual([]);
   });
 

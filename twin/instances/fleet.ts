@@ -393,8 +393,8 @@ function withHttp(cliDir: string, script: string): string {
 
 /**
  * bin/curl: the fast path in bash — every http(s):// URL among the arguments is allowed (one question
- * to the fleet, over bash's /dev/tcp), so the system curl runs, bound to the instance address when it dials an instance.
- * Anything else (a URL the rules drop, arguments without a URL) goes to the faithful stand-in
+ * to the fleet, over bash's /dev/tcp), so the system curl runs, bound to the instance address when it
+ * dials an instance. Anything else (a URL the rules drop, arguments without a URL) goes to the faithful stand-in
  * (cli/curl.ts), which parses curl's options and times out as curl does.
  */
 function curlWrapper(systemCurl: string, repoDir: string): string {
