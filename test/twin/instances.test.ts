@@ -255,6 +255,10 @@ describe('docker on an instance', () => {
     expect(n[1]!).toBeGreaterThanOrEqual(n[0]!);
     expect(n[2]!).toBeGreaterThanOrEqual(n[1]!);
     expect(n[2]! - n[0]!).toBeLessThanOrEqual(2);
+    await eventually(
+      async () => ((await env.fleet.docker(id, ['logs', 'mpc-node'])).chunks.length >= 20 ? true : undefined),
+      'twenty log lines',
+    );
     const stamped = (await env.sh(id, ['docker logs -t --tail 20 mpc-node 2>&1'])).stdout
       .split('\n')
       .filter(Boolean)
