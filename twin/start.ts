@@ -363,6 +363,7 @@ async function bootFleet(
         // young generation and V8's size-over-speed tuning keep the host near 100 MB for a handful of nodes.
         hosted: {
           host: [process.execPath, ...HOST_V8_FLAGS, join(REPO_DIR, 'twin', 'node', 'host.ts')],
+          hostEnv: { NODE_COMPILE_CACHE: join(REPO_DIR, 'node_modules', '.cache', 'node-compile-cache') },
         },
       },
     },
@@ -376,6 +377,7 @@ async function bootFleet(
     network: { securityGroups: ctx.plan.securityGroups },
   });
   stoppers.push(() => fleet.stopAll());
+  fleet.prewarmHosts();
   fleet.addInstance({ ...ctx.nearBase, role: 'near-base', name: 'near-localnet' });
   for (const n of nodes) {
     const lag = scenario.nodeList[n.index]!.faults.indexerLagBlocks;

@@ -190,6 +190,17 @@ function lineSink(rt: Runtime, c: Container) {
   };
 }
 
+/** The host processes of a hosted image (created with the runtime, so the first can start early). */
+export function hostsOf(rt: Runtime, image: string, hosted: HostedImage): NodeHosts {
+  const key = normaliseImage(image);
+  let hosts = rt.hosts.get(key);
+  if (!hosts) {
+    hosts = createNodeHosts(hosted);
+    rt.hosts.set(key, hosts);
+  }
+  return hosts;
+}
+
 /** A container of a hosted image: its process is a shim, its program a node in a host (node-hosts.ts). */
 function launchHosted(
   rt: Runtime,
@@ -198,12 +209,7 @@ function launchHosted(
   image: HostedImage,
   o: { args: string[]; env: Record<string, string>; cwd: string },
 ) {
-  const key = normaliseImage(c.image);
-  let hosts = rt.hosts.get(key);
-  if (!hosts) {
-    hosts = createNodeHosts(image);
-    rt.hosts.set(key, hosts);
-  }
+  const hosts = hostsOf(rt, c.image, image);
   const proc = hosts.spawnShim(o.env, o.cwd);
   c.proc = proc;
   c.pid = proc.pid ?? 0;

@@ -21,6 +21,7 @@ import {
   containers,
   createRuntimeState,
   type DockerResult,
+  hostsOf,
   inspectView,
   type LogLine,
   stopProc,
@@ -48,6 +49,10 @@ export function createContainerRuntime(opts: ContainerRuntimeOptions) {
     /** The stored log lines of a container (copies). */
     logs(instanceId: string, name: string): LogLine[] {
       return (containers(rt, instanceId).get(name)?.logs ?? []).map((l) => ({ ...l }));
+    },
+    /** Start the host process of each hosted image now, ahead of its first container. */
+    prewarmHosts() {
+      for (const [image, spec] of rt.images) if (spec.hosted) hostsOf(rt, image, spec.hosted).prewarm();
     },
     /** Stop every container process (SIGTERM, SIGKILL after timeoutSeconds); no restarts afterwards. */
     async stopAll(timeoutSeconds = 2) {

@@ -82,6 +82,18 @@ export interface BootstrapResult extends CommandResult {
 
 export type Fleet = Awaited<ReturnType<typeof createFleet>>;
 
+/** An instance as SSM's DescribeInstanceInformation lists it. */
+function instanceInfo(i: Instance): InstanceInfo {
+  return {
+    instanceId: i.instanceId,
+    pingStatus: i.ping,
+    ipAddress: i.privateIp,
+    computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
+    platformName: 'Amazon Linux',
+    platformVersion: '2023',
+  };
+}
+
 export async function createFleet(opts: FleetOptions) {
   const instances = new Map<string, Instance>();
   let dockerdUrl = '';
@@ -158,15 +170,7 @@ export async function createFleet(opts: FleetOptions) {
     return runScript(shellContext, inst, script, o);
   }
 
-  const describe = (): InstanceInfo[] =>
-    [...instances.values()].map((i) => ({
-      instanceId: i.instanceId,
-      pingStatus: i.ping,
-      ipAddress: i.privateIp,
-      computerName: `ip-${i.privateIp.replace(/\./g, '-')}.ec2.internal`,
-      platformName: 'Amazon Linux',
-      platformVersion: '2023',
-    }));
+  const describe = (): InstanceInfo[] => [...instances.values()].map(instanceInfo);
 
   const host: InstanceHost = {
     describe,
@@ -228,6 +232,8 @@ export async function createFleet(opts: FleetOptions) {
       }).done;
       return { ...r, output };
     },
+    /** Start the node host processes now (they load while the instances boot). */
+    prewarmHosts: () => runtime.prewarmHosts(),
     /** Run one `docker …` command line on an instance directly (tests, twin internals). */
     docker: (instanceId: string, argv: string[], env: Record<string, string> = {}) =>
       runtime.docker(instanceId, argv, env),

@@ -22,6 +22,8 @@ import { createInterface } from 'node:readline';
 export interface HostedImage {
   /** The host program's command line (it speaks host.ts's protocol on stdio). */
   host: string[];
+  /** The host process's environment besides PATH and HOME (each node gets its container's own). */
+  hostEnv?: Record<string, string>;
   /** Most nodes one host runs (default 25). */
   nodesPerHost?: number;
 }
@@ -57,7 +59,7 @@ export function createNodeHosts(image: HostedImage) {
   function startHost(): Host {
     const proc = spawn(image.host[0]!, image.host.slice(1), {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...image.hostEnv },
     });
     const h: Host = { proc, nodes: new Map(), stopped: new Map(), stderrTail: '' };
     proc.stdin!.on('error', () => {});
@@ -102,6 +104,10 @@ export function createNodeHosts(image: HostedImage) {
   const tell = (h: Host, m: Record<string, unknown>) => h.proc.stdin!.write(`${JSON.stringify(m)}\n`);
 
   return {
+    /** Start the first host ahead of the first container (it loads while the instances boot). */
+    prewarm() {
+      if (hosts.size === 0) startHost();
+    },
     /**
      * Start a node for a container process that was just started: `out` gets what it writes, `exit`
      * its exit code if it ends by itself.
