@@ -95,7 +95,8 @@ function containerBlocker(r: Row): Blocker {
   const who = r.p.accountId;
   const last = r.n!.state!.lastLog ? `; its last blocking log line: ${r.n!.state!.lastLog}` : '';
   const sentence =
-    `${who}'s mpc-node container is ${c.state} (since ${c.startedAt}, ${plural(c.restarts, 'restart')})${last} — ` +
+    `${who}'s mpc-node container is ${c.state} (last started ${c.startedAt}, ` +
+    `${plural(c.restarts, 'restart')})${last} — ` +
     `keygen needs every participant, so the others wait for ${who}`;
   const todo =
     c.state === 'exited' || c.state === 'created'
@@ -385,7 +386,9 @@ function nodeLines(r: Row, state: ContractState, ev: BlockerEvidence): string[] 
   const s = r.n?.state;
   const c = s?.container;
   const container = c
-    ? `${c.state} since ${c.startedAt}, ${plural(c.restarts, 'restart')}; /health on its own instance ${s.ownHealth}`
+    ? `${c.state} ${c.state === 'running' ? 'since' : 'last started'} ${c.startedAt}, ` +
+      `${plural(c.restarts, 'restart')}; ` +
+      `/health on its own instance ${s.ownHealth}`
     : (r.n?.unanswered ?? 'not a node of the MPC stack');
   const m = s?.metrics;
   const live = m ? `; live P2P connections to ${m.live.length ? m.live.join(', ') : 'none'}` : '';

@@ -184,6 +184,10 @@ function judgeP2pKey(j: Judging): boolean {
 const NOT_SETTLED =
   'fix Secrets Manager first (step 02); the node is only re-materialised from a secret whose key is on chain';
 
+/** A running container has run since it started; a stopped one only last started then. */
+const startedSaid = (c: { state: string; startedAt: string }) =>
+  c.state === 'running' ? `since ${c.startedAt}` : `last started ${c.startedAt}`;
+
 const NETWORK_PATH =
   'a network finding, not a key repair or a restart: the MPC security group must admit :8080 from the ' +
   "NEAR base's current address (its rule may name an address the NEAR base had before a redeploy)";
@@ -213,7 +217,7 @@ function judgeUnreachable(j: Judging, remedy: Pick<Finding, 'repair' | 'refusal'
     return true;
   }
   const c = self.container;
-  const container = c ? `; on its instance the mpc-node container is ${c.state} (since ${c.startedAt})` : '';
+  const container = c ? `; on its instance the mpc-node container is ${c.state} (${startedSaid(c)})` : '';
   const message = `${who}: ${fromBase}${container}`;
   const add = (r: Pick<Finding, 'repair' | 'refusal'>) =>
     j.add(error({ role: 'account', place: 'node', code: 'node-unreachable', message, ...r }));

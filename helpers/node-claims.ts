@@ -28,7 +28,7 @@ export const nodeAnswersWithChainKeys =
         : 'read from the NEAR base';
     const health = self.reachable ? `health ${self.healthy ? '200' : 'not 200'}` : 'unreachable';
     const container = self.container
-      ? `; container ${self.container.state} since ${self.container.startedAt} (${self.container.restarts} restarts)`
+      ? `; container ${self.container.state}, started ${self.container.startedAt} (${self.container.restarts} restarts)`
       : '';
     const unhealthy: Problem[] =
       self.reachable && !self.healthy && self.from !== 'instance'

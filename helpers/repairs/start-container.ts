@@ -79,7 +79,8 @@ export function describeContainerStarts(ev: KeyEvidence): ContainerStart[] {
     node: r.node,
     repair: r,
     text:
-      `SSM on ${r.instanceId}: docker start mpc-node (it is ${r.state} since ${r.since}; nothing is rewritten), ` +
+      `SSM on ${r.instanceId}: docker start mpc-node (it is ${r.state}, last started ${r.since}; ` +
+      'nothing is rewritten), ' +
       'wait for /health on the instance',
   }));
 }

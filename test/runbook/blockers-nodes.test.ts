@@ -37,7 +37,8 @@ describe('runbook on one-node-down (the nodes run its scripts under dash)', () =
     expect(gate.output).toContain(`mpc-node-2.localnet: container=exited`);
     expect(gate.output).toContain(
       `mpc-node-2.localnet: /public_data on ${down.privateIp}:8080 did not answer from the NEAR base ` +
-        '(connection refused (curl exit 7: nothing listens on :8080)); on its instance the mpc-node container is exited',
+        '(connection refused (curl exit 7: nothing listens on :8080)); ' +
+        'on its instance the mpc-node container is exited',
     );
     expect(gate.output).toContain(`fix-up (step 03): docker start mpc-node on ${down.instanceId} (it is exited)`);
     expect(gate.output).toContain("mpc-node-2.localnet's mpc-node container is exited");
