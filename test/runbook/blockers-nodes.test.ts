@@ -12,13 +12,10 @@ import type { Twin } from '../../twin/start.ts';
 import { changes, footprint } from './footprint.ts';
 import { leakedSecrets, runbook, runScript, workspace } from './runbook-runs.ts';
 import { useTwin } from '../twin-fixture.ts';
+import { stateName } from '../twin/network-support.ts';
 
 const containerOf = (twin: Twin, i: number) =>
   twin.fleet.container(twin.nodes[i]!.instanceId, 'mpc-node')?.State.Status as string | undefined;
-
-// biome-ignore lint/suspicious/noExplicitAny: the contract's state JSON, read by its first key
-const stateName = (twin: Twin) => Object.keys((twin.contract.view('state', {}, viewCtx(twin)) as any).value ?? {})[0];
-const viewCtx = (twin: Twin) => ({ contractId: twin.contractId, blockHeight: twin.chain.head.height });
 
 describe('runbook on one-node-down (the nodes run its scripts under dash)', () => {
   const started = useTwin('one-node-down');

@@ -318,7 +318,8 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
   writeFileSync(
     join(data, 'config.yaml'),
     'my_near_account_id: mpc-node-0.localnet\nweb_ui:\n  host: 0.0.0.0\n  port: 8080\nmigration_web_ui:\n' +
-      '  host: 0.0.0.0\n  port: 8079\nindexer:\n  mpc_contract_id: v1.signer.localnet\n  port_override: 3000\ncores: 12\n',
+      '  host: 0.0.0.0\n  port: 8079\nindexer:\n  mpc_contract_id: v1.signer.localnet\n' +
+      '  port_override: 3000\ncores: 12\n',
   );
   writeFileSync(
     join(dir, 'log'),
@@ -367,7 +368,8 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
       metrics: { indexerHeight: 1234, job: 'Initializing', live: [1], dead: [2] },
       logs: { accessKeyNotFound: 0, tcpBind: 1, attestationFailed: 0, attested: 1, couldNotConnect: 1 },
       lastLog:
-        'T ERROR mpc_node::coordinator: [Initializing] failed: TCP bind (Caused by: Address already in use (os error 98))',
+        'T ERROR mpc_node::coordinator: [Initializing] failed: TCP bind ' +
+        '(Caused by: Address already in use (os error 98))',
     });
   });
 
