@@ -47,8 +47,8 @@ function instanceOutput(comment: string, instanceId: string): string {
     return [0, 1, 2]
       .filter((t) => t !== i)
       .map((t) => {
-        const refused = t === 1;
-        return `probe to=${t} host=10.0.0.1${t} port=3000 exit=${refused ? 7 : 52} result=${refused ? '0' : '0.0002'} 000`;
+        const [exit, connect] = t === 1 ? [7, '0'] : [52, '0.0002'];
+        return `probe to=${t} host=10.0.0.1${t} port=3000 exit=${exit} result=${connect} 000`;
       })
       .join('\n');
   return [
