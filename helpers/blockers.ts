@@ -8,6 +8,7 @@
 import type { BlockerEvidence, NodeView, ParticipantView, TeeAccount } from './blocker-evidence.ts';
 import { meshAddress } from './blocker-evidence.ts';
 import type { Probe } from './instances/own-reports.ts';
+import { shortKey } from './keys.ts';
 import type { ContractState } from './near/contract-state.ts';
 
 export type BlockerCode =
@@ -51,7 +52,6 @@ interface Row {
   lag: number | undefined;
 }
 
-export const shortKey = (k?: string | null) => (k ? `${k.slice(0, 12)}…${k.slice(-4)}` : '—');
 const list = (names: string[]) =>
   names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -335,7 +335,7 @@ function votedOf(state: ContractState, height: number, id: number): string {
 function attestedOf(r: Row): string {
   const got = r.attestation === undefined ? 'not read' : JSON.stringify(r.attestation);
   const tee = r.tee
-    ? `get_tee_accounts: TLS ${shortKey(r.tee.tls_public_key)}, account key ${shortKey(r.tee.account_public_key)}`
+    ? `get_tee_accounts: TLS ${shortKey(r.tee.tls_public_key)}, account key ${shortKey(r.tee.account_public_key ?? undefined)}`
     : r.teeOther
       ? `get_tee_accounts: only another TLS key ${shortKey(r.teeOther.tls_public_key)}`
       : 'not in get_tee_accounts';
