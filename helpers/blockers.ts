@@ -334,8 +334,9 @@ function votedOf(state: ContractState, height: number, id: number): string {
 
 function attestedOf(r: Row): string {
   const got = r.attestation === undefined ? 'not read' : JSON.stringify(r.attestation);
+  const accountKey = shortKey(r.tee?.account_public_key ?? undefined);
   const tee = r.tee
-    ? `get_tee_accounts: TLS ${shortKey(r.tee.tls_public_key)}, account key ${shortKey(r.tee.account_public_key ?? undefined)}`
+    ? `get_tee_accounts: TLS ${shortKey(r.tee.tls_public_key)}, account key ${accountKey}`
     : r.teeOther
       ? `get_tee_accounts: only another TLS key ${shortKey(r.teeOther.tls_public_key)}`
       : 'not in get_tee_accounts';

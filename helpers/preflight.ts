@@ -30,7 +30,7 @@ export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
       ? []
       : [
           {
-            message: `no NEAR base instance: ${deployment.nearBaseMissing ?? `none in stack ${config.NEAR_STACK_NAME}`}`,
+            message: `no NEAR base instance: ${deployment.nearBaseMissing ?? `none in ${config.NEAR_STACK_NAME}`}`,
           },
         ]),
   ];

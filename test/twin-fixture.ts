@@ -4,16 +4,22 @@
  * returned function gives the running twin inside a test.
  */
 import { afterAll, beforeAll } from 'vitest';
+import type { Scenario } from '../twin/scenario.ts';
 import { type StartTwinOptions, startTwin, type Twin } from '../twin/start.ts';
 
-export function useTwin(scenario: string, opts: Partial<StartTwinOptions> = {}): () => Twin {
+/** A scenario by name, as data, or made when the suite starts (a variant of a scenario file). */
+export type TwinScenario = string | Scenario | (() => Scenario);
+
+export function useTwin(scenario: TwinScenario, opts: Partial<StartTwinOptions> = {}): () => Twin {
   let twin: Twin | undefined;
+  const name = typeof scenario === 'string' ? scenario : 'scenario';
   beforeAll(async () => {
-    twin = await startTwin({ scenario, blockTimeMs: 150, ...opts });
+    const data = typeof scenario === 'function' ? scenario() : scenario;
+    twin = await startTwin({ scenario: data, blockTimeMs: 150, ...opts });
   });
   afterAll(async () => twin?.stop());
   return () => {
-    if (!twin) throw new Error(`the ${scenario} twin did not start`);
+    if (!twin) throw new Error(`the ${name} twin did not start`);
     return twin;
   };
 }

@@ -12,7 +12,7 @@ import { errors } from '../diagnosis.ts';
 import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
-import { containerLastWordsScript, parseContainerStatus } from '../instances/node-reports.ts';
+import { containerLastWordsScript, containerStatusScript, parseContainerStatus } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import type { OwnPublicData } from '../instances/own-reports.ts';
 import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../keys.ts';
@@ -278,30 +278,66 @@ async function whyNotBack(ctx: RunbookContext, stuck: Rematerialise[]): Promise<
   });
 }
 
-/** Wait until every rewritten node reports its on-chain keys and /health 200; then observe again. */
+/** Rewritten nodes whose container keeps restarting (crash-looping): waiting longer will not bring them back. */
+async function crashLooping(ctx: RunbookContext, repairs: Rematerialise[]): Promise<Rematerialise[]> {
+  if (!repairs.length) return [];
+  const res = await runOn(
+    ctx.ssm,
+    repairs.map((r) => r.instanceId),
+    containerStatusScript,
+    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' },
+  ).catch(() => new Map<string, InvocationResult>());
+  return repairs.filter((r) => {
+    const st = parseContainerStatus(res.get(r.instanceId)?.stdout ?? '');
+    return st && (st.state === 'restarting' || st.restarts >= 2);
+  });
+}
+
+const CRASH_CHECK_MS = 5_000;
+
+/**
+ * Wait until every rewritten node reports its on-chain keys and /health 200; then observe again.
+ * Nodes whose container crash-loops end the wait early (once every node not back is one of them),
+ * with their container state and last log lines; a node that is only slow is waited for.
+ */
 export async function nodesBackWithChainKeys(actions: NodeRewrite[], io: FixUpIO): Promise<KeyEvidence> {
   const repairs = actions.map((a) => a.repair);
   let last: Reports | undefined;
-  if (repairs.length) {
-    await waitUntil(
-      'the restarted nodes to report their on-chain keys and answer /health',
-      async () => {
-        last = await nodeSelfReports(io.ctx);
-        const back = repairs.filter((r) => reportsKeys(last!, r)).length;
-        io.progress(`${back} of ${repairs.length} restarted nodes report their on-chain keys and /health 200`);
-        return back === repairs.length ? true : undefined;
-      },
-      { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 },
-    ).catch(async (e: Error) => {
-      const why = await whyNotBack(
-        io.ctx,
-        repairs.filter((r) => !last || !reportsKeys(last, r)),
-      );
-      throw new Error(
-        `${e.message}\n${why.join('\n')}\nThe new secrets.json is in place (journaled, backup kept); ` +
-          'fix what the node reports, or roll back with npm run rollback',
-      );
-    });
-  }
+  let looping: Rematerialise[] = [];
+  let checked = Date.now();
+  const notBack = () => repairs.filter((r) => !last || !reportsKeys(last, r));
+  const explain = async (head: string) => {
+    const why = await whyNotBack(io.ctx, notBack());
+    return new Error(
+      `${head}\n${why.join('\n')}\nThe new secrets.json is in place (journaled, backup kept); ` +
+        'fix what the node reports, or roll back with npm run rollback',
+    );
+  };
+  if (!repairs.length) return observeKeys(io.ctx);
+  await waitUntil(
+    'the restarted nodes to report their on-chain keys and answer /health',
+    async () => {
+      last = await nodeSelfReports(io.ctx);
+      const back = repairs.length - notBack().length;
+      io.progress(`${back} of ${repairs.length} restarted nodes report their on-chain keys and /health 200`);
+      if (back === repairs.length) return true;
+      if (Date.now() - checked >= CRASH_CHECK_MS) {
+        checked = Date.now();
+        looping = await crashLooping(io.ctx, notBack());
+        if (looping.length === notBack().length) return false; // every node not back crash-loops
+      }
+      return undefined;
+    },
+    { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 },
+  ).then(
+    async (allBack) => {
+      if (allBack) return;
+      const names = looping.map((r) => `mpc-node-${r.node}`).join(', ');
+      throw await explain(`${names} crash-loop${looping.length === 1 ? 's' : ''} after the restart (stopped waiting)`);
+    },
+    async (e: Error) => {
+      throw await explain(e.message);
+    },
+  );
   return observeKeys(io.ctx);
 }

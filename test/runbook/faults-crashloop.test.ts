@@ -22,18 +22,18 @@ describe('a node crash-loops after its restart', () => {
     writeFileSync(configPath, `${config}\nweb_ui: [unclosed\n`);
 
     const first = workspace();
-    const r1 = await runbook(twin, 'fix', first, { RUNBOOK_HEALTH_TIMEOUT_S: '6' });
+    // The wait ends when every node not back crash-loops: no fixed budget to outlast on a busy machine.
+    const r1 = await runbook(twin, 'fix', first);
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
-    expect(r1.output).toMatch(
-      /timed out after 6 s waiting for the restarted nodes to report their on-chain keys and answer \/health/,
-    );
+    expect(r1.output).toContain('mpc-node-2 crash-loops after the restart (stopped waiting)');
     expect(r1.output).toMatch(
       new RegExp(
-        `mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), \\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file`,
+        `mpc-node-2 \\(${broken.instanceId}\\): container (restarting|exited|running), ` +
+          '\\d+ restarts? since \\S+ — crash-looping; last log: .*failed to parse config file',
       ),
     );
     expect(r1.output).not.toMatch(/mpc-node-[01] \(i-\w+\): container/); // only the stuck node is named
-    expect(r1.output).toMatch(/04-contract-running +0 passed, 0 failed, \d+ skipped/);
+    expect(r1.output).toMatch(/04-contract-running +skipped \(skipped: 03-nodes-healthy failed earlier/);
     const j1 = readJournal(first.journals()[0]!);
     expect(j1.filter((e) => e.action.kind === 'rematerialise-node-secrets' && e.phase === 'done')).toHaveLength(3);
 

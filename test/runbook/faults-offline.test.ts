@@ -26,7 +26,9 @@ describe('an instance drops offline mid-fix, then comes back', () => {
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
     expect(r1.output).toMatch(
       new RegExp(
-        `re-materialising failed on mpc-node-1 \\(${lost.instanceId}\\): TimedOut/DeliveryTimedOut: the command never reached the instance \\(SSM agent not connected\\); nothing ran there\\. Done and restarted: mpc-node-0, mpc-node-2`,
+        `re-materialising failed on mpc-node-1 \\(${lost.instanceId}\\): TimedOut/DeliveryTimedOut: ` +
+          'the command never reached the instance \\(SSM agent not connected\\); nothing ran there\\. ' +
+          'Done and restarted: mpc-node-0, mpc-node-2',
       ),
     );
     const j1 = readJournal(first.journals()[0]!);

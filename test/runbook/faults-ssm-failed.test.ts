@@ -35,7 +35,8 @@ describe('the re-materialise command fails on one instance', () => {
     expect(r1.code, r1.output.slice(-3000)).toBe(1);
     expect(r1.output).toMatch(
       new RegExp(
-        `re-materialising failed on mpc-node-0 \\(${node0.instanceId}\\): Failed: ERROR: mpc-node-0-mpc_account_sk is not the value the runbook checked; nothing written`,
+        `re-materialising failed on mpc-node-0 \\(${node0.instanceId}\\): Failed: ERROR: ` +
+          'mpc-node-0-mpc_account_sk is not the value the runbook checked; nothing written',
       ),
     );
     const j1 = readJournal(first.journals()[0]!);

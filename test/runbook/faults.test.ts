@@ -18,7 +18,10 @@ describe('fix interrupted by an SSM command that times out, then run again', () 
     const r1 = await runbook(twin, 'fix', first, { RUNBOOK_SSM_TIMEOUT_S: '3' });
     expect(r1.code).not.toBe(0);
     expect(r1.output).toMatch(
-      /re-materialising failed on mpc-node-0 \(i-\w+\): TimedOut\/ExecutionTimedOut: the command started but did not finish in time; check the instance before running again/,
+      new RegExp(
+        String.raw`re-materialising failed on mpc-node-0 \(i-\w+\): TimedOut/ExecutionTimedOut: ` +
+          'the command started but did not finish in time; check the instance before running again',
+      ),
     );
     const j1 = readJournal(first.journals()[0]!);
     expect(j1.filter((e) => e.action.kind === 'put-secret' && e.phase === 'done')).toHaveLength(3);

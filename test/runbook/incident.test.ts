@@ -59,7 +59,8 @@ describe('runbook on incident-key-mismatch', () => {
     expect(fix.output).toMatch(
       /\[progress\] 03 mpc-node-0\.localnet: "mpc-runbook: rematerialise[^"]*": \d of 3 instance/,
     );
-    expect(fix.output).toMatch(/\[fix\] 03 mpc-node-1\.localnet: re-materialised secrets\.json on i-/); // each node its own
+    // each node its own
+    expect(fix.output).toMatch(/\[fix\] 03 mpc-node-1\.localnet: re-materialised secrets\.json on i-/);
   });
 
   test('the journal holds every write, before and after it happened', () => {
@@ -78,19 +79,22 @@ describe('runbook on incident-key-mismatch', () => {
     expect(planRollback(entries).actions).toHaveLength(2 * twin.nodes.length);
   });
 
-  test('the writes fix journaled are exactly the actions plan announced: same secrets, same instances, same order', () => {
-    const [plan] = planned.plans();
-    const announced = Object.entries(JSON.parse(readFileSync(plan!, 'utf8')) as Record<string, PlannedAction[]>)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .flatMap(([step, actions]) =>
-        actions.filter((a) => a.kind !== 'wait').map((a) => `${step} ${a.kind} ${a.target}`),
-      );
-    const journaled = readJournal(ws.journals()[0]!)
-      .filter((e) => e.phase === 'intent')
-      .map((e) => `${e.step} ${e.action.kind} ${journalTarget(e.action)}`);
-    expect(announced.length).toBe(2 * started().nodes.length);
-    expect(journaled).toEqual(announced);
-  });
+  test(
+    'the writes fix journaled are exactly the actions plan announced: same secrets, same ' + 'instances, same order',
+    () => {
+      const [plan] = planned.plans();
+      const announced = Object.entries(JSON.parse(readFileSync(plan!, 'utf8')) as Record<string, PlannedAction[]>)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .flatMap(([step, actions]) =>
+          actions.filter((a) => a.kind !== 'wait').map((a) => `${step} ${a.kind} ${a.target}`),
+        );
+      const journaled = readJournal(ws.journals()[0]!)
+        .filter((e) => e.phase === 'intent')
+        .map((e) => `${e.step} ${e.action.kind} ${journalTarget(e.action)}`);
+      expect(announced.length).toBe(2 * started().nodes.length);
+      expect(journaled).toEqual(announced);
+    },
+  );
 
   test('rollback returns every secret and node file to exactly the incident state', async () => {
     const twin = started();

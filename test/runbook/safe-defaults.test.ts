@@ -20,22 +20,25 @@ const createdLocks = (twin: ReturnType<ReturnType<typeof useTwin>>) =>
 describe('the target is never implicit where it matters', () => {
   const started = useTwin('incident-key-mismatch');
 
-  test('fix with RUNBOOK_TARGET misspelled in the environment refuses, names the typo, and writes nothing', async () => {
-    const twin = started();
-    const ws = workspace();
-    const before = snapshot(twin);
-    const locks = createdLocks(twin);
-    // The operator meant the deployment in these variables; RUNBOK_TARGET leaves RUNBOOK_TARGET unset.
-    const r = await runbook(twin, 'fix', ws, { RUNBOOK_TARGET: '', RUNBOK_TARGET: 'aws' });
-    expect(r.code).not.toBe(0);
-    expect(r.output).toContain('fix refuses to run against a target that was not chosen');
-    expect(r.output).toContain('RUNBOK_TARGET (did you mean RUNBOOK_TARGET?)');
-    expect(r.output).not.toContain('Runbook fix: GREEN');
-    expect(r.output).toMatch(/target: the embedded twin \(RUNBOOK_TARGET is not set/);
-    expect(snapshot(twin)).toEqual(before);
-    expect(ws.journals()).toEqual([]);
-    expect(createdLocks(twin)).toBe(locks); // not even the lock
-  });
+  test(
+    'fix with RUNBOOK_TARGET misspelled in the environment refuses, names the typo, and ' + 'writes nothing',
+    async () => {
+      const twin = started();
+      const ws = workspace();
+      const before = snapshot(twin);
+      const locks = createdLocks(twin);
+      // The operator meant the deployment in these variables; RUNBOK_TARGET leaves RUNBOOK_TARGET unset.
+      const r = await runbook(twin, 'fix', ws, { RUNBOOK_TARGET: '', RUNBOK_TARGET: 'aws' });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain('fix refuses to run against a target that was not chosen');
+      expect(r.output).toContain('RUNBOK_TARGET (did you mean RUNBOOK_TARGET?)');
+      expect(r.output).not.toContain('Runbook fix: GREEN');
+      expect(r.output).toMatch(/target: the embedded twin \(RUNBOOK_TARGET is not set/);
+      expect(snapshot(twin)).toEqual(before);
+      expect(ws.journals()).toEqual([]);
+      expect(createdLocks(twin)).toBe(locks); // not even the lock
+    },
+  );
 
   test('a gate names its target in the header and the report, and warns about lookalike variables', async () => {
     const twin = started();
@@ -139,31 +142,37 @@ describe('every line of output is true', () => {
 describe('fail fast, and do not repeat a known failure', () => {
   const started = useTwin('incident-key-mismatch');
 
-  test('an RPC that accepts connections and never answers: one red sentence, then "not checked" without asking again', async () => {
-    const twin = started();
-    let requests = 0;
-    const silent = createServer((socket) => {
-      socket.on('data', (d) => {
-        requests += String(d).match(/^POST /gm)?.length ?? 0;
+  test(
+    'an RPC that accepts connections and never answers: one red sentence, then "not checked" ' + 'without asking again',
+    async () => {
+      const twin = started();
+      let requests = 0;
+      const silent = createServer((socket) => {
+        socket.on('data', (d) => {
+          requests += String(d).match(/^POST /gm)?.length ?? 0;
+        });
       });
-    });
-    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
-    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    try {
-      const env = { NEAR_RPC_URL: url, RUNBOOK_RPC_TIMEOUT_S: '2', RUNBOOK_RPC_BUDGET_S: '3' };
-      const r = await runbook(twin, 'gate', workspace(), env);
-      expect(r.code).toBe(1);
-      expect(r.output).toMatch(/the NEAR RPC answers[^\n]*\n\s+NEAR RPC at http:\/\/127\.0\.0\.1:\d+ is unreachable/);
-      // Later claims that need the RPC say so at once, quoting the first failure, instead of waiting again.
-      expect(r.output).toMatch(
-        /the MPC contract is deployed[^\n]*\n[^\n]*not checked: the NEAR RPC at http:\S+ did not answer within 3 s \(RPC status\)/,
-      );
-      expect(requests).toBeGreaterThan(0);
-      expect(requests).toBeLessThanOrEqual(6); // one call's budget, not one per claim
-    } finally {
-      silent.close();
-    }
-  });
+      await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      try {
+        const env = { NEAR_RPC_URL: url, RUNBOOK_RPC_TIMEOUT_S: '2', RUNBOOK_RPC_BUDGET_S: '3' };
+        const r = await runbook(twin, 'gate', workspace(), env);
+        expect(r.code).toBe(1);
+        expect(r.output).toMatch(/the NEAR RPC answers[^\n]*\n\s+NEAR RPC at http:\/\/127\.0\.0\.1:\d+ is unreachable/);
+        // Later claims that need the RPC say so at once, quoting the first failure, instead of waiting again.
+        expect(r.output).toMatch(
+          new RegExp(
+            String.raw`the MPC contract is deployed[^\n]*\n[^\n]*not checked: ` +
+              String.raw`the NEAR RPC at http:\S+ did not answer within 3 s \(RPC status\)`,
+          ),
+        );
+        expect(requests).toBeGreaterThan(0);
+        expect(requests).toBeLessThanOrEqual(6); // one call's budget, not one per claim
+      } finally {
+        silent.close();
+      }
+    },
+  );
 });
 
 function runScriptWith(env: Record<string, string>, args: string[]): Promise<RunResult> {

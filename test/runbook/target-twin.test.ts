@@ -1,4 +1,7 @@
-/** Target twin (the default): the runbook starts the twin itself and reaches the same verdicts as against the twin's endpoints. */
+/**
+ * Target twin: the runbook starts the twin itself and reaches the same verdicts as against the twin's
+ * endpoints.
+ */
 import { describe, expect, test } from 'vitest';
 import { runScript, workspace } from './runbook-runs.ts';
 

@@ -187,7 +187,9 @@ describe('Secrets Manager', () => {
     );
     expect(missing.name).toBe('InvalidParameterException');
     expect(missing.message).toBe(
-      `The parameter RemoveFromVersionId can't be empty. Staging label AWSCURRENT is currently attached to version ${v2}, so you must explicitly reference that version in RemoveFromVersionId.`,
+      "The parameter RemoveFromVersionId can't be empty. " +
+        `Staging label AWSCURRENT is currently attached to version ${v2}, ` +
+        'so you must explicitly reference that version in RemoveFromVersionId.',
     );
     const wrong = await rejection(
       sm.send(

@@ -1,4 +1,7 @@
-/** Shared pieces for the AWS endpoint tests: a fake InstanceHost running `bash -c` in temp dirs, and SDK client config. */
+/**
+ * Shared pieces for the AWS endpoint tests: a fake InstanceHost running `bash -c` in temp dirs, and SDK
+ * client config.
+ */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -113,7 +116,8 @@ export async function startTestEndpoint(host: InstanceHost, extra: Partial<AwsEn
   return startAwsEndpoint({ accountId: ACCOUNT, region: REGION, instances: host, ...extra });
 }
 
-/** Resolves with what `fn` returns once it is not undefined (Vitest's waitFor, 20 ms apart, up to `polls` tries' time). */
+/** Resolves with what `fn` returns once it is not undefined (Vitest's waitFor, 20 ms apart, up to ' +
+  '`polls` tries' time). */
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,

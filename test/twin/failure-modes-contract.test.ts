@@ -3,13 +3,14 @@
  * never initialised, Running without domains, no code at all, another contract's code. Seen as the
  * runbook sees them: views through near-api-js and the nodes' `docker logs`.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import type { JsonRpcProvider } from 'near-api-js';
 import { ContractCodeDoesNotExistError, ContractMethodNotFoundError, RpcError } from 'near-api-js/rpc-errors';
 import type { Twin } from '../../twin/start.ts';
 import { loadScenario } from '../../twin/scenario.ts';
 import { OTHER_CONTRACT_CODE_HASH } from '../../twin/contract/other-contract.ts';
-import { logCount, nodeLog, providerOf, publicData, rejectionOf, startScenario } from './failure-support.ts';
+import { BLOCK_MS, logCount, nodeLog, providerOf, publicData, rejectionOf } from './failure-support.ts';
 
 const READ_ERROR = 'ERROR mpc_node::indexer: error reading config from chain: ';
 const POLL = { timeout: 120_000, interval: 100 };
@@ -28,13 +29,13 @@ async function nodesStuckReading(twin: Twin, detail: string) {
 }
 
 describe('contract-not-initialised', () => {
+  const started = useTwin('contract-not-initialised', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startScenario('contract-not-initialised');
+  beforeAll(() => {
+    twin = started();
     provider = providerOf(twin);
   });
-  afterAll(async () => twin?.stop());
 
   test('the 3.0.2 code is there, but every state-loading view panics "Calling default not allowed."', async () => {
     expect((await provider.viewAccount({ accountId: twin.contractId })).code_hash).toBe(
@@ -56,13 +57,13 @@ describe('contract-not-initialised', () => {
 });
 
 describe('no-domain', () => {
+  const started = useTwin('no-domain', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startScenario('no-domain');
+  beforeAll(() => {
+    twin = started();
     provider = providerOf(twin);
   });
-  afterAll(async () => twin?.stop());
 
   test('Running in epoch 0 with zero domains; public_key and derived_public_key fail "No such domain."', async () => {
     const state = (await provider.callFunction({ contractId: twin.contractId, method: 'state', args: {} })) as any;
@@ -110,13 +111,13 @@ describe('no-domain', () => {
 });
 
 describe('contract-missing', () => {
+  const started = useTwin('contract-missing', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startScenario('contract-missing');
+  beforeAll(() => {
+    twin = started();
     provider = providerOf(twin);
   });
-  afterAll(async () => twin?.stop());
 
   test('the account has code_hash 1111…; views fail CodeDoesNotExist, view_code NO_CONTRACT_CODE', async () => {
     const acc = await provider.viewAccount({ accountId: twin.contractId });
@@ -140,18 +141,20 @@ describe('contract-missing', () => {
 });
 
 describe('contract-missing, knob deployment.contract "other-code"', () => {
-  let twin: Twin;
-  let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    const base = loadScenario('contract-missing');
-    twin = await startScenario({
-      ...base,
+  const started = useTwin(
+    () => ({
+      ...loadScenario('contract-missing'),
       name: 'contract-other-code',
       deployment: { contract: 'other-code', nodes: {} },
-    });
+    }),
+    { blockTimeMs: BLOCK_MS },
+  );
+  let twin: Twin;
+  let provider: JsonRpcProvider;
+  beforeAll(() => {
+    twin = started();
     provider = providerOf(twin);
   });
-  afterAll(async () => twin?.stop());
 
   test('an unknown code hash; MPC views are methods the code does not export; nodes cannot read', async () => {
     const codeHash = (await provider.viewAccount({ accountId: twin.contractId })).code_hash;

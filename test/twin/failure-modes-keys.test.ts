@@ -4,11 +4,12 @@
  * pay gas. The node's transactions fail as nearcore fails them and its log shows the InvalidTx; the other
  * nodes stay healthy and the contract stays in Initializing.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import type { JsonRpcProvider } from 'near-api-js';
 import type { Twin } from '../../twin/start.ts';
 import { loadScenario } from '../../twin/scenario.ts';
-import { logCount, nodeLog, providerOf, startScenario, stateOf } from './failure-support.ts';
+import { BLOCK_MS, logCount, nodeLog, providerOf, stateOf } from './failure-support.ts';
 
 const POLL = { timeout: 120_000, interval: 100 };
 const FORWARD = 'ERROR mpc_node::indexer::tx_sender: Failed to forward transaction SubmitParticipantInfo(…) ';
@@ -41,13 +42,13 @@ async function onlyNodeFails(twin: Twin, bad: number, invalid: string) {
 }
 
 describe('fc-key-wrong-methods', () => {
+  const started = useTwin('fc-key-wrong-methods', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
   let provider: JsonRpcProvider;
-  beforeAll(async () => {
-    twin = await startScenario('fc-key-wrong-methods');
+  beforeAll(() => {
+    twin = started();
     provider = providerOf(twin);
   });
-  afterAll(async () => twin?.stop());
 
   test("node 1's key is a FunctionCall key for the contract without submit_participant_info", async () => {
     const n = twin.scenario.nodeList[1]!;
@@ -83,16 +84,18 @@ describe('fc-key-wrong-methods', () => {
 });
 
 describe('fc-key-wrong-methods, knob functionCallKey.receiverId', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    const base = loadScenario('fc-key-wrong-methods');
-    twin = await startScenario({
-      ...base,
+  const started = useTwin(
+    () => ({
+      ...loadScenario('fc-key-wrong-methods'),
       name: 'fc-key-wrong-receiver',
       deployment: { contract: 'initialised', nodes: { '1': { functionCallKey: { receiverId: 'v1.signer.node0' } } } },
-    });
+    }),
+    { blockTimeMs: BLOCK_MS },
+  );
+  let twin: Twin;
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('a key for v1.signer.node0 (the .node0-era contract id) fails ReceiverMismatch', async () => {
     const ak = await providerOf(twin).viewAccessKey({
@@ -109,11 +112,11 @@ describe('fc-key-wrong-methods, knob functionCallKey.receiverId', () => {
 });
 
 describe('fc-key-allowance-exhausted', () => {
+  const started = useTwin('fc-key-allowance-exhausted', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('fc-key-allowance-exhausted');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('node 2 fails NotEnoughAllowance (0.02 NEAR left, a call costs 0.0302428 NEAR); the others attest', async () => {
     const n = twin.scenario.nodeList[2]!;
@@ -138,11 +141,11 @@ describe('fc-key-allowance-exhausted', () => {
 });
 
 describe('node-account-broke', () => {
+  const started = useTwin('node-account-broke', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('node-account-broke');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('node 0 (the leader) fails NotEnoughBalance; the others attest; keygen never starts', async () => {
     const provider = providerOf(twin);

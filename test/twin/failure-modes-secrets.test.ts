@@ -5,30 +5,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import { AccountDoesNotExistError } from 'near-api-js/rpc-errors';
 import { CONTRACT_ID, NODE_IMAGE, type Twin } from '../../twin/start.ts';
 import {
+  BLOCK_MS,
   logCount,
   nodeLog,
   providerOf,
   publicData,
   rejectionOf,
   secretValue,
-  startScenario,
   stateOf,
 } from './failure-support.ts';
 
 const POLL = { timeout: 120_000, interval: 100 };
 
 describe('secret-without-prefix', () => {
+  const started = useTwin('secret-without-prefix', { blockTimeMs: BLOCK_MS }); // Running when it starts
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('secret-without-prefix'); // returns once the contract is Running
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('mpc-node-1-mpc_account_sk is the right key without "ed25519:"; other secrets keep it', async () => {
     const n = twin.scenario.nodeList[1]!;
@@ -74,11 +75,11 @@ describe('secret-without-prefix', () => {
 });
 
 describe('p2p-secret-mismatch', () => {
+  const started = useTwin('p2p-secret-mismatch', { blockTimeMs: BLOCK_MS });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('p2p-secret-mismatch');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test("node 2's p2p key (Secrets Manager, /data, /public_data) is not its sign_pk; the manifest's is", async () => {
     const state = await stateOf(twin);
@@ -105,33 +106,37 @@ describe('p2p-secret-mismatch', () => {
     }
   });
 
-  test('node 2 attests with a TLS key no attestation was stored for, so it must pay storage and cannot: it never takes part', async () => {
-    // The contract asks a deposit of a signer whose TLS key had no attestation yet (mpc-facts §1.7);
-    // the node attaches none, so node 2 (p2p key B, the participant's sign_pk is A) never attests.
-    await expect
-      .poll(
-        () => [
-          logCount(twin, 2, 'failed to submit attestation') > 0,
-          ...[0, 1].map((i) => logCount(twin, i, 'successfully submitted attestation')),
-        ],
-        POLL,
-      )
-      .toEqual([true, 1, 1]);
-    expect(nodeLog(twin, 2)).toMatch(/failed to submit attestation cause=.*Attached 0, Required \d+/);
-    expect(logCount(twin, 2, 'successfully submitted attestation')).toBe(0);
-    for (const n of twin.nodes) expect(nodeLog(twin, n.index)).not.toContain('ProcessTxResponse');
-    const state = await stateOf(twin);
-    expect(Object.keys(state)).toEqual(['Initializing']);
-    expect(state.Initializing.generating_key.instance?.completed ?? []).not.toContain(2);
-  });
+  test(
+    'node 2 attests with a TLS key no attestation was stored for, so it must pay storage and ' +
+      'cannot: it never takes part',
+    async () => {
+      // The contract asks a deposit of a signer whose TLS key had no attestation yet (mpc-facts §1.7);
+      // the node attaches none, so node 2 (p2p key B, the participant's sign_pk is A) never attests.
+      await expect
+        .poll(
+          () => [
+            logCount(twin, 2, 'failed to submit attestation') > 0,
+            ...[0, 1].map((i) => logCount(twin, i, 'successfully submitted attestation')),
+          ],
+          POLL,
+        )
+        .toEqual([true, 1, 1]);
+      expect(nodeLog(twin, 2)).toMatch(/failed to submit attestation cause=.*Attached 0, Required \d+/);
+      expect(logCount(twin, 2, 'successfully submitted attestation')).toBe(0);
+      for (const n of twin.nodes) expect(nodeLog(twin, n.index)).not.toContain('ProcessTxResponse');
+      const state = await stateOf(twin);
+      expect(Object.keys(state)).toEqual(['Initializing']);
+      expect(state.Initializing.generating_key.instance?.completed ?? []).not.toContain(2);
+    },
+  );
 });
 
 describe('manifest-suffix-drift', () => {
+  const started = useTwin('manifest-suffix-drift', { blockTimeMs: BLOCK_MS }); // Running when it starts
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startScenario('manifest-suffix-drift'); // returns once the contract is Running
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('the manifest says mpc-node-i.node0; the deployment and the chain say mpc-node-i.localnet', async () => {
     const manifest = JSON.parse(readFileSync(twin.manifestPath, 'utf8')) as Record<string, Record<string, string>>;

@@ -2,13 +2,10 @@
 import { vi } from 'vitest';
 import { JsonRpcProvider } from 'near-api-js';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startTwin, type Twin } from '../../twin/start.ts';
-import type { Scenario } from '../../twin/scenario.ts';
+import type { Twin } from '../../twin/start.ts';
 
 /** The block time the failure-mode tests run the twin at. */
 export const BLOCK_MS = 150;
-
-export const startScenario = (scenario: string | Scenario) => startTwin({ scenario, blockTimeMs: BLOCK_MS });
 
 /** near-api-js against the twin's operator-facing RPC, as the runbook uses it. */
 export const providerOf = (twin: Twin) => new JsonRpcProvider({ url: twin.rpcUrl }, { retries: 2, wait: 50 });

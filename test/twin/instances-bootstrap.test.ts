@@ -72,86 +72,100 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
       60,
     );
 
-  test('placeholder secret: polls SECRET_POLL_COUNT times, then times out with the UserData error; nothing written', async () => {
-    secrets(0, { account: PLACEHOLDER, p2p: PLACEHOLDER, store: PLACEHOLDER });
-    const r = await boot(0);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr.match(/Waiting for MPC_ACCOUNT_SK secret to be populated/g)).toHaveLength(3);
-    expect(r.stderr).toContain('ERROR: Timed out waiting for MPC_ACCOUNT_SK secret to be populated');
-    expect(r.stdout).not.toContain(PLACEHOLDER); // progress never lands in a value or on stdout
-    expect(existsSync(join(dataDir(0), 'secrets.json'))).toBe(false);
-    expect(existsSync(join(dataDir(0), 'config.yaml'))).toBe(false);
-    expect(fleet.containers(env.ids[0]!)).toEqual([]);
-    expect(readFileSync(fleet.instance(env.ids[0]!)!.cloudInitLog, 'utf8')).toContain(
-      'ERROR: Timed out waiting for MPC_ACCOUNT_SK',
-    );
-  });
+  test(
+    'placeholder secret: polls SECRET_POLL_COUNT times, then times out with the UserData error; ' + 'nothing written',
+    async () => {
+      secrets(0, { account: PLACEHOLDER, p2p: PLACEHOLDER, store: PLACEHOLDER });
+      const r = await boot(0);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.match(/Waiting for MPC_ACCOUNT_SK secret to be populated/g)).toHaveLength(3);
+      expect(r.stderr).toContain('ERROR: Timed out waiting for MPC_ACCOUNT_SK secret to be populated');
+      expect(r.stdout).not.toContain(PLACEHOLDER); // progress never lands in a value or on stdout
+      expect(existsSync(join(dataDir(0), 'secrets.json'))).toBe(false);
+      expect(existsSync(join(dataDir(0), 'config.yaml'))).toBe(false);
+      expect(fleet.containers(env.ids[0]!)).toEqual([]);
+      expect(readFileSync(fleet.instance(env.ids[0]!)!.cloudInitLog, 'utf8')).toContain(
+        'ERROR: Timed out waiting for MPC_ACCOUNT_SK',
+      );
+    },
+  );
 
-  test('JSON-wrapped account key (ECS-era format) fails the ed25519: prefix check; the value is not echoed', async () => {
-    const sk = key();
-    secrets(1, { account: JSON.stringify({ key: sk }), p2p: key(), store: storeKey() });
-    const r = await boot(1);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain("ERROR: MPC_ACCOUNT_SK must start with 'ed25519:'");
-    expect(r.output).not.toContain(sk.slice(8));
-    expect(existsSync(join(dataDir(1), 'secrets.json'))).toBe(false);
-    expect(fleet.containers(env.ids[1]!)).toEqual([]);
-  });
+  test(
+    'JSON-wrapped account key (ECS-era format) fails the ed25519: prefix check; the value is ' + 'not echoed',
+    async () => {
+      const sk = key();
+      secrets(1, { account: JSON.stringify({ key: sk }), p2p: key(), store: storeKey() });
+      const r = await boot(1);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain("ERROR: MPC_ACCOUNT_SK must start with 'ed25519:'");
+      expect(r.output).not.toContain(sk.slice(8));
+      expect(existsSync(join(dataDir(1), 'secrets.json'))).toBe(false);
+      expect(fleet.containers(env.ids[1]!)).toEqual([]);
+    },
+  );
 
-  test('real keys, no secrets.json: writes it (600, newline stripped) and config.yaml, runs the container', async () => {
-    const v = { account: `${key()}\n`, p2p: key(), store: storeKey() };
-    secrets(2, v);
-    const r = await boot(2);
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toBe('MPC node 2 startup complete\n');
-    for (const s of [v.account.trim(), v.p2p, v.store]) expect(r.output).not.toContain(s.slice(8));
-    const file = join(dataDir(2), 'secrets.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
-      p2p_private_key: v.p2p,
-      near_signer_key: v.account.trim(),
-      near_responder_keys: [v.account.trim()],
-    });
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    const config = readFileSync(join(dataDir(2), 'config.yaml'), 'utf8');
-    expect(config).toContain('my_near_account_id: mpc-node-2.localnet');
-    expect(config).toContain('mpc_contract_id: v1.signer.localnet');
-    expect(config).toMatch(/web_ui:\n {2}host: 0\.0\.0\.0\n {2}port: 8080/);
-    const c = fleet.container(env.ids[2]!, 'mpc-node')!;
-    expect(c.State.Running).toBe(true);
-    expect(c.Config.Image).toBe(IMAGE);
-    expect(c.Path).toBe('/app/mpc-node');
-    expect(c.Args).toEqual(['start', 'local']);
-    expect(c.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'always' } });
-    expect(c.Config.Env).toEqual(
-      expect.arrayContaining(['MPC_HOME_DIR=/data', `MPC_SECRET_STORE_KEY=${v.store}`, 'RUST_LOG=mpc=debug,info']),
-    );
-    expect(await signerOf(2)).toBe(fingerprint(v.account.trim()));
-  });
+  test(
+    'real keys, no secrets.json: writes it (600, newline stripped) and config.yaml, runs ' + 'the container',
+    async () => {
+      const v = { account: `${key()}\n`, p2p: key(), store: storeKey() };
+      secrets(2, v);
+      const r = await boot(2);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('MPC node 2 startup complete\n');
+      for (const s of [v.account.trim(), v.p2p, v.store]) expect(r.output).not.toContain(s.slice(8));
+      const file = join(dataDir(2), 'secrets.json');
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+        p2p_private_key: v.p2p,
+        near_signer_key: v.account.trim(),
+        near_responder_keys: [v.account.trim()],
+      });
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const config = readFileSync(join(dataDir(2), 'config.yaml'), 'utf8');
+      expect(config).toContain('my_near_account_id: mpc-node-2.localnet');
+      expect(config).toContain('mpc_contract_id: v1.signer.localnet');
+      expect(config).toMatch(/web_ui:\n {2}host: 0\.0\.0\.0\n {2}port: 8080/);
+      const c = fleet.container(env.ids[2]!, 'mpc-node')!;
+      expect(c.State.Running).toBe(true);
+      expect(c.Config.Image).toBe(IMAGE);
+      expect(c.Path).toBe('/app/mpc-node');
+      expect(c.Args).toEqual(['start', 'local']);
+      expect(c.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'always' } });
+      expect(c.Config.Env).toEqual(
+        expect.arrayContaining(['MPC_HOME_DIR=/data', `MPC_SECRET_STORE_KEY=${v.store}`, 'RUST_LOG=mpc=debug,info']),
+      );
+      expect(await signerOf(2)).toBe(fingerprint(v.account.trim()));
+    },
+  );
 
-  test('existing secrets.json and config.yaml stay byte-identical; the old container is replaced; the node keeps its old key', async () => {
-    const old = key();
-    const oldBytes = `{"p2p_private_key":"${key()}","near_signer_key":"${old}","near_responder_keys":["${old}"]}`;
-    writeFileSync(join(dataDir(3), 'secrets.json'), oldBytes, { mode: 0o600 });
-    const oldConfig =
-      'my_near_account_id: mpc-node-3.localnet\nweb_ui:\n  host: 0.0.0.0\n  port: 8080\n# hand-edited\n';
-    writeFileSync(join(dataDir(3), 'config.yaml'), oldConfig);
-    const pre = await env.sh(env.ids[3]!, [
-      `docker run -d --name mpc-node --restart=always --net=host -v "$MPC_DATA_DIR:/data" -e MPC_HOME_DIR=/data ${IMAGE} start local`,
-    ]);
-    expect(pre.exitCode, pre.stderr).toBe(0);
-    const preId = pre.stdout.trim();
-    const fresh = key();
-    secrets(3, { account: fresh, p2p: key(), store: storeKey() });
-    const r = await boot(3);
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(readFileSync(join(dataDir(3), 'secrets.json'), 'utf8')).toBe(oldBytes);
-    expect(readFileSync(join(dataDir(3), 'config.yaml'), 'utf8')).toBe(oldConfig);
-    const c = fleet.container(env.ids[3]!, 'mpc-node')!;
-    expect(c.Id).not.toBe(preId);
-    expect(c.State.Running).toBe(true);
-    expect(await signerOf(3)).toBe(fingerprint(old));
-    expect(await signerOf(3)).not.toBe(fingerprint(fresh));
-  });
+  test(
+    'existing secrets.json and config.yaml stay byte-identical; the old container is replaced; ' +
+      'the node keeps its old key',
+    async () => {
+      const old = key();
+      const oldBytes = `{"p2p_private_key":"${key()}","near_signer_key":"${old}","near_responder_keys":["${old}"]}`;
+      writeFileSync(join(dataDir(3), 'secrets.json'), oldBytes, { mode: 0o600 });
+      const oldConfig =
+        'my_near_account_id: mpc-node-3.localnet\nweb_ui:\n  host: 0.0.0.0\n  port: 8080\n# hand-edited\n';
+      writeFileSync(join(dataDir(3), 'config.yaml'), oldConfig);
+      const pre = await env.sh(env.ids[3]!, [
+        'docker run -d --name mpc-node --restart=always --net=host -v "$MPC_DATA_DIR:/data" ' +
+          `-e MPC_HOME_DIR=/data ${IMAGE} start local`,
+      ]);
+      expect(pre.exitCode, pre.stderr).toBe(0);
+      const preId = pre.stdout.trim();
+      const fresh = key();
+      secrets(3, { account: fresh, p2p: key(), store: storeKey() });
+      const r = await boot(3);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFileSync(join(dataDir(3), 'secrets.json'), 'utf8')).toBe(oldBytes);
+      expect(readFileSync(join(dataDir(3), 'config.yaml'), 'utf8')).toBe(oldConfig);
+      const c = fleet.container(env.ids[3]!, 'mpc-node')!;
+      expect(c.Id).not.toBe(preId);
+      expect(c.State.Running).toBe(true);
+      expect(await signerOf(3)).toBe(fingerprint(old));
+      expect(await signerOf(3)).not.toBe(fingerprint(fresh));
+    },
+  );
 
   test('aws secretsmanager / sts: output, --query, errors and exit codes as the AWS CLI', async () => {
     const id = env.ids[4]!;
@@ -178,7 +192,8 @@ describe('bootstrap.sh (UserData) and the aws stand-in', () => {
     expect(missing.exitCode).toBe(254);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toBe(
-      "\nAn error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.\n",
+      '\nAn error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: ' +
+        "Secrets Manager can't find the specified secret.\n",
     );
     const usage = await env.sh(id, ['aws secretsmanager get-secret-value']);
     expect(usage.exitCode).toBe(252);

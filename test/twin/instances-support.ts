@@ -36,8 +36,9 @@ const server = createServer((req, res) => {
   if (req.url === '/health') { res.end('OK'); return; }
   if (req.url === '/info') {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ pid: process.pid, home, args, foo: process.env.FOO ?? null, rpc: process.env.TWIN_NEAR_RPC_URL ?? null,
-      marker: existsSync(join(home, 'marker')) ? readFileSync(join(home, 'marker'), 'utf8') : null, signer }));
+    const marker = existsSync(join(home, 'marker')) ? readFileSync(join(home, 'marker'), 'utf8') : null;
+    const rpc = process.env.TWIN_NEAR_RPC_URL ?? null;
+    res.end(JSON.stringify({ pid: process.pid, home, args, foo: process.env.FOO ?? null, rpc, marker, signer }));
     return;
   }
   res.statusCode = 404; res.end();

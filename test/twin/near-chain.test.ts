@@ -350,7 +350,8 @@ describe('applying transactions', () => {
       },
     });
     expect(chain.getAccount('counter.localnet')!.amount).toBe(before); // the transfers were rolled back
-    expect(chain.viewAccessKey('alice.localnet', alice.getPublicKey().toString())!.nonce).toBe(Number(nonce - 1n)); // nonces still used
+    // nonces still used
+    expect(chain.viewAccessKey('alice.localnet', alice.getPublicKey().toString())!.nonce).toBe(Number(nonce - 1n));
     expect(chain.stats.txFailed).toBe(4);
   });
 

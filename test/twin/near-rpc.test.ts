@@ -215,65 +215,69 @@ describe('near-api-js 7 against the twin', () => {
 });
 
 describe('raw JSON-RPC shapes', () => {
-  it('INVALID_TRANSACTION: AccessKeyNotFound, InvalidNonce, MethodNameMismatch, ReceiverMismatch, Expired, InvalidSignature', async () => {
-    const stranger = KeyPair.fromRandom('ed25519');
-    const r1 = await raw('send_tx', {
-      signed_tx_base64: (await b64Tx({ key: stranger, nonce: 5n })).b64,
-      wait_until: 'EXECUTED_OPTIMISTIC',
-    });
-    expect(r1.status).toBe(200);
-    expect(r1.body).toEqual({
-      jsonrpc: '2.0',
-      id: 'dontcare',
-      error: {
-        name: 'HANDLER_ERROR',
-        cause: { name: 'INVALID_TRANSACTION', info: {} },
-        code: -32000,
-        message: 'Server error',
-        data: {
-          TxExecutionError: {
-            InvalidTxError: {
-              InvalidAccessKeyError: {
-                AccessKeyNotFound: { account_id: 'alice.localnet', public_key: stranger.getPublicKey().toString() },
+  it(
+    'INVALID_TRANSACTION: AccessKeyNotFound, InvalidNonce, MethodNameMismatch, ReceiverMismatch, ' +
+      'Expired, InvalidSignature',
+    async () => {
+      const stranger = KeyPair.fromRandom('ed25519');
+      const r1 = await raw('send_tx', {
+        signed_tx_base64: (await b64Tx({ key: stranger, nonce: 5n })).b64,
+        wait_until: 'EXECUTED_OPTIMISTIC',
+      });
+      expect(r1.status).toBe(200);
+      expect(r1.body).toEqual({
+        jsonrpc: '2.0',
+        id: 'dontcare',
+        error: {
+          name: 'HANDLER_ERROR',
+          cause: { name: 'INVALID_TRANSACTION', info: {} },
+          code: -32000,
+          message: 'Server error',
+          data: {
+            TxExecutionError: {
+              InvalidTxError: {
+                InvalidAccessKeyError: {
+                  AccessKeyNotFound: { account_id: 'alice.localnet', public_key: stranger.getPublicKey().toString() },
+                },
               },
             },
           },
         },
-      },
-    });
+      });
 
-    const n = await nonceOf(alice);
-    const ok = await raw('send_tx', {
-      signed_tx_base64: (await b64Tx({ key: alice, nonce: n, method: 'noop' })).b64,
-      wait_until: 'INCLUDED',
-    });
-    expect(ok.body.result.status).toEqual({ SuccessValue: '' });
-    const replay = await raw('send_tx', {
-      signed_tx_base64: (await b64Tx({ key: alice, nonce: n, method: 'noop', args: { x: 1 } })).b64,
-    });
-    expect(invalidTx(replay.body)).toEqual({ InvalidNonce: { tx_nonce: Number(n), ak_nonce: Number(n) } });
+      const n = await nonceOf(alice);
+      const ok = await raw('send_tx', {
+        signed_tx_base64: (await b64Tx({ key: alice, nonce: n, method: 'noop' })).b64,
+        wait_until: 'INCLUDED',
+      });
+      expect(ok.body.result.status).toEqual({ SuccessValue: '' });
+      const replay = await raw('send_tx', {
+        signed_tx_base64: (await b64Tx({ key: alice, nonce: n, method: 'noop', args: { x: 1 } })).b64,
+      });
+      expect(invalidTx(replay.body)).toEqual({ InvalidNonce: { tx_nonce: Number(n), ak_nonce: Number(n) } });
 
-    const mm = await raw('send_tx', { signed_tx_base64: (await b64Tx({ key: fcKey, method: 'boom' })).b64 });
-    expect(invalidTx(mm.body)).toEqual({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: 'boom' } } });
-    const rm = await raw('send_tx', {
-      signed_tx_base64: (await b64Tx({ key: fcKey, receiverId: 'bob.localnet' })).b64,
-    });
-    expect(invalidTx(rm.body)).toEqual({
-      InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: 'bob.localnet', ak_receiver: 'counter.localnet' } },
-    });
+      const mm = await raw('send_tx', { signed_tx_base64: (await b64Tx({ key: fcKey, method: 'boom' })).b64 });
+      expect(invalidTx(mm.body)).toEqual({ InvalidAccessKeyError: { MethodNameMismatch: { method_name: 'boom' } } });
+      const rm = await raw('send_tx', {
+        signed_tx_base64: (await b64Tx({ key: fcKey, receiverId: 'bob.localnet' })).b64,
+      });
+      expect(invalidTx(rm.body)).toEqual({
+        InvalidAccessKeyError: { ReceiverMismatch: { tx_receiver: 'bob.localnet', ak_receiver: 'counter.localnet' } },
+      });
 
-    const old = chain.head.hash;
-    const target = chain.head.height + 21;
-    await waitForHeight(target);
-    const ex = await raw('send_tx', { signed_tx_base64: (await b64Tx({ key: alice, blockHash: old })).b64 });
-    expect(invalidTx(ex.body)).toBe('Expired');
+      const old = chain.head.hash;
+      const target = chain.head.height + 21;
+      await waitForHeight(target);
+      const ex = await raw('send_tx', { signed_tx_base64: (await b64Tx({ key: alice, blockHash: old })).b64 });
+      expect(invalidTx(ex.body)).toBe('Expired');
 
-    const good = await b64Tx({ key: alice });
-    const bytes = Buffer.from(good.b64, 'base64');
-    bytes[bytes.length - 1]! ^= 1;
-    const sig = await raw('send_tx', { signed_tx_base64: bytes.toString('base64') });
-    expect(invalidTx(sig.body)).toBe('InvalidSignature');
-  });
+      const good = await b64Tx({ key: alice });
+      const bytes = Buffer.from(good.b64, 'base64');
+      bytes[bytes.length - 1]! ^= 1;
+      const sig = await raw('send_tx', { signed_tx_base64: bytes.toString('base64') });
+      expect(invalidTx(sig.body)).toBe('InvalidSignature');
+    },
+  );
 
   it('send_tx NONE, broadcast_tx_async, tx by hash, idempotent re-send, schemas', async () => {
     const none = await b64Tx({ key: alice, args: { by: 1 } });
@@ -488,53 +492,61 @@ describe('raw JSON-RPC shapes', () => {
     ).toEqual([]);
   });
 
-  it('blocks: UNKNOWN_BLOCK 422 below the head, 200 above it; parse errors 400; ids echoed with their type', async () => {
-    const below = await raw('block', { block_id: 0 });
-    expect(below.status).toBe(422);
-    expect(below.body.error).toEqual({
-      name: 'HANDLER_ERROR',
-      cause: { name: 'UNKNOWN_BLOCK', info: {} },
-      code: -32000,
-      message: 'Server error',
-      data: 'DB Not Found Error: BLOCK HEIGHT: 0 \n Cause: Unknown',
-    });
-    const future = await raw('block', { block_id: chain.head.height + 1000 });
-    expect(future.status).toBe(200);
-    expect(future.body.error.cause.name).toBe('UNKNOWN_BLOCK');
-    const q = await raw('query', { request_type: 'view_account', block_id: 0, account_id: 'alice.localnet' });
-    expect(q.body.error.cause).toEqual({ name: 'UNKNOWN_BLOCK', info: { block_reference: { block_id: 0 } } });
+  it(
+    'blocks: UNKNOWN_BLOCK 422 below the head, 200 above it; parse errors 400; ids echoed with ' + 'their type',
+    async () => {
+      const below = await raw('block', { block_id: 0 });
+      expect(below.status).toBe(422);
+      expect(below.body.error).toEqual({
+        name: 'HANDLER_ERROR',
+        cause: { name: 'UNKNOWN_BLOCK', info: {} },
+        code: -32000,
+        message: 'Server error',
+        data: 'DB Not Found Error: BLOCK HEIGHT: 0 \n Cause: Unknown',
+      });
+      const future = await raw('block', { block_id: chain.head.height + 1000 });
+      expect(future.status).toBe(200);
+      expect(future.body.error.cause.name).toBe('UNKNOWN_BLOCK');
+      const q = await raw('query', { request_type: 'view_account', block_id: 0, account_id: 'alice.localnet' });
+      expect(q.body.error.cause).toEqual({ name: 'UNKNOWN_BLOCK', info: { block_reference: { block_id: 0 } } });
 
-    const res = await fetch(rpc.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"jsonrpc":',
-    });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({
-      jsonrpc: '2.0',
-      id: null,
-      error: { name: 'REQUEST_VALIDATION_ERROR', cause: { name: 'PARSE_ERROR' }, code: -32700, message: 'Parse error' },
-    });
-    const mnf = await raw('nope', {}, 42);
-    expect(mnf.status).toBe(400);
-    expect(mnf.body).toEqual({
-      jsonrpc: '2.0',
-      id: 42,
-      error: {
-        name: 'REQUEST_VALIDATION_ERROR',
-        cause: { name: 'METHOD_NOT_FOUND', info: { method_name: 'nope' } },
-        code: -32601,
-        message: 'Method not found',
-        data: 'nope',
-      },
-    });
-    expect((await raw('status', [], 'abc')).body.id).toBe('abc');
-    expect((await raw('status', [], 5)).body.id).toBe(5);
+      const res = await fetch(rpc.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"jsonrpc":',
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          name: 'REQUEST_VALIDATION_ERROR',
+          cause: { name: 'PARSE_ERROR' },
+          code: -32700,
+          message: 'Parse error',
+        },
+      });
+      const mnf = await raw('nope', {}, 42);
+      expect(mnf.status).toBe(400);
+      expect(mnf.body).toEqual({
+        jsonrpc: '2.0',
+        id: 42,
+        error: {
+          name: 'REQUEST_VALIDATION_ERROR',
+          cause: { name: 'METHOD_NOT_FOUND', info: { method_name: 'nope' } },
+          code: -32601,
+          message: 'Method not found',
+          data: 'nope',
+        },
+      });
+      expect((await raw('status', [], 'abc')).body.id).toBe('abc');
+      expect((await raw('status', [], 5)).body.id).toBe(5);
 
-    const st = await fetch(`${rpc.url}/status`);
-    expect(((await st.json()) as { chain_id: string }).chain_id).toBe('localnet');
-    expect((await fetch(`${rpc.url}/health`)).status).toBe(200);
-  });
+      const st = await fetch(`${rpc.url}/status`);
+      expect(((await st.json()) as { chain_id: string }).chain_id).toBe('localnet');
+      expect((await fetch(`${rpc.url}/health`)).status).toBe(200);
+    },
+  );
 
   it('faults: injected 500s, send_tx timeouts that apply nothing, latency', async () => {
     rpc.faults.failNext5xx = 1;

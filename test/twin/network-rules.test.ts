@@ -4,22 +4,23 @@
  * is refused (exit 7), an instance always reaches itself. The NEAR base's probes, the node's own
  * P2P dials and any command run on a node are held to the same rules.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import { loadScenario } from '../../twin/scenario.ts';
-import { startTwin, type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
 import type { IngressRule } from '../../twin/instances/fleet.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, probe, sh, stateName } from './network-support.ts';
 
 const BLOCK_MS = 100;
 
 describe('the NEAR base probe and commands on a node, under the rules', () => {
+  const started = useTwin('healthy', { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
   let twin: Twin;
   let rules: IngressRule[];
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'healthy', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  beforeAll(() => {
+    twin = started();
     rules = twin.network.securityGroups().mpc!;
   });
-  afterAll(async () => twin?.stop());
 
   test('the rules are the scenario data: the CDK rules with the NEAR base /32, plus 3000 between MPC nodes', () => {
     const base = `${twin.nearBase.privateIp}/32`;
@@ -89,19 +90,22 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
 });
 
 describe('node-to-node P2P blocked by the rules', () => {
-  let twin: Twin;
-  beforeAll(async () => {
-    // Participant URLs on :3000 as in healthy, but only the CDK's rules: nothing opens 3000.
+  // Participant URLs on :3000 as in healthy, but only the CDK's rules: nothing opens 3000.
+  const blocked = () => {
     const base = loadScenario('healthy');
-    const scenario = {
+    const mpcIngress = base.network.mpcIngress.filter((r) => r.port !== 3000);
+    return {
       ...base,
       name: 'p2p-blocked',
       contract: 'initializing' as const,
-      network: { ...base.network, mpcIngress: base.network.mpcIngress.filter((r) => r.port !== 3000) },
+      network: { ...base.network, mpcIngress },
     };
-    twin = await startTwin({ scenario, blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  };
+  const started = useTwin(blocked, { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  let twin: Twin;
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('every dial times out, the leader never starts keygen; opening 3000 lets it reach Running', async () => {
     const failures = async (i: number) => {

@@ -15,7 +15,6 @@ export async function nodeLogs(twin: Twin, index: number): Promise<string> {
 
 export const count = (text: string, needle: string) => text.split(needle).length - 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: the contract's state JSON, read field by field by the tests
 export function contractState(twin: Twin): any {
   const out = twin.contract.view('state', {}, { contractId: twin.contractId, blockHeight: twin.chain.head.height });
   return out.ok ? out.value : undefined;

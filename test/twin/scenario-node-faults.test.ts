@@ -4,21 +4,21 @@
  * container (`one-node-down`), an indexer that lags (`indexer-behind`) — each seen as the runbook
  * can see it.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTwin, type Twin } from '../../twin/start.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
+import type { Twin } from '../../twin/start.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, rpcView, sh, stateName } from './network-support.ts';
 
 const BLOCK_MS = 100;
 const TIMEOUT_BLOCKS = 5;
-const start = (scenario: string) =>
-  startTwin({ scenario, blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: TIMEOUT_BLOCKS });
+const start = (scenario: string) => useTwin(scenario, { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: TIMEOUT_BLOCKS });
 
 describe('base-ip-changed', () => {
+  const started = start('base-ip-changed');
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await start('base-ip-changed');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('Running; every probe from the NEAR base times out while each node answers on its own instance', async () => {
     expect(stateName(twin)).toBe('Running');
@@ -44,11 +44,11 @@ describe('base-ip-changed', () => {
 });
 
 describe('node-not-attested', () => {
+  const started = start('node-not-attested');
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await start('node-not-attested');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('node 1 retries its attestation forever (Attached 0, Required …); no one connects to it', async () => {
     const signPk = twin.scenario.nodeList[1]!.p2p.chain!.publicKey;
@@ -75,11 +75,11 @@ describe('node-not-attested', () => {
 });
 
 describe('one-node-down', () => {
+  const started = start('one-node-down');
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await start('one-node-down');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('node 2 is exited and stays so; the others wait for it; docker start brings Running', async () => {
     const down = twin.nodes[2]!;
@@ -108,11 +108,11 @@ describe('one-node-down', () => {
 });
 
 describe('indexer-behind', () => {
+  const started = start('indexer-behind');
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await start('indexer-behind');
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test("node 2's chain view trails the head by 60 blocks; its votes come too late; Initializing", async () => {
     const lag = twin.scenario.nodeList[2]!.faults.indexerLagBlocks!;

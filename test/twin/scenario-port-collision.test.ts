@@ -4,21 +4,22 @@
  * the runbook can see them: contract state over RPC, docker logs and container state, /metrics,
  * config.yaml on the instance, and the NEAR base's probe.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useTwin } from '../twin-fixture.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTwin, type Twin } from '../../twin/start.ts';
+import type { Twin } from '../../twin/start.ts';
 import { contractState, count, metric, nearBaseHealth, nodeLogs, rpcView, sh } from './network-support.ts';
 
 const BLOCK_MS = 100;
 const TCP_BIND = /\[Initializing\] failed: TCP bind\n\nCaused by:\n {4}Address already in use \(os error 98\)/;
 
 describe('p2p-port-collision', () => {
+  const started = useTwin('p2p-port-collision', { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'p2p-port-collision', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('every node logs the TCP bind failure again and again; no attempt; no AccessKeyNotFound', async () => {
     for (const n of twin.nodes)
@@ -55,11 +56,11 @@ describe('p2p-port-collision', () => {
 });
 
 describe('incident-as-deployed', () => {
+  const started = useTwin('incident-as-deployed', { blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
   let twin: Twin;
-  beforeAll(async () => {
-    twin = await startTwin({ scenario: 'incident-as-deployed', blockTimeMs: BLOCK_MS, keyEventTimeoutBlocks: 5 });
+  beforeAll(() => {
+    twin = started();
   });
-  afterAll(async () => twin?.stop());
 
   test('AccessKeyNotFound first; after the key repair the nodes attest, then fail on TCP bind', async () => {
     for (const n of twin.nodes)

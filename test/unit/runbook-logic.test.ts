@@ -1,4 +1,5 @@
-/** The runbook's pure logic, without servers: keys by the node's rules, the manifest, derivation, diagnosis, redaction. */
+/** The runbook's pure logic, without servers: keys ' +
+  'by the node's rules, the manifest, derivation, diagnosis, redaction. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,7 +139,8 @@ describe('derivation matches the reference vectors', () => {
       'secp256k1:5bQPDXyYyWvUDDqS67WkGCU7J6NcuywVqMfTsauAcP4sQFU14h22kAuAEuiEXv9Qxxm6oZLZwRgPBkwwsoSineCR',
     );
     expect(toUncompressedHex(d)).toBe(
-      '04e5bc687a0d3c48ec470200cd5f295288c01931dee362f24127a488dfb2e2b9a749516ff33f3c5ea763d8f2a22c58293e9cc5826a7832d8125f76e6459c099082',
+      '04e5bc687a0d3c48ec470200cd5f295288c01931dee362f24127a488dfb2e2b9a7' +
+        '49516ff33f3c5ea763d8f2a22c58293e9cc5826a7832d8125f76e6459c099082',
     );
   });
 
@@ -230,13 +232,17 @@ describe('redaction by value', () => {
     expect(r.redact(text)).not.toContain(secret.slice(8, 40));
     expect(r.redact(text)).toContain('[REDACTED:');
   });
-  test('a process that never saw a secret still scrubs anything shaped like an ed25519 secret key, and keeps public keys', () => {
-    const stranger = new Redactor();
-    const other = key(6);
-    const out = stranger.redact(`sk ${other.secretKey} pk ${other.publicKey}`);
-    expect(out).not.toContain(other.secretKey.slice(8, 40));
-    expect(out).toContain(other.publicKey);
-  });
+  test(
+    'a process that never saw a secret still scrubs anything shaped like an ed25519 secret key, ' +
+      'and keeps public keys',
+    () => {
+      const stranger = new Redactor();
+      const other = key(6);
+      const out = stranger.redact(`sk ${other.secretKey} pk ${other.publicKey}`);
+      expect(out).not.toContain(other.secretKey.slice(8, 40));
+      expect(out).toContain(other.publicKey);
+    },
+  );
   test('errors thrown by libraries are scrubbed, causes included', () => {
     const e = r.redactError(new Error(`bad key ${secret}`, { cause: new Error(`inner ${secret}`) }));
     expect(`${e.message} ${e.stack} ${(e.cause as Error).message}`).not.toContain(secret.slice(8));

@@ -35,7 +35,9 @@ export function toXml(value: unknown): string {
 }
 
 export function queryResponse(action: string, xmlns: string, result: unknown, requestId: string): string {
-  return `<${action}Response xmlns="${xmlns}"><${action}Result>${toXml(result)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+  const metadata = `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata>`;
+  const body = `<${action}Result>${toXml(result)}</${action}Result>`;
+  return `<${action}Response xmlns="${xmlns}">${body}${metadata}</${action}Response>`;
 }
 
 export function queryError(
@@ -46,7 +48,9 @@ export function queryError(
   xmlns = '',
 ): string {
   const ns = xmlns ? ` xmlns="${xmlns}"` : '';
-  return `<ErrorResponse${ns}><Error><Type>${type}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+  const what = `<Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message>`;
+  const error = `<Error><Type>${type}</Type>${what}</Error>`;
+  return `<ErrorResponse${ns}>${error}<RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
 /** Epoch seconds with milliseconds, as the JSON protocols carry timestamps. */

@@ -235,6 +235,134 @@ function accessDenied(
     : new AwsError('AccessDeniedException', message, 400);
 }
 
+/** The faults an AWS call may meet before it is served: a denial, a throttle, a 5xx. */
+function faultInjector(faults: AwsFaults, who: { arn: string; region: string; accountId: string }) {
+  let error5xxAcc = 0;
+  const serverError = (service: AwsService) => {
+    const code =
+      service === 'secretsmanager'
+        ? 'InternalServiceError'
+        : service === 'ssm'
+          ? 'InternalServerError'
+          : 'InternalFailure';
+    const msg =
+      service === 'cloudformation' || service === 'sts'
+        ? 'The request processing has failed because of an unknown error, exception or failure.'
+        : 'We encountered an internal error. Please try again.';
+    return new AwsError(code, msg, 500);
+  };
+  return (service: AwsService, op: string, input: Record<string, unknown> = {}): AwsError | undefined => {
+    if (faults.deny?.some((d) => ruleMatches(d, service, op, input))) return accessDenied(who, service, op, input);
+    const t = faults.throttle.find((x) => x.count > 0 && ruleMatches(x, service, op, input));
+    if (t) {
+      t.count--;
+      const code = service === 'cloudformation' || service === 'sts' ? 'Throttling' : 'ThrottlingException';
+      return new AwsError(code, 'Rate exceeded');
+    }
+    if (faults.failNext5xx > 0) {
+      faults.failNext5xx--;
+      return serverError(service);
+    }
+    if (faults.error5xxRate > 0) {
+      error5xxAcc += Math.min(1, faults.error5xxRate);
+      if (error5xxAcc >= 1 - 1e-9) {
+        error5xxAcc -= 1;
+        return serverError(service);
+      }
+    }
+    return undefined;
+  };
+}
+
+type Ops = Record<string, (i: Record<string, string>) => unknown>;
+interface Dispatch {
+  count: (service: string, op: string) => void;
+  injected: ReturnType<typeof faultInjector>;
+  jsonOps: (service: AwsService) => Record<string, (i: Record<string, unknown>) => unknown>;
+  queryOps: (service: AwsService) => Ops;
+}
+
+const NOT_A_STRUCTURE = 'Start of structure or map found where not expected.';
+
+/** awsJson1_1 (Secrets Manager, SSM): X-Amz-Target names the operation, the body is its JSON input. */
+function serveJson(d: Dispatch, target: string, body: string, res: ServerResponse, requestId: string) {
+  const send = (status: number, obj: unknown) => {
+    if (res.destroyed) return;
+    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
+    res.end(JSON.stringify(obj));
+  };
+  const sendError = (e: AwsError) => send(e.status, { __type: e.code, message: e.message });
+  const dot = target.indexOf('.');
+  const service = JSON_SERVICES[target.slice(0, dot)];
+  const op = target.slice(dot + 1);
+  if (dot < 0 || !service) return sendError(new AwsError('UnknownOperationException', ''));
+  d.count(service, op);
+  let input: unknown;
+  try {
+    input = body ? JSON.parse(body) : {};
+  } catch {
+    input = undefined;
+  }
+  const fault = d.injected(service, op, (input ?? {}) as Record<string, unknown>);
+  if (fault) return sendError(fault);
+  const fn = d.jsonOps(service)[op];
+  if (!fn) return sendError(new AwsError('UnknownOperationException', ''));
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return sendError(new AwsError('SerializationException', NOT_A_STRUCTURE));
+  }
+  try {
+    return send(200, fn(input as Record<string, unknown>));
+  } catch (e) {
+    if (e instanceof AwsError) return sendError(e);
+    // Never echo an internal message: it could carry request data.
+    const code = service === 'ssm' ? 'InternalServerError' : 'InternalServiceError';
+    return sendError(new AwsError(code, 'An internal error occurred in the twin.', 500));
+  }
+}
+
+/** awsQuery (CloudFormation, STS): a form body with Action and Version; XML answers. */
+function serveQuery(d: Dispatch, body: string, res: ServerResponse, requestId: string) {
+  const form = new URLSearchParams(body);
+  const action = form.get('Action') ?? '';
+  const q = QUERY_SERVICES[form.get('Version') ?? ''];
+  const send = (status: number, xml: string) => {
+    if (res.destroyed) return;
+    res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(xml);
+  };
+  const sendError = (e: AwsError, xmlns = '') =>
+    send(e.status, queryError(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender', xmlns));
+  if (!q) {
+    const version = form.get('Version') ?? '(none)';
+    return sendError(new AwsError('InvalidAction', `Could not find operation ${action} for version ${version}`));
+  }
+  d.count(q.service, action);
+  const fault = d.injected(q.service, action, Object.fromEntries(form));
+  if (fault) return sendError(fault, q.xmlns);
+  const fn = d.queryOps(q.service)[action];
+  if (!fn) {
+    return sendError(new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`), q.xmlns);
+  }
+  try {
+    send(200, queryResponse(action, q.xmlns, fn(Object.fromEntries(form)), requestId));
+  } catch (e) {
+    if (e instanceof AwsError) return sendError(e, q.xmlns);
+    const message = 'The request processing has failed because of an unknown error, exception or failure.';
+    sendError(new AwsError('InternalFailure', message, 500), q.xmlns);
+  }
+}
+
+async function listen(server: ReturnType<typeof createServer>, port: number | undefined): Promise<number> {
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port ?? 0, '127.0.0.1', () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEndpoint> {
   const faults = defaultAwsFaults();
   if (opts.faults) configureAwsFaults(faults, opts.faults);
@@ -247,54 +375,16 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
     Account: opts.accountId,
     Arn: opts.identity?.arn ?? `arn:aws:sts::${opts.accountId}:assumed-role/mpc-runbook/mpc-runbook`,
   };
-  const sts: Record<string, (i: Record<string, string>) => unknown> = {
-    GetCallerIdentity: () => ({ ...identity }),
-  };
+  const sts: Ops = { GetCallerIdentity: () => ({ ...identity }) };
   let stats: Record<string, Record<string, number>> = {};
-  let error5xxAcc = 0;
-
-  function injected(service: AwsService, op: string, input: Record<string, unknown> = {}): AwsError | undefined {
-    if (faults.deny?.some((d) => ruleMatches(d, service, op, input)))
-      return accessDenied({ arn: identity.Arn, region: opts.region, accountId: opts.accountId }, service, op, input);
-    const t = faults.throttle.find((x) => x.count > 0 && ruleMatches(x, service, op, input));
-    if (t) {
-      t.count--;
-      return new AwsError(
-        service === 'cloudformation' || service === 'sts' ? 'Throttling' : 'ThrottlingException',
-        'Rate exceeded',
-      );
-    }
-    let fail = false;
-    if (faults.failNext5xx > 0) {
-      faults.failNext5xx--;
-      fail = true;
-    } else if (faults.error5xxRate > 0) {
-      error5xxAcc += Math.min(1, faults.error5xxRate);
-      if (error5xxAcc >= 1 - 1e-9) {
-        error5xxAcc -= 1;
-        fail = true;
-      }
-    }
-    if (fail) {
-      const code =
-        service === 'secretsmanager'
-          ? 'InternalServiceError'
-          : service === 'ssm'
-            ? 'InternalServerError'
-            : 'InternalFailure';
-      const msg =
-        service === 'cloudformation' || service === 'sts'
-          ? 'The request processing has failed because of an unknown error, exception or failure.'
-          : 'We encountered an internal error. Please try again.';
-      return new AwsError(code, msg, 500);
-    }
-    return undefined;
-  }
-
-  const count = (service: string, op: string) => {
-    stats[service] ??= {};
-    const s = stats[service];
-    s[op] = (s[op] ?? 0) + 1;
+  const dispatch: Dispatch = {
+    count: (service, op) => {
+      stats[service] ??= {};
+      stats[service][op] = (stats[service][op] ?? 0) + 1;
+    },
+    injected: faultInjector(faults, { arn: identity.Arn, region: opts.region, accountId: opts.accountId }),
+    jsonOps: (service) => (service === 'ssm' ? ssm.ops : sm.ops),
+    queryOps: (service) => (service === 'sts' ? sts : cfn.ops),
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -304,101 +394,14 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
     const requestId = randomUUID();
     if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
     const target = req.headers['x-amz-target'];
-
-    if (typeof target === 'string') {
-      const send = (status: number, obj: unknown) => {
-        if (res.destroyed) return;
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
-        res.end(JSON.stringify(obj));
-      };
-      const sendError = (e: AwsError) => send(e.status, { __type: e.code, message: e.message });
-      const dot = target.indexOf('.');
-      const service = JSON_SERVICES[target.slice(0, dot)];
-      const op = target.slice(dot + 1);
-      if (dot < 0 || !service) return sendError(new AwsError('UnknownOperationException', ''));
-      count(service, op);
-      let input: unknown;
-      try {
-        input = body ? JSON.parse(body) : {};
-      } catch {
-        input = undefined;
-      }
-      const fault = injected(service, op, (input ?? {}) as Record<string, unknown>);
-      if (fault) return sendError(fault);
-      const fn = (service === 'ssm' ? ssm.ops : sm.ops)[op];
-      if (!fn) return sendError(new AwsError('UnknownOperationException', ''));
-      if (input === undefined)
-        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-        return sendError(new AwsError('SerializationException', 'Start of structure or map found where not expected.'));
-      }
-      try {
-        return send(200, fn(input as Record<string, unknown>));
-      } catch (e) {
-        if (e instanceof AwsError) return sendError(e);
-        // Never echo an internal message: it could carry request data.
-        return sendError(
-          new AwsError(
-            service === 'ssm' ? 'InternalServerError' : 'InternalServiceError',
-            'An internal error occurred in the twin.',
-            500,
-          ),
-        );
-      }
-    }
-
-    const form = new URLSearchParams(body);
-    const action = form.get('Action') ?? '';
-    const q = QUERY_SERVICES[form.get('Version') ?? ''];
-    const send = (status: number, xml: string) => {
-      if (res.destroyed) return;
-      res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-      res.end(xml);
-    };
-    const sendError = (e: AwsError, xmlns = '') =>
-      send(e.status, queryError(e.code, e.message, requestId, e.status >= 500 ? 'Receiver' : 'Sender', xmlns));
-    if (!q)
-      return sendError(
-        new AwsError(
-          'InvalidAction',
-          `Could not find operation ${action} for version ${form.get('Version') ?? '(none)'}`,
-        ),
-      );
-    count(q.service, action);
-    const fault = injected(q.service, action, Object.fromEntries(form));
-    if (fault) return sendError(fault, q.xmlns);
-    const fn = (q.service === 'sts' ? sts : cfn.ops)[action];
-    if (!fn)
-      return sendError(
-        new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`),
-        q.xmlns,
-      );
-    try {
-      send(200, queryResponse(action, q.xmlns, fn(Object.fromEntries(form)), requestId));
-    } catch (e) {
-      if (e instanceof AwsError) return sendError(e, q.xmlns);
-      sendError(
-        new AwsError(
-          'InternalFailure',
-          'The request processing has failed because of an unknown error, exception or failure.',
-          500,
-        ),
-        q.xmlns,
-      );
-    }
+    if (typeof target === 'string') return serveJson(dispatch, target, body, res, requestId);
+    return serveQuery(dispatch, body, res, requestId);
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port);
   let stopping: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -411,11 +414,13 @@ export async function startAwsEndpoint(opts: AwsEndpointOptions): Promise<AwsEnd
     resetStats: () => {
       stats = {};
     },
-    stop: () =>
-      (stopping ??= new Promise<void>((ok) => {
+    stop: () => {
+      stopping ??= new Promise<void>((ok) => {
         ssm.stop();
         server.closeAllConnections();
         server.close(() => ok());
-      })),
+      });
+      return stopping;
+    },
   };
 }
