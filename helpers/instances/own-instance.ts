@@ -5,7 +5,7 @@
  * whose container is stopped gets the container started; neither is a key repair.
  */
 import type { DiscoveredNode } from '../aws/cloudformation.ts';
-import { runOn } from '../aws/ssm.ts';
+import { pingStatus, runOn } from '../aws/ssm.ts';
 import type { NodeSelfReport } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { PublicDataLine } from './node-reports.ts';
@@ -18,10 +18,17 @@ export async function ownInstanceReports(
 ): Promise<Map<number, OwnPublicData>> {
   const out = new Map<number, OwnPublicData>();
   if (!nodes.length) return out;
+  // An instance whose SSM agent is not connected would only make the command wait for its delivery timeout.
+  const ping = await pingStatus(
+    ctx.ssm,
+    nodes.map((n) => n.instanceId),
+  ).catch(() => undefined);
+  const online = nodes.filter((n) => !ping || ping.get(n.instanceId) === 'Online');
+  if (!online.length) return out;
   const script = ownPublicDataScript(nodes.map((n) => ({ index: n.index, instanceId: n.instanceId, ip: n.privateIp })));
   const res = await runOn(
     ctx.ssm,
-    nodes.map((n) => n.instanceId),
+    online.map((n) => n.instanceId),
     script,
     { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: node /health on its own instance' },
   );
