@@ -253,6 +253,24 @@ function indexerBlocker(r: Row, ev: BlockerEvidence): Blocker {
   return { code: 'indexer-behind', nodes: [who], sentence, todo, clearsByWaiting: !behind };
 }
 
+/** The node answers /metrics but has processed no block yet: its indexer is still syncing. */
+const noChainView = (r: Row) => !!r.n?.state?.metrics && r.n.state.metrics.indexerHeight === undefined && !isDown(r);
+
+function syncingBlocker(r: Row): Blocker {
+  const who = r.p.accountId;
+  return {
+    code: 'indexer-behind',
+    nodes: [who],
+    sentence:
+      `${who}'s chain view has no block yet (its /metrics has no mpc_indexer_latest_block_height): its indexer ` +
+      'is still syncing, and until it has caught up the node cannot attest, open its P2P listener or vote',
+    todo:
+      `wait for it to catch up, or check the node's embedded nearcore on ${r.n!.instanceId}: its sync with the ` +
+      'NEAR base (boot nodes; :24567 on the NEAR base from the node), its log (target indexer)',
+    clearsByWaiting: true,
+  };
+}
+
 function notListeningBlocker(r: Row, refused: { from: NodeView; probe: Probe }[]): Blocker {
   const who = r.p.accountId;
   const from = refused.map((x) => x.from.accountId).join(', ');
@@ -297,6 +315,7 @@ export function judgeBlockers(state: ContractState, ev: BlockerEvidence, o: { co
   const lagLimit = Math.max(5, Math.floor((ev.keyEventTimeoutBlocks ?? 30) / 2));
   for (const r of rows.filter((x) => (x.lag ?? 0) > lagLimit && !rooted.has(x.p.accountId)))
     take(indexerBlocker(r, ev));
+  for (const r of rows.filter((x) => noChainView(x) && !rooted.has(x.p.accountId))) take(syncingBlocker(r));
   for (const r of rows.filter((x) => !rooted.has(x.p.accountId))) {
     const refused = peerProbes(ev, r).filter(({ probe }) => probe.exit === 7);
     if (refused.length) take(notListeningBlocker(r, refused));
@@ -396,7 +415,9 @@ function nodeLines(r: Row, state: ContractState, ev: BlockerEvidence): string[] 
   const chain =
     m?.indexerHeight !== undefined
       ? `block ${m.indexerHeight} (${headSaid(ev)}: ${r.lag} behind); job ${m.job ?? '?'}${live}`
-      : `no /metrics${live}`;
+      : m
+        ? `no block processed yet (no mpc_indexer_latest_block_height in /metrics)${live}`
+        : 'no /metrics';
   return [
     `${r.p.accountId} — participant ${r.p.id}, ${r.n?.instanceId ?? 'no instance'}, ${r.p.url}`,
     `  attested    ${attestedOf(r)}`,

@@ -86,6 +86,7 @@ const METRICS_SUMMARY = [
   '/^mpc_network_live_connections[{]/ { q = $1; sub(/.*peer_participant_id="/, "", q); sub(/".*/, "", q);',
   '  if ($2 + 0 > 0) up = up (up == "" ? "" : ",") q; else down = down (down == "" ? "" : ",") q }',
   'END {',
+  '  if (NR == 0) { print "metrics none"; exit }',
   '  printf "metrics indexer_height=%s job=%s live=%s dead=%s\\n", ' +
     '(hgt == "" ? "-" : hgt), (j == "" ? "-" : j), (up == "" ? "-" : up), (down == "" ? "-" : down)',
   '}',

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { changes, footprint } from './footprint.ts';
 import { leakedSecrets, runbook, workspace } from './runbook-runs.ts';
 import { useTwin } from '../twin-fixture.ts';
+import { metric } from '../twin/network-support.ts';
 
 describe('runbook on base-ip-changed', () => {
   const started = useTwin('base-ip-changed');
@@ -53,6 +54,8 @@ describe('runbook on indexer-behind', () => {
   test('gate names the node and its lag; fix writes nothing and says what to check', async () => {
     const twin = started();
     const outputs: string[] = [];
+    // Its chain view trails by 60 blocks: until the chain has them, it has no view at all (still syncing).
+    await expect.poll(() => metric(twin, 2, 'mpc_indexer_latest_block_height'), { timeout: 120_000 }).toBeDefined();
     const gate = await runbook(twin, 'gate', workspace());
     outputs.push(gate.output);
     expect(gate.code).toBe(1);

@@ -225,6 +225,24 @@ describe('what blocks the key event', () => {
     const none = judgeBlockers(initializing(null), evidence({ nodes: [(n) => n, (n) => n, lagging(4)] }), CONTRACT);
     expect(none.map((x) => x.code)).toEqual(['unexplained']);
   });
+
+  test('a node whose indexer has no block yet is still syncing: named, and the refusals to it not repeated', () => {
+    const refused = (n: NodeView): NodeView => ({
+      ...n,
+      probes: n.probes.map((p) => (p.to === '2' ? { ...p, exit: 7, connected: false } : p)),
+    });
+    const syncing = (n: NodeView): NodeView => ({
+      ...n,
+      state: healthyState(2, { metrics: { live: [], dead: [] } }),
+    });
+    const ev = evidence({ nodes: [refused, refused, syncing] });
+    const b = judgeBlockers(initializing(null), ev, CONTRACT);
+    expect(b.map((x) => [x.code, x.nodes, x.clearsByWaiting])).toEqual([
+      ['indexer-behind', ['mpc-node-2.localnet'], true],
+    ]);
+    expect(b[0]!.sentence).toContain("mpc-node-2.localnet's chain view has no block yet");
+    expect(blockerTable(initializing(null), ev)).toContain('no block processed yet');
+  });
 });
 
 describe('a node the NEAR base gets no answer from: two vantage points', () => {
@@ -385,6 +403,11 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
       ['spare', '10.0.0.10', 3001, 28, false, '000'],
       ['spare', '10.0.0.11', 3001, 28, false, '000'],
     ]);
+  });
+
+  test('a node whose /metrics does not answer has no metrics line, not an empty one', () => {
+    writeFileSync(join(dir, 'metrics'), '');
+    expect(parseNodeState(run(nodeStateScript(nodes)))?.metrics).toBeUndefined();
   });
 
   test('own /public_data; an instance the script does not know says so and stops', () => {
