@@ -66,7 +66,8 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
  * The gate's critical path: round trips that must follow one another.
  * 00: DescribeStacks ×2 ∥ (aws), status, status once the head moved, view_account, version (rpc),
  *     GetCallerIdentity, DescribeInstanceInformation (aws).
- * 01: evidence = max(access keys, state, BatchGetSecretValue, the NEAR base's SSM command: SendCommand + one read).
+ * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command:
+ *     SendCommand + one read).
  * 03: container status command (SendCommand + one read).
  * 04: state ∥ status, public_key (rpc); AccessKeyNotFound command (SendCommand + one read).
  * 05: public_key, derived_public_key (rpc).
@@ -82,9 +83,10 @@ function lowerBound(n: number) {
   const commands = 1 + 2 * batches; // the NEAR base's node report; container status and AccessKeyNotFound per 50 nodes
   return {
     calls: {
-      // 00: status ×2, view_account, version; 01: one access-key list per account, state;
-      // 04: state, status, public_key; 05: public_key, derived_public_key
-      rpc: n + 10,
+      // 00: status ×2, view_account, version; the chain view: one access-key list and one view_account per
+      // account (no batch form of either), gas_price, state; 04: state, status, public_key; 05: public_key,
+      // derived_public_key
+      rpc: 2 * n + 11,
       secretsmanager: Math.ceil((2 * n) / 20), // BatchGetSecretValue holds 20 ids
       ssm: 2 * commands + Math.ceil((n + 1) / 50), // SendCommand + one status read per command; PingStatus per 50
       cloudformation: 2,

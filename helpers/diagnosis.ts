@@ -4,7 +4,15 @@
  * disagreement with a key that is on chain for that very account; otherwise the finding carries a
  * refusal that says why and what a person has to decide.
  */
-import type { Finding, NodeEvidence, OnChainKey, Repair, SecretObservation } from './evidence.ts';
+import type {
+  Finding,
+  FunctionCallPermission,
+  NodeEvidence,
+  OnChainKey,
+  Repair,
+  SecretObservation,
+} from './evidence.ts';
+import { decimal, nearAmount } from './explain.ts';
 import { shortKey } from './keys.ts';
 import { secretNames } from './node-secrets.ts';
 
@@ -21,6 +29,16 @@ export const NODE_METHODS = [
   'submit_participant_info',
 ];
 
+/** Gas of every transaction the node sends (mpc-facts §3.5: 300 Tgas, no deposit). */
+export const NODE_CALL_GAS = 300_000_000_000_000n;
+/** Gas of turning a FunctionCall transaction into its receipt (nearcore's send fees, about 2.428 Tgas). */
+export const TX_SEND_GAS = 2_428_000_000_000n;
+/**
+ * What one node call costs at a gas price, at least: nearcore checks the signer's balance and a FunctionCall
+ * key's allowance against the prepaid gas plus the send fees before it accepts a transaction.
+ */
+export const nodeCallCost = (gasPrice: bigint) => (NODE_CALL_GAS + TX_SEND_GAS) * gasPrice;
+
 const onChain = (keys: OnChainKey[], pk: string | undefined) => !!pk && keys.some((k) => k.publicKey === pk);
 
 /** Which other node's account holds this key (swapped keys), if any. */
@@ -36,6 +54,7 @@ interface Judging {
   ev: NodeEvidence;
   all: NodeEvidence[];
   contractId: string;
+  gasPrice: bigint | undefined;
   who: string;
   keys: OnChainKey[];
   /** A keys manifest was given at all (without one, its place is "not given", not a disagreement). */
@@ -251,30 +270,107 @@ function judgeNode(j: Judging, rematerialise: Repair | undefined) {
   }
   if (signPk && ev.node.p2pPublicKey !== signPk) {
     const p2p = shortKey(ev.node.p2pPublicKey);
-    const message = `${who}: the node's p2p key ${p2p} is not its participant sign_pk ${shortKey(signPk)}`;
+    const message =
+      `${who}: the node's p2p key ${p2p} is not its participant sign_pk ${shortKey(signPk)} — it logs ` +
+      '"We are not a participant in the current epoch" and stays out of the key generation';
     j.add(error({ role: 'p2p', place: 'node', code: 'node-p2p-mismatch', message, ...remedy }));
   }
 }
 
-/** The permissions of the keys the node uses: a FunctionCall key must allow the contract and its methods. */
+/** The account keys the node signs with, or would after a repair: its own, the manifest's, Secrets Manager's. */
+function keysInUse(j: Judging): OnChainKey[] {
+  const { ev } = j;
+  const used = [ev.node.signerPublicKey, ev.manifest?.accountPublicKey, ev.secretsManager.account.publicKey];
+  return j.keys.filter((k) => used.includes(k.publicKey));
+}
+
+/** Why a FunctionCall key cannot sign what the node sends, in nearcore's words, or undefined when it can. */
+function permissionProblem(fc: FunctionCallPermission, contractId: string): string | undefined {
+  if (fc.receiver_id !== contractId) {
+    return (
+      `is a FunctionCall key for ${fc.receiver_id}, not ${contractId}: ` +
+      'every transaction the node sends fails InvalidAccessKeyError(ReceiverMismatch)'
+    );
+  }
+  const missing = fc.method_names.length ? NODE_METHODS.filter((m) => !fc.method_names.includes(m)) : [];
+  if (!missing.length) return undefined;
+  const attests = missing.includes('submit_participant_info');
+  const first = attests ? ' — submit_participant_info first: it never attests' : '';
+  return (
+    `is a FunctionCall key for ${contractId} whose method_names lack ${missing.join(', ')}: ` +
+    `the node's calls of those fail InvalidAccessKeyError(MethodNameMismatch)${first}`
+  );
+}
+
+/** How an operator replaces an access key (the runbook never changes access keys). */
+function replaceKeyRemedy(j: Judging, pk: string, what: string): string {
+  const replace = `DeleteKey ${shortKey(pk)}, then AddKey the same public key ${what}`;
+  const signer = j.keys.some((k) => k.permission === 'FullAccess')
+    ? `signed with a FullAccess key of ${j.who}`
+    : `signed with a FullAccess key of ${j.who} — it holds none, so nobody can change its keys: the node ` +
+      'needs a new account (and a new participant entry)';
+  const never = "an access key's permission cannot be changed in place, and the runbook never changes access keys";
+  return `${never}: ${replace}, ${signer}`;
+}
+
+/** A FunctionCall key the node uses must allow the contract and its methods. */
 function judgePermissions(j: Judging) {
-  const { ev, who } = j;
-  for (const k of j.keys) {
+  for (const k of keysInUse(j)) {
     if (k.permission === 'FullAccess') continue;
-    const used = k.publicKey === ev.node.signerPublicKey || k.publicKey === ev.manifest?.accountPublicKey;
-    if (!used) continue;
-    const fc = k.permission.FunctionCall;
-    const missing = fc.method_names.length ? NODE_METHODS.filter((m) => !fc.method_names.includes(m)) : [];
-    if (fc.receiver_id === j.contractId && !missing.length) continue;
-    const what =
-      fc.receiver_id !== j.contractId ? `may only call ${fc.receiver_id}` : `does not allow ${missing.join(', ')}`;
+    const problem = permissionProblem(k.permission.FunctionCall, j.contractId);
+    if (!problem) continue;
+    const methods = `as FullAccess (as mpc-setup.ts adds it) or for ${j.contractId} with ${NODE_METHODS.join(', ')}`;
     j.add(
       error({
         role: 'account',
         place: 'chain',
         code: 'access-key-permission',
-        message: `${who}: access key ${shortKey(k.publicKey)} ${what}`,
-        refusal: 'access key permissions are immutable: delete and re-add the key by hand',
+        message: `${j.who}: access key ${shortKey(k.publicKey)} ${problem}`,
+        refusal: replaceKeyRemedy(j, k.publicKey, methods),
+      }),
+    );
+  }
+}
+
+/** What one node call costs, said once per sentence that compares an amount against it. */
+const costSentence = (cost: bigint, gasPrice: bigint) =>
+  `one node call costs at least ${nearAmount(cost)} (${cost} yocto: ` +
+  `${decimal(NODE_CALL_GAS + TX_SEND_GAS, 12)} Tgas at gas price ${gasPrice} yocto)`;
+
+/** The node's account pays the gas and a FunctionCall key's allowance is charged it: both must cover one call. */
+function judgeFunds(j: Judging) {
+  if (j.gasPrice === undefined) return;
+  const cost = nodeCallCost(j.gasPrice);
+  const balance = j.ev.chain.balance;
+  if (balance !== undefined && BigInt(balance) < cost) {
+    j.add(
+      error({
+        role: 'account',
+        place: 'chain',
+        code: 'account-balance',
+        message:
+          `${j.who}: the account holds ${nearAmount(balance)} (${balance} yocto), less than ` +
+          `${costSentence(cost, j.gasPrice)}: every transaction the node sends fails NotEnoughBalance`,
+        refusal:
+          `the runbook never moves funds: send ${j.who} NEAR from the account that funds the nodes ` +
+          '(mpc-setup.ts gives each 10 NEAR from localnet), then the node retries by itself',
+      }),
+    );
+  }
+  for (const k of keysInUse(j)) {
+    if (k.permission === 'FullAccess' || k.permission.FunctionCall.allowance === null) continue;
+    const left = k.permission.FunctionCall.allowance;
+    if (BigInt(left) >= cost) continue;
+    j.add(
+      error({
+        role: 'account',
+        place: 'chain',
+        code: 'access-key-allowance',
+        message:
+          `${j.who}: access key ${shortKey(k.publicKey)} has ${nearAmount(left)} (${left} yocto) of allowance left, ` +
+          `less than ${costSentence(cost, j.gasPrice)}: every transaction the node sends fails ` +
+          'InvalidAccessKeyError(NotEnoughAllowance)',
+        refusal: replaceKeyRemedy(j, k.publicKey, 'with a larger allowance (or none: allowance null is unlimited)'),
       }),
     );
   }
@@ -331,15 +427,24 @@ function judge(j: Judging) {
       : undefined;
   judgeNode(j, rematerialise);
   judgePermissions(j);
+  judgeFunds(j);
   judgeManifestAccountId(j);
 }
 
-export function diagnose(all: NodeEvidence[], opts: { contractId: string; manifestGiven?: boolean }): Finding[] {
+export interface DiagnoseOptions {
+  contractId: string;
+  manifestGiven?: boolean;
+  /** The chain's gas price in yocto per gas: with it, balances and allowances are held against a node call. */
+  gasPrice?: bigint;
+}
+
+export function diagnose(all: NodeEvidence[], opts: DiagnoseOptions): Finding[] {
   const findings: Finding[] = [];
   const manifestGiven = opts.manifestGiven ?? true;
+  const { contractId, gasPrice } = opts;
   for (const ev of all) {
     const add = (f: Draft) => void findings.push({ node: ev.index, ...f });
-    judge({ ev, all, contractId: opts.contractId, who: ev.accountId, keys: ev.chain.accessKeys, manifestGiven, add });
+    judge({ ev, all, contractId, gasPrice, who: ev.accountId, keys: ev.chain.accessKeys, manifestGiven, add });
   }
   return findings;
 }

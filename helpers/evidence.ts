@@ -15,6 +15,8 @@ export type AccessKeyPermission =
   | 'FullAccess'
   | { FunctionCall: { receiver_id: string; method_names: string[]; allowance: string | null } };
 
+export type FunctionCallPermission = Extract<AccessKeyPermission, { FunctionCall: unknown }>['FunctionCall'];
+
 export interface OnChainKey {
   publicKey: string;
   permission: AccessKeyPermission;
@@ -26,6 +28,7 @@ export type SecretShape =
   | 'json-wrapped' // {"key": "..."} from the ECS-era deployment
   | 'trailing-newline'
   | 'progress-text' // bootstrap progress lines captured into the value
+  | 'no-prefix' // the key's base58 body without its 'ed25519:' (the bootstrap refuses it)
   | 'placeholder' // PLACEHOLDER_REPLACE_WITH_REAL_KEY
   | 'empty'
   | 'malformed'
@@ -77,6 +80,8 @@ export interface NodeEvidence {
     accessKeys: OnChainKey[];
     /** sign_pk of this account's participant entry in the contract, if it is a participant. */
     participantSignPk?: string;
+    /** The account's liquid balance in yoctoNEAR (view_account amount), when it was read. */
+    balance?: string;
   };
   secretsManager: { account: SecretObservation; p2p: SecretObservation };
   manifest?: ManifestEntry;
@@ -95,7 +100,9 @@ export type FindingCode =
   | 'account-id-mismatch' // e.g. mpc-node-0.node0 in the manifest vs mpc-node-0.localnet
   | 'p2p-secret-mismatch' // Secrets Manager p2p key is not the participant sign_pk
   | 'key-on-wrong-account' // a key that belongs to another node's account (swapped keys)
-  | 'access-key-permission'; // key on chain, but cannot call the contract methods the node needs
+  | 'access-key-permission' // key on chain, but cannot call the contract methods the node needs
+  | 'access-key-allowance' // a FunctionCall key whose allowance is below what one node call costs
+  | 'account-balance'; // the node account cannot pay the gas of one node call
 
 /** A repair the runbook can make safely. Values travel by reference (secret name, manifest entry), never inline. */
 export type Repair =

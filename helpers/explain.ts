@@ -1,6 +1,17 @@
 /** The evidence and findings as an operator reads them (public keys only). Pure text, no I/O. */
 import type { Finding, NodeEvidence, OnChainKey, Repair } from './evidence.ts';
 
+/** A whole amount in units of 10^places, as a decimal without trailing zeros: decimal(30242800000000000000000n, 24). */
+export function decimal(v: bigint | string, places: number): string {
+  const n = BigInt(v);
+  const unit = 10n ** BigInt(places);
+  const frac = (n % unit).toString().padStart(places, '0').replace(/0+$/, '');
+  return `${n / unit}${frac ? `.${frac}` : ''}`;
+}
+
+/** yoctoNEAR as NEAR: "0.0302428 NEAR". */
+export const nearAmount = (yocto: bigint | string) => `${decimal(yocto, 24)} NEAR`;
+
 const short = (k?: string) => (k ? `${k.slice(0, 12)}…${k.slice(-4)}` : '—');
 const permission = (k: OnChainKey) => (k.permission === 'FullAccess' ? 'FullAccess' : 'FunctionCall');
 

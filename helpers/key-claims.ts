@@ -21,6 +21,20 @@ const warningsOf = (ev: KeyEvidence, node: DiscoveredNode) =>
     .filter((f) => f.severity === 'warning')
     .map((f) => f.message);
 
+/** Findings where the chain itself refuses what the node sends (its key's permission or allowance, its funds). */
+const CHAIN_STOPS: Finding['code'][] = ['access-key-permission', 'access-key-allowance', 'account-balance'];
+const chainOnly = (problems: Finding[]) => problems.every((p) => p.place === 'chain' && CHAIN_STOPS.includes(p.code));
+
+/** What a node's problems amount to: its places disagree, or the chain alone stops its transactions. */
+const headline = (node: DiscoveredNode, problems: Finding[]) =>
+  chainOnly(problems)
+    ? `${node.accountId}: the chain refuses the transactions the node sends:`
+    : `${node.accountId} disagrees with the chain:`;
+const refusedHeadline = (node: DiscoveredNode, refused: Finding[]) =>
+  chainOnly(refused)
+    ? `${node.accountId}: the chain refuses the transactions the node sends, and the runbook never changes the chain:`
+    : `${node.accountId}: disagreements the manifest cannot settle:`;
+
 /** 01 (gate, plan): the account key and the p2p key agree in all four places. */
 export const keysAgree =
   (node: DiscoveredNode) =>
@@ -30,7 +44,7 @@ export const keysAgree =
       evidence: evidenceTable(evidenceOf(ev, node), { manifestGiven: ev.manifest.given }),
       warnings: warningsOf(ev, node),
       problems,
-      summary: `${node.accountId} disagrees with the chain:\n${explain(problems)}`,
+      summary: `${headline(node, problems)}\n${explain(problems)}`,
     };
   };
 
@@ -43,7 +57,7 @@ export const keysRepairable =
       evidence: evidenceTable(evidenceOf(ev, node), { manifestGiven: ev.manifest.given }),
       warnings: warningsOf(ev, node),
       problems: refused,
-      summary: `${node.accountId}: disagreements the manifest cannot settle:\n${explain(refused)}`,
+      summary: `${refusedHeadline(node, refused)}\n${explain(refused)}`,
     };
   };
 

@@ -59,7 +59,8 @@ export const isSecretStoreKey = (v: string) => /^[0-9a-fA-F]{32}$/.test(v);
 /**
  * What a Secrets Manager value looks like, and the key inside it when one can be recovered:
  * plain, JSON {"key": …} (ECS era), trailing newline, progress text captured around the key
- * (recoverable only when exactly one ed25519: token is present), placeholder, empty, missing.
+ * (recoverable only when exactly one ed25519: token is present), the base58 body without its
+ * ed25519: prefix, placeholder, empty, missing.
  */
 export function normaliseSecretValue(raw: string | undefined): {
   shape: SecretShape;
@@ -86,6 +87,14 @@ export function normaliseSecretValue(raw: string | undefined): {
     }
     return { shape: 'malformed', problem: 'the value looks like JSON but holds no key field' };
   }
+  if (!/\s/.test(raw) && isBareKeyBody(raw))
+    return {
+      shape: 'no-prefix',
+      value: `ed25519:${raw}`,
+      problem:
+        "the value is the key's base58 body without its 'ed25519:' prefix: " +
+        "the node's next bootstrap stops on it (ERROR: … must start with 'ed25519:')",
+    };
   if (!/\s/.test(raw)) return { shape: 'plain', value: raw };
   if (/^\S+\s+$/.test(raw) && !/\s/.test(trimmed))
     return { shape: 'trailing-newline', value: trimmed, problem: 'the value ends with a newline' };
@@ -97,6 +106,12 @@ export function normaliseSecretValue(raw: string | undefined): {
       problem: 'the value holds captured progress text around the key',
     };
   return { shape: 'malformed', problem: 'the value holds text that is not a single key' };
+}
+
+/** A node key's base58 body alone (64 bytes, seed‖public key that match): a key that lost its prefix. */
+function isBareKeyBody(raw: string): boolean {
+  if (raw.includes(':')) return false;
+  return nodeKeyProblem(`ed25519:${raw}`) === undefined;
 }
 
 /** "ed25519:7hEV…RQTE": enough to tell keys apart in a report. */

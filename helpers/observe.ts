@@ -1,6 +1,6 @@
 /**
  * Observing the four places a node key lives, for every node at once (one call per kind of
- * evidence): the chain (access keys, participant sign_pk), Secrets Manager, the manifest, and the
+ * evidence): the chain (access keys, balances, participant sign_pk), Secrets Manager, the manifest, and the
  * node itself as the NEAR base sees it inside the VPC. Public keys only; judged by diagnosis.ts.
  */
 import { readSecrets } from './aws/secrets-manager.ts';
@@ -75,7 +75,8 @@ interface Observed {
 
 function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest): NodeEvidence {
   const accessKeys = seen.chain.keys[n.accountId] ?? undefined;
-  const participant = participantsOf(seen.chain.state).find((p) => p[0] === n.accountId);
+  const participant = participantsOf(seen.chain.state!).find((p) => p[0] === n.accountId);
+  const balance = seen.chain.balances[n.accountId];
   const names = secretNames(n.index);
   const where = (field: string) => ({ node: n.accountId, field });
   return {
@@ -87,6 +88,7 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest):
       accountExists: accessKeys !== undefined && accessKeys.length > 0,
       accessKeys: accessKeys ?? [],
       ...(participant ? { participantSignPk: participant[2].sign_pk } : {}),
+      ...(balance ? { balance } : {}),
     },
     secretsManager: {
       account: observeKeySecret(seen.secrets.get(names.account)!, where(names.account)),
@@ -97,27 +99,68 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest):
   };
 }
 
-/** The chain's side of every node: its access keys (null: no account) and the contract state. */
+/**
+ * The chain's side of every node: its access keys (null: no account), its balance, the gas price they are
+ * held against, and the contract state (or why it could not be read: not initialised, no code, …).
+ */
 export interface ChainView {
   keys: Record<string, OnChainKey[] | null>;
-  state: ContractState;
+  /** Each node account's liquid balance in yoctoNEAR (null: no such account). */
+  balances: Record<string, string | null>;
+  /** The gas price in yoctoNEAR per gas (a decimal string: the view is kept as JSON). */
+  gasPrice: string;
+  state?: ContractState;
+  stateError?: string;
+}
+
+/** Each account's balance, a few view_account calls at a time (there is no batch form of it). */
+async function balancesOf(ctx: RunbookContext, accountIds: string[]): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  const queue = [...accountIds];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const account = await ctx.near.viewAccount(id).catch((e: Error) => {
+        if (/does not exist/.test(e.message)) return null;
+        throw e;
+      });
+      out[id] = account ? String(account.amount) : null;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  return out;
+}
+
+/** A contract that answers, but not with a state: the reason is evidence (00 names it), not a failed observation. */
+const CONTRACT_ANSWERED = /wasm execution failed|Contract code for contract ID|Contract method is not found|state\(\)/;
+
+async function contractStateOrWhy(ctx: RunbookContext): Promise<Pick<ChainView, 'state' | 'stateError'>> {
+  try {
+    return { state: await ctx.near.contractState() };
+  } catch (e) {
+    if (!CONTRACT_ANSWERED.test((e as Error).message)) throw e;
+    return { stateError: (e as Error).message };
+  }
 }
 
 /** The chain's side, once per run in gate and plan (shared by preflight and the steps), afresh in fix. */
 export function chainView(ctx: RunbookContext): Promise<ChainView> {
   const observe = async (): Promise<ChainView> => {
-    const [keys, state] = await Promise.all([
-      ctx.near.onChainKeys(ctx.deployment.nodes.map((n) => n.accountId)),
-      ctx.near.contractState(),
+    const accounts = ctx.deployment.nodes.map((n) => n.accountId);
+    const [keys, balances, gasPrice, state] = await Promise.all([
+      ctx.near.onChainKeys(accounts),
+      balancesOf(ctx, accounts),
+      ctx.near.gasPrice(),
+      contractStateOrWhy(ctx),
     ]);
-    return { keys: Object.fromEntries([...keys].map(([a, k]) => [a, k ?? null])), state };
+    const keyLists = Object.fromEntries([...keys].map(([a, k]) => [a, k ?? null]));
+    return { keys: keyLists, balances, gasPrice: gasPrice.toString(), ...state };
   };
   return oncePerRun('chain.json', observe, sharesObservations());
 }
 
 /** Per node, the manifest candidate that holds its keys on chain (MPC_KEYS_FILE may name several). */
 export function manifestChoice(ctx: RunbookContext, chain: ChainView): KeysChoice {
-  const participants = participantsOf(chain.state);
+  const participants = chain.state ? participantsOf(chain.state) : [];
   const nodes: ChainNodeKeys[] = ctx.deployment.nodes.map((n) => {
     const signPk = participants.find((p) => p[0] === n.accountId)?.[2].sign_pk;
     const accessKeys = (chain.keys[n.accountId] ?? []).map((k) => k.publicKey);
@@ -148,6 +191,7 @@ export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
     readSecrets(ctx.sm, names),
     nodeSelfReports(ctx),
   ]);
+  if (!chain.state) throw new Error(`the contract state cannot be read (see 00-preflight): ${chain.stateError}`);
   // The second vantage point, only for the nodes the NEAR base got no answer from.
   const own = await ownInstanceReports(ctx, unansweredFromBase(deployment.nodes, reports));
   const choice = manifestChoice(ctx, chain);
@@ -155,6 +199,7 @@ export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
   const findings = diagnose(nodes, {
     contractId: ctx.config.MPC_CONTRACT_ID,
     manifestGiven: ctx.candidates.length > 0,
+    gasPrice: BigInt(chain.gasPrice),
   });
   return { state: chain.state, nodes, findings, manifest: manifestSide(ctx, choice) };
 }

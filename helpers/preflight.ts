@@ -14,7 +14,8 @@ import { lookalikeVariables } from './config.ts';
 import { targetOf } from './target.ts';
 import { waitUntil } from './retry.ts';
 import { NO_MANIFEST, secretsMissing } from './manifest.ts';
-import { chainView, manifestChoice } from './observe.ts';
+import { type ChainView, chainView, manifestChoice } from './observe.ts';
+import { type ContractState, progressSentence } from './near/contract-state.ts';
 
 const fails = (message: string): Verdict => ({ problems: [{ message }] });
 const holds = (evidence: string, warnings: string[] = []): Verdict => ({ evidence, warnings, problems: [] });
@@ -24,15 +25,10 @@ export function deploymentDiscovered(_: unknown, ctx: RunbookContext): Verdict {
   const nodes = deployment.nodes.map((n) => `${n.accountId}=${n.instanceId}@${n.privateIp}`).join(', ');
   const base = deployment.nearBase?.instanceId ?? 'not found';
   const evidence = `stack ${config.MPC_STACK_NAME}: ${nodes}; NEAR base ${base}`;
+  const baseMissing = deployment.nearBaseMissing ?? `none in stack ${config.NEAR_STACK_NAME}`;
   const problems = [
     ...(deployment.nodes.length ? [] : [{ message: `no MPC nodes in the outputs of stack ${config.MPC_STACK_NAME}` }]),
-    ...(deployment.nearBase
-      ? []
-      : [
-          {
-            message: `no NEAR base instance: ${deployment.nearBaseMissing ?? `none in ${config.NEAR_STACK_NAME}`}`,
-          },
-        ]),
+    ...(deployment.nearBase ? [] : [{ message: `no NEAR base instance: ${baseMissing}` }]),
   ];
   return { evidence, problems };
 }
@@ -76,6 +72,107 @@ export async function nearRpcAnswers(_: unknown, ctx: RunbookContext): Promise<V
 
 const NO_CODE = '11111111111111111111111111111111';
 
+/** The MPC contracts the runbook knows by code hash (mpc-facts §1.0: the archived wasms of near/mpc). */
+export const KNOWN_CONTRACTS: Record<string, string> = {
+  '4SKLfbnrk2BL8zKTVxLybwXLq8TMLgaCbBaJ9JHfdCCU':
+    'the MPC contract 3.0.2 (the deployed one, infra/aws-cdk/mpc-contract.wasm)',
+  AwGsqzBktLoUvdnUsNVrP8hFea3SywdRYHzmPead4Jts: 'the MPC contract 2.2.0 (no TEE methods: no submit_participant_info)',
+};
+const KNOWN_LIST = Object.entries(KNOWN_CONTRACTS)
+  .map(([hash, what]) => `${hash} = ${what.replace(/^the MPC contract (\S+).*$/, '$1')}`)
+  .join(', ');
+const TWO_TWO_ZERO = 'AwGsqzBktLoUvdnUsNVrP8hFea3SywdRYHzmPead4Jts';
+
+const DEPLOY =
+  'deploy the MPC contract 3.0.2 (infra/aws-cdk/mpc-contract.wasm; the 1.2 MB wasm needs 50–60 NEAR on the ' +
+  'account, or the deploy fails LackBalanceForState) and init it, or set MPC_CONTRACT_ID to the account that holds it';
+const INIT =
+  'initialise it: init {"parameters": {"participants": …, "threshold": …}} signed by the contract account, with ' +
+  "every node's account, id, p2p public key (sign_pk) and URL — the consumer's mpc-setup.ts does this, then every " +
+  'participant votes vote_add_domains; the runbook never initialises a contract';
+const VOTE_DOMAINS =
+  'every participant must sign vote_add_domains {"domains":[{"id":0,"scheme":"Secp256k1"}]} with the identical ' +
+  "list (the consumer's mpc-setup.ts does this; the runbook casts no votes)";
+
+/** What the contract account holds, as evidence: its code hash and whether the runbook knows it. */
+export interface ContractSeen {
+  contractId: string;
+  codeHash: string;
+  /** version() as it answered, or the error it failed with. */
+  version: { value: unknown } | { error: string };
+  state?: ContractState;
+}
+
+const codeSaid = (hash: string) =>
+  `code_hash ${hash} (${KNOWN_CONTRACTS[hash] ?? 'not a code hash the runbook knows'})`;
+
+/** A contract that answers version() with a semver: which one, and what is worth knowing about its state. */
+function answeringContract(c: ContractSeen, version: unknown): Verdict {
+  const id = c.contractId;
+  const state = c.state ? progressSentence(c.state) : 'state unreadable';
+  const evidence = `${id}: ${codeSaid(c.codeHash)}, version ${version}, ${state}`;
+  if (!/^\d+\.\d+\.\d+$/.test(String(version))) {
+    return { evidence, problems: [{ message: `${id}.version() gave ${JSON.stringify(version)}` }] };
+  }
+  const warnings: string[] = [];
+  if (!KNOWN_CONTRACTS[c.codeHash]) {
+    warnings.push(
+      `${id}: code_hash ${c.codeHash} is not one the runbook knows (${KNOWN_LIST}); version() says ${version}`,
+    );
+  }
+  if (c.codeHash === TWO_TWO_ZERO) {
+    warnings.push(`${id} is the MPC contract 2.2.0: nodes of 3.x call submit_participant_info, which it does not have`);
+  }
+  if (c.state && c.state !== 'NotInitialized' && 'Running' in c.state && !c.state.Running.domains.domains.length) {
+    warnings.push(
+      `${id} is Running with no domain: the participants never voted vote_add_domains, so there is no key to ` +
+        `sign with (public_key fails "No such domain.") and step 04 stays red — ${VOTE_DOMAINS}`,
+    );
+  }
+  return { evidence, warnings, problems: [] };
+}
+
+/** The contract account judged from its code hash, version() and state (pure; contractDeployed gathers them). */
+export function judgeContract(c: ContractSeen): Verdict {
+  const id = c.contractId;
+  if (c.codeHash === NO_CODE) {
+    const message =
+      `${id} exists but holds no contract code (code_hash ${NO_CODE}; the MPC contract would be one of ` +
+      `${KNOWN_LIST}): its views fail CodeDoesNotExist and every node logs "error reading config from chain" — ` +
+      DEPLOY;
+    return { evidence: `${id}: code_hash ${NO_CODE} (no code)`, problems: [{ message }] };
+  }
+  if ('value' in c.version) return answeringContract(c, c.version.value);
+  const why = c.version.error;
+  const evidence = `${id}: ${codeSaid(c.codeHash)}; version() failed: ${why}`;
+  if (/Calling default not allowed/.test(why)) {
+    const message =
+      `${id} holds ${KNOWN_CONTRACTS[c.codeHash] ?? `code_hash ${c.codeHash}`} but was never initialised: every ` +
+      'view that reads its state panics "Calling default not allowed." and every node logs "error reading config ' +
+      `from chain" — ${INIT}`;
+    return { evidence, problems: [{ message }] };
+  }
+  if (/method is not found|MethodNotFound/.test(why)) {
+    const message =
+      `${id} holds code_hash ${c.codeHash}, which is no MPC contract the runbook knows (${KNOWN_LIST}): it has no ` +
+      `version() method (MethodNotFound), so it is another contract and every node logs "error reading config from ` +
+      `chain" — ${DEPLOY}`;
+    return { evidence, problems: [{ message }] };
+  }
+  return { evidence, problems: [{ message: `${id}.version() failed: ${why}` }] };
+}
+
+/** The chain view of this preflight (one per context: contractDeployed and manifestOnChain share it). */
+const chainOfContext = new WeakMap<RunbookContext, Promise<ChainView>>();
+function chainOf(ctx: RunbookContext): Promise<ChainView> {
+  let view = chainOfContext.get(ctx);
+  if (!view) {
+    view = chainView(ctx);
+    chainOfContext.set(ctx, view);
+  }
+  return view;
+}
+
 export async function contractDeployed(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   const { near, config } = ctx;
   const id = config.MPC_CONTRACT_ID;
@@ -88,18 +185,19 @@ export async function contractDeployed(_: unknown, ctx: RunbookContext): Promise
     }
     throw classified(e, nearOrigin(config));
   });
-  if (account.code_hash === NO_CODE) {
-    return fails(
-      `${id} exists but has no contract code deployed (code_hash 1111…): ` +
-        'deploy the MPC contract or set MPC_CONTRACT_ID',
-    );
-  }
-  const version = await near.contractView<string>('version');
-  const evidence = `${id}: code_hash ${account.code_hash}, version ${version}`;
-  if (!/^\d+\.\d+\.\d+$/.test(String(version))) {
-    return { evidence, problems: [{ message: `${id}.version() gave ${JSON.stringify(version)}` }] };
-  }
-  return holds(evidence);
+  const codeHash = String(account.code_hash);
+  if (codeHash === NO_CODE) return judgeContract({ contractId: id, codeHash, version: { error: 'no code' } });
+  const [version, chain] = await Promise.all([
+    near.contractView<string>('version').then(
+      (value) => ({ value }),
+      (e: Error) => {
+        if (!/wasm execution failed|method is not found|Contract code/.test(e.message)) throw e;
+        return { error: e.message.replace(/^view version on \S+: /, '') };
+      },
+    ),
+    chainOf(ctx),
+  ]);
+  return judgeContract({ contractId: id, codeHash, version, ...(chain.state ? { state: chain.state } : {}) });
 }
 
 export async function awsIdentityExpected(_: unknown, ctx: RunbookContext): Promise<Verdict> {
@@ -185,7 +283,7 @@ export function manifestUsableForFix(_: unknown, ctx: RunbookContext): Verdict {
  */
 export async function manifestOnChain(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   if (!ctx.candidates.length || ctx.manifestError) return holds(NOT_GIVEN);
-  const chain = await chainView(ctx);
+  const chain = await chainOf(ctx);
   const choice = manifestChoice(ctx, chain);
   const onChain = choice.rows.filter((r) => r.used && r.accountOnChain);
   // With several candidates, which one each node uses is worth a line of its own.

@@ -65,6 +65,8 @@ export function nearClient(url: string, contractId: string, o: NearClientOptions
     provider,
     status: () => call('RPC status', () => provider.viewNodeStatus()),
     viewAccount: (accountId: string) => call(`view_account ${accountId}`, () => provider.viewAccount({ accountId })),
+    /** The chain's gas price now, in yoctoNEAR per gas. */
+    gasPrice: async () => BigInt(String((await call('gas_price', () => provider.viewGasPrice())).gas_price)),
     /** One view_access_key_list per account, a few at a time. */
     async onChainKeys(accountIds: string[]): Promise<Map<string, OnChainKey[] | undefined>> {
       const out = new Map<string, OnChainKey[] | undefined>();

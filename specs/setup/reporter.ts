@@ -1,14 +1,15 @@
 /**
  * The runbook's report: each claim as it ends (with what its fix-up would do, did, or saw while
  * waiting, beside its node), then per step passed / failed / skipped (and why), what the run checked,
- * what it wrote (the journal and how to undo it), and the next command. A run that covered only some
- * steps says so and is not a verdict on the Layer 3. Everything printed is redacted. Also fills the
- * GitHub step summary when GITHUB_STEP_SUMMARY is set.
+ * the known failures it matched (docs/failure-modes.md), what it wrote (the journal and how to undo it),
+ * and the next command. A run that covered only some steps says so and is not a verdict on the Layer 3.
+ * Everything printed is redacted. Also fills the GitHub step summary when GITHUB_STEP_SUMMARY is set.
  */
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { CATALOGUE_DOC, catalogueLine, knownFailures } from '../../helpers/catalogue.ts';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { redactor } from '../../helpers/redact.ts';
 import { targetOf } from '../../helpers/target.ts';
@@ -58,6 +59,17 @@ function journalOfThisRun(): string | undefined {
   return runId && existsSync(path) ? path : undefined;
 }
 
+/** The catalogue entries the run's red claims and warnings match (docs/failure-modes.md has their rows). */
+function catalogueLines(lines: Line[], green: boolean): string[] {
+  const said = {
+    failures: lines.filter((l) => l.state === 'failed').flatMap((l) => l.errors),
+    warnings: lines.flatMap((l) => l.annotations.filter((a) => a.type === 'warning').map((a) => a.message)),
+  };
+  const known = knownFailures(said).map(catalogueLine);
+  if (known.length || green) return known;
+  return [`Known failure: none matched (${CATALOGUE_DOC} lists the failures the runbook names)`];
+}
+
 export default class RunbookReporter implements Reporter {
   private lines: Line[] = [];
   private started = 0;
@@ -91,8 +103,10 @@ export default class RunbookReporter implements Reporter {
   /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), beside its claim. */
   onTestCaseAnnotate(test: TestCase, a: TestAnnotation) {
     if (!['plan', 'fix', 'progress', 'warning', 'notice'].includes(a.type)) return;
-    const who = test.name.split(':')[0];
-    out(`      [${a.type}] ${stepOf(test).slice(0, 2)} ${who}: ${a.message.replace(/\n/g, '\n        ')}\n`);
+    const who = test.name.split(':')[0]!;
+    // A message that already names its node is not prefixed with it twice.
+    const message = a.message.startsWith(`${who}: `) ? a.message.slice(who.length + 2) : a.message;
+    out(`      [${a.type}] ${stepOf(test).slice(0, 2)} ${who}: ${message.replace(/\n/g, '\n        ')}\n`);
   }
 
   onUserConsoleLog(log: UserConsoleLog) {
@@ -116,6 +130,7 @@ export default class RunbookReporter implements Reporter {
           this.lines.filter((l) => l.step === s),
         ),
       );
+    report.push(...catalogueLines(this.lines, green));
     if (partial) {
       report.push(
         `Partial run: ${covered.length} of ${ALL_STEPS.length} steps (${covered.join(', ') || 'none'}); ` +

@@ -30,6 +30,7 @@ describe('runbook on base-ip-changed', () => {
     }
     expect(gate.output).toContain("the MPC security group must admit :8080 from the NEAR base's current address");
     expect(gate.output).not.toContain('re-materialise');
+    expect(gate.output).toContain('Known failure: base-ip-changed');
 
     const before = footprint(twin);
     const ws = workspace();
@@ -65,6 +66,7 @@ describe('runbook on indexer-behind', () => {
     expect(Number(lag![1])).toBeGreaterThan(30);
     expect(gate.output).toContain('more than a key generation attempt lives (key_event_timeout_blocks 30)');
     expect(gate.output).not.toMatch(/mpc-node-[01]\.localnet's chain view lags/);
+    expect(gate.output).toContain('Known failure: indexer-behind');
 
     const before = footprint(twin);
     const ws = workspace();

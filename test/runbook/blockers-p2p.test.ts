@@ -45,6 +45,8 @@ describe('runbook on p2p-port-collision', () => {
     expect(r.output).toContain('the MPC security group drops 3000 between the instances');
     expect(r.output).toContain('or (b) move the web UI off :8080');
     expect(r.output).not.toContain('AccessKeyNotFound (');
+    expect(r.output).toContain('Known failure: p2p-port-collision — docs/failure-modes.md#p2p-port-collision');
+    expect(r.output).not.toMatch(/Known failure: (?!p2p-port-collision)/);
   });
 
   test('plan announces nothing; fix writes nothing, restarts nothing, and stops red with the remedy', async () => {
@@ -93,6 +95,7 @@ describe('runbook on incident-as-deployed', () => {
     expect(r.output).toContain(COLLISION);
     // Not logged yet: the nodes cannot even attest, so their key event job never starts.
     expect(r.output).toContain('not logged yet');
+    expect(r.output).toContain('Known failure: incident-as-deployed');
   });
 
   test('fix repairs the keys (02, 03), then stops red at 04 naming the collision; writes nothing else', async () => {
@@ -107,6 +110,7 @@ describe('runbook on incident-as-deployed', () => {
     expect(fix.output).toMatch(/04-contract-running +\d+ passed, [12] failed/);
     expect(fix.output).toContain(COLLISION);
     expect(fix.output).toContain('no node has logged AccessKeyNotFound since its container started');
+    expect(fix.output).toContain('Known failure: p2p-port-collision');
     const changed = changes(before, footprint(twin));
     expect(changed).toMatchObject({ secretVersions: 3, nodeFileWrites: 3, containerStarts: 3 });
     expect(changed.files).toEqual(twin.nodes.map((n) => `mpc-node-${n.index}/secrets.json`));
