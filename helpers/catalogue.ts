@@ -95,11 +95,11 @@ export const CATALOGUE: CatalogueEntry[] = [
     says: [/NotEnoughBalance/],
     action: `${NO_REPAIR}: fund the node account`,
   },
-  // Issue 12 (the runbook side of "still Initializing"): matchers to be refined with that work's messages.
+  // Issue 12 (the runbook side of "still Initializing"): what 03 and 04 say (helpers/blockers.ts, diagnosis.ts).
   {
     id: 'p2p-port-collision',
     kind: 'failure',
-    says: [/TCP bind/, /port collision/i],
+    says: [/TCP bind/, /the P2P listener of .+ cannot bind :\d+/],
     action: `${NO_REPAIR}: move P2P off the web UI port (indexer.port_override) or the web UI off it`,
   },
   {
@@ -112,20 +112,20 @@ export const CATALOGUE: CatalogueEntry[] = [
   {
     id: 'base-ip-changed',
     kind: 'failure',
-    says: [/security group/i],
+    says: [/did not answer from the NEAR base .*, but answers .* on its own instance/, /the NEAR base cannot reach it/],
     action: `${NO_REPAIR}: admit the NEAR base's current address in the MPC security group`,
   },
   {
     id: 'node-not-attested',
     kind: 'failure',
     says: [/not attested/i, /no attestation/i],
-    action: 'see the row: the attestation must reach the contract',
+    action: `${NO_REPAIR}: submit the node's attestation with the deposit the contract asks (as the message says)`,
   },
   {
     id: 'one-node-down',
     kind: 'failure',
     says: [/containers not running/, /container (is )?(exited|stopped)/i],
-    action: 'start the stopped mpc-node container',
+    action: 'fix starts the stopped mpc-node container through SSM (03, journaled), then waits for Running',
   },
   {
     id: 'indexer-behind',

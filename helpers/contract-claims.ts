@@ -10,12 +10,23 @@ import { containerStatusScript, parseContainerStatus } from './instances/node-re
 import { runOn } from './aws/ssm.ts';
 import { activeKeyEvent, type ContractState, isRunningWithKeys, progressSentence } from './near/contract-state.ts';
 import { waitUntil } from './retry.ts';
+import { type BlockerEvidence, gatherBlockerEvidence } from './blocker-evidence.ts';
+import { type Blocker, blockerTable, judgeBlockers, votes } from './blockers.ts';
+import { redactor } from './redact.ts';
 
 export interface ContractEvidence {
   state: ContractState;
   height: number;
   /** What was seen while watching, one sentence per change. */
   seen: string[];
+  /** When the contract is not Running: what was gathered to name the blocker (none when Running). */
+  blockers?: BlockerEvidence;
+  /** Why the blocker evidence could not be gathered. */
+  blockersUnread?: string;
+  /** How long a fix run waited for Running before this was observed. */
+  waitedS?: number;
+  /** A fix run had nothing to wait for: what blocks the contract does not clear by waiting. */
+  noWait?: boolean;
 }
 
 async function look(ctx: RunbookContext) {
@@ -25,6 +36,19 @@ async function look(ctx: RunbookContext) {
 
 /** How long an observation watches a key generation attempt already under way (a gate stays quick). */
 const WATCH_MS = 5_000;
+
+/** A contract with a key event (participants) that is not Running: what blocks it is worth gathering. */
+const keyEventPending = (s: ContractState) => !isRunningWithKeys(s) && s !== 'NotInitialized' && !('Running' in s);
+
+/** The blocker evidence of a contract that is not Running (nothing is gathered for one that is). */
+async function withBlockers(ctx: RunbookContext, ev: Omit<ContractEvidence, 'blockers'>): Promise<ContractEvidence> {
+  if (!keyEventPending(ev.state)) return ev;
+  try {
+    return { ...ev, blockers: await gatherBlockerEvidence(ctx, ev.state) };
+  } catch (e) {
+    return { ...ev, blockersUnread: redactor.redactError(e).message.split('\n')[0] };
+  }
+}
 
 /** The contract now; a key generation attempt under way is watched a few seconds, to its end if it ends. */
 export async function observeContract(ctx: RunbookContext): Promise<ContractEvidence> {
@@ -41,39 +65,70 @@ export async function observeContract(ctx: RunbookContext): Promise<ContractEvid
     last = await look(ctx);
     note(last.state, last.height);
   }
-  return { ...last, seen };
+  return withBlockers(ctx, { ...last, seen });
 }
 
-/** 04: the contract is Running with a key. */
-export function contractRunning(ev: ContractEvidence): Verdict {
+/** The blockers of a contract that is not Running, as judged from its evidence. */
+const blockersOf = (ev: ContractEvidence, ctx: RunbookContext): Blocker[] =>
+  ev.blockers ? judgeBlockers(ev.state, ev.blockers, { contractId: ctx.config.MPC_CONTRACT_ID }) : [];
+
+/** 04: the contract is Running with a key; when it is not, the blocker named with its evidence and what to do. */
+export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verdict {
   const now = progressSentence(ev.state, ev.height);
+  if (isRunningWithKeys(ev.state)) return { evidence: ev.seen.join('\n'), problems: [] };
+  const blockers = blockersOf(ev, ctx);
+  const table = ev.blockers ? blockerTable(ev.state, ev.blockers) : '';
+  const waited =
+    ev.waitedS !== undefined
+      ? `after waiting ${ev.waitedS} s, `
+      : ev.noWait
+        ? 'nothing to wait for (what blocks it does not clear by waiting): '
+        : '';
+  const live = activeKeyEvent(ev.state, ev.height) !== undefined;
+  const head = `${waited}v1.signer is ${now}${ev.blockers && !live ? `; ${votes(ev.state, ev.height)}` : ''}`;
+  const named = blockers.map((b) => `- ${b.sentence}.\n    To do: ${b.todo}.`);
+  const unread = ev.blockersUnread ? [`what blocks it could not be gathered: ${ev.blockersUnread}`] : [];
+  const perNode = table ? ["per node (seen on each node's own instance and through the NEAR RPC):", table] : [];
+  const summary = [head, ...(named.length ? ['blocked by:', ...named] : []), ...unread, ...perNode].join('\n');
   return {
-    evidence: ev.seen.join('\n'),
-    problems: isRunningWithKeys(ev.state) ? [] : [{ message: `v1.signer is ${now}` }],
+    evidence: [...ev.seen, ...(table ? [table] : [])].join('\n'),
+    problems: [{ message: head }, ...blockers.map((b) => ({ message: b.sentence }))],
+    summary,
   };
 }
 
-/** The wait the fix run makes for Running: nothing is written, the key event is watched. */
-export function describeWaitForRunning(_: ContractEvidence, ctx: RunbookContext): PlannedAction[] {
+/**
+ * The wait the fix run makes for Running: nothing is written, the key event is watched — unless what
+ * blocks it does not clear by waiting (a port collision, an attestation the contract refuses, …): then
+ * there is nothing to wait for, and the claim stays red with the blocker and what to do.
+ */
+export function describeWaitForRunning(ev: ContractEvidence, ctx: RunbookContext): PlannedAction[] {
+  const stuck = blockersOf(ev, ctx).filter((b) => !b.clearsByWaiting);
+  if (stuck.length) return [];
   const s = ctx.config.RUNBOOK_RUNNING_TIMEOUT_S;
   return [{ kind: 'wait', target: 'v1.signer Running', text: `wait up to ${s} s for v1.signer to reach Running` }];
 }
 
-export async function untilRunning(_: PlannedAction[], io: FixUpIO): Promise<ContractEvidence> {
+export async function untilRunning(actions: PlannedAction[], io: FixUpIO): Promise<ContractEvidence> {
   const seen: string[] = [];
   let last = await look(io.ctx);
-  await waitUntil(
-    'v1.signer to reach Running',
-    async () => {
-      last = await look(io.ctx);
-      const line = progressSentence(last.state, last.height);
-      if (seen[seen.length - 1] !== line) seen.push(line);
-      io.progress(`waiting for Running: ${line}`);
-      return isRunningWithKeys(last.state) ? true : undefined;
-    },
-    { timeoutMs: io.ctx.config.RUNBOOK_RUNNING_TIMEOUT_S * 1000, intervalMs: 500 },
-  ).catch(() => undefined);
-  return { ...last, seen };
+  const started = Date.now();
+  if (actions.some((a) => a.kind === 'wait')) {
+    await waitUntil(
+      'v1.signer to reach Running',
+      async () => {
+        last = await look(io.ctx);
+        const line = progressSentence(last.state, last.height);
+        if (seen[seen.length - 1] !== line) seen.push(line);
+        io.progress(`waiting for Running: ${line}`);
+        return isRunningWithKeys(last.state) ? true : undefined;
+      },
+      { timeoutMs: io.ctx.config.RUNBOOK_RUNNING_TIMEOUT_S * 1000, intervalMs: 500 },
+    ).catch(() => undefined);
+  } else seen.push(progressSentence(last.state, last.height));
+  // A wait that ended without Running ends with what blocks it, never a bare "timed out".
+  const waited = actions.length ? { waitedS: Math.round((Date.now() - started) / 1000) } : { noWait: true };
+  return withBlockers(io.ctx, { ...last, seen, ...waited });
 }
 
 /** 04: public_key({domain_id: 0}) is a secp256k1 key. */

@@ -203,17 +203,58 @@ function judgeP2pKey(j: Judging): boolean {
 const NOT_SETTLED =
   'fix Secrets Manager first (step 02); the node is only re-materialised from a secret whose key is on chain';
 
+/** A running container has run since it started; a stopped one only last started then. */
+const startedSaid = (c: { state: string; startedAt: string }) =>
+  c.state === 'running' ? `since ${c.startedAt}` : `last started ${c.startedAt}`;
+
+const NETWORK_PATH =
+  'a network finding, not a key repair or a restart: the MPC security group must admit :8080 from the ' +
+  "NEAR base's current address (its rule may name an address the NEAR base had before a redeploy)";
+
+/**
+ * A node the NEAR base got no answer from, seen from its own instance too (two vantage points): it
+ * answers there — the network path (a warning for the keys, which were read there; step 03 is red on
+ * it); its container is stopped — start it; it answers nowhere while its container runs — the node
+ * itself (re-materialise when its secrets are settled). Returns whether its report can be judged.
+ */
+function judgeUnreachable(j: Judging, remedy: Pick<Finding, 'repair' | 'refusal'>): boolean {
+  const { ev, who } = j;
+  const self = ev.node;
+  const why = self.error ?? 'no answer';
+  const fromBase = `/public_data on ${ev.privateIp}:8080 did not answer from the NEAR base (${why})`;
+  if (self.reachable) {
+    const health = self.healthy ? 'answers /health 200' : 'answers (but /health is not 200)';
+    const message = `${who}: ${fromBase}, but ${health} and /public_data on its own instance`;
+    j.add({
+      severity: 'warning',
+      role: 'account',
+      place: 'node',
+      code: 'node-unreachable',
+      message,
+      refusal: NETWORK_PATH,
+    });
+    return true;
+  }
+  const c = self.container;
+  const container = c ? `; on its instance the mpc-node container is ${c.state} (${startedSaid(c)})` : '';
+  const message = `${who}: ${fromBase}${container}`;
+  const add = (r: Pick<Finding, 'repair' | 'refusal'>) =>
+    j.add(error({ role: 'account', place: 'node', code: 'node-unreachable', message, ...r }));
+  if (c && (c.state === 'exited' || c.state === 'created')) {
+    const start = { kind: 'start-container', node: ev.index, instanceId: ev.instanceId, state: c.state } as const;
+    add({ repair: { ...start, since: c.startedAt } });
+  } else if (c?.state === 'missing')
+    add({ refusal: 'there is no mpc-node container on the instance: run its bootstrap (UserData) again by hand' });
+  else add(remedy);
+  return false;
+}
+
 /** The node itself: what it reports (/public_data) against the chain. */
 function judgeNode(j: Judging, rematerialise: Repair | undefined) {
   const { ev, who, keys } = j;
   const remedy = rematerialise ? { repair: rematerialise } : { refusal: NOT_SETTLED };
   const signPk = ev.chain.participantSignPk;
-  if (!ev.node.reachable) {
-    const why = ev.node.error ? ` (${ev.node.error})` : '';
-    const message = `${who}: /public_data on ${ev.privateIp}:8080 did not answer from inside the VPC${why}`;
-    j.add(error({ role: 'account', place: 'node', code: 'node-unreachable', message, ...remedy }));
-    return;
-  }
+  if ((!ev.node.reachable || ev.node.from === 'instance') && !judgeUnreachable(j, remedy)) return;
   if (!onChain(keys, ev.node.signerPublicKey)) {
     j.add(
       error({

@@ -54,6 +54,7 @@ export interface ManifestEntry {
 }
 
 export interface NodeSelfReport {
+  /** /public_data answered: from the NEAR base, or (`from: 'instance'`) on the node's own instance. */
   reachable: boolean;
   /** /public_data near_signer_public_key */
   signerPublicKey?: string;
@@ -61,6 +62,12 @@ export interface NodeSelfReport {
   p2pPublicKey?: string;
   healthy?: boolean; // /health == 200 OK
   error?: string;
+  /** Where the report was read: the NEAR base (inside the VPC; the default), or the node's own instance. */
+  from?: 'near-base' | 'instance';
+  /** How the NEAR base's probe of :8080/health ended when it got no answer (curl: 7 refused, 28 timed out). */
+  baseProbe?: { httpCode: string; curlExit?: number };
+  /** The mpc-node container as the node's own docker sees it (asked when the NEAR base got no answer). */
+  container?: { state: string; startedAt: string; restarts: number };
 }
 
 export interface NodeEvidence {
@@ -106,7 +113,8 @@ export type Repair =
       instanceId: string;
       accountPublicKey: string;
       p2pPublicKey: string;
-    };
+    }
+  | { kind: 'start-container'; node: number; instanceId: string; state: string; since: string };
 
 export interface Finding {
   /** error: the claim does not hold; warning: worth knowing, not a failure. */

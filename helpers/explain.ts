@@ -36,6 +36,9 @@ function repairSentence(r: Repair): string {
   if (r.kind === 'restore-secret') {
     return `fix-up (step 02): write the manifest's key ${r.publicKey.slice(0, 14)}… to ${r.secretName}`;
   }
+  if (r.kind === 'start-container') {
+    return `fix-up (step 03): docker start mpc-node on ${r.instanceId} (it is ${r.state}), wait for /health there`;
+  }
   const what = 're-materialise /data/secrets.json';
   return `fix-up (step 03): ${what} on ${r.instanceId} from Secrets Manager and restart mpc-node`;
 }

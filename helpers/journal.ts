@@ -17,7 +17,11 @@ export type JournalAction =
       p2pPublicKey: string;
     }
   | { kind: 'restore-secret-version'; secretName: string; toVersionId: string; fromVersionId: string }
-  | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string; writtenSha256?: string };
+  | { kind: 'restore-node-file'; instanceId: string; node: string; backupPath: string; writtenSha256?: string }
+  /** docker start mpc-node on a node whose container was stopped (replacedState: exited, created). */
+  | { kind: 'start-container'; instanceId: string; node: string; replacedState: string }
+  /** Rollback of a start: docker stop mpc-node, only while it runs since the start the run made. */
+  | { kind: 'stop-container'; instanceId: string; node: string; startedAt?: string };
 
 export interface JournalEntry {
   seq: number;
@@ -147,6 +151,9 @@ export function planRollback(entries: JournalEntry[]): { actions: JournalAction[
         backupPath: a.backupPath,
         ...written,
       });
+    } else if (a.kind === 'start-container' && o.result?.started === true) {
+      const since = typeof o.result.startedAt === 'string' ? { startedAt: o.result.startedAt } : {};
+      actions.push({ kind: 'stop-container', instanceId: a.instanceId, node: a.node, ...since });
     }
   }
   return { actions, unknown };

@@ -7,9 +7,10 @@ import { readSecrets } from './aws/secrets-manager.ts';
 import { runOn } from './aws/ssm.ts';
 import type { DiscoveredNode } from './aws/cloudformation.ts';
 import { diagnose } from './diagnosis.ts';
-import type { Finding, NodeEvidence, NodeSelfReport, OnChainKey } from './evidence.ts';
+import type { Finding, NodeEvidence, OnChainKey } from './evidence.ts';
 import type { RunbookContext } from './harness/context.ts';
 import { nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
+import { ownInstanceReports, selfReportOf, unansweredFromBase } from './instances/own-instance.ts';
 import type { AnyManifest } from './manifest.ts';
 import { type ChainNodeKeys, chooseManifestKeys, type KeysChoice } from './manifest-candidates.ts';
 import { sharesObservations } from './harness/mode.ts';
@@ -57,16 +58,6 @@ export async function nodeSelfReports(ctx: RunbookContext): Promise<Map<number, 
   return parsePublicData(r.stdout);
 }
 
-function selfReport(line: PublicDataLine | undefined): NodeSelfReport {
-  if (!line?.signer) return { reachable: false, error: line ? `HTTP ${line.health}` : 'no answer' };
-  return {
-    reachable: true,
-    healthy: line.health === '200',
-    signerPublicKey: line.signer,
-    ...(line.p2p ? { p2pPublicKey: line.p2p } : {}),
-  };
-}
-
 function manifestPlace(manifest: AnyManifest, index: number): Pick<NodeEvidence, 'manifest'> {
   const m = manifest.nodes.find((x) => x.index === index);
   if (!m) return {};
@@ -78,6 +69,8 @@ interface Observed {
   chain: ChainView;
   secrets: Map<string, RawSecret>;
   reports: Map<number, PublicDataLine>;
+  /** The nodes the NEAR base got no answer from, as their own instances see them. */
+  own: Awaited<ReturnType<typeof ownInstanceReports>>;
 }
 
 function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest): NodeEvidence {
@@ -102,7 +95,7 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest):
       p2p: observeKeySecret(seen.secrets.get(names.p2p)!, where(names.p2p)),
     },
     ...manifestPlace(manifest, n.index),
-    node: selfReport(seen.reports.get(n.index)),
+    node: selfReportOf(seen.reports.get(n.index), seen.own.get(n.index)),
   };
 }
 
@@ -199,8 +192,10 @@ export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
     nodeSelfReports(ctx),
   ]);
   if (!chain.state) throw new Error(`the contract state cannot be read (see 00-preflight): ${chain.stateError}`);
+  // The second vantage point, only for the nodes the NEAR base got no answer from.
+  const own = await ownInstanceReports(ctx, unansweredFromBase(deployment.nodes, reports));
   const choice = manifestChoice(ctx, chain);
-  const nodes = deployment.nodes.map((n) => nodeEvidence(n, { chain, secrets, reports }, choice.manifest));
+  const nodes = deployment.nodes.map((n) => nodeEvidence(n, { chain, secrets, reports, own }, choice.manifest));
   const findings = diagnose(nodes, {
     contractId: ctx.config.MPC_CONTRACT_ID,
     manifestGiven: ctx.candidates.length > 0,

@@ -10,9 +10,11 @@ import { awsCurrentVersion, rollbackSecret } from './aws/secrets-manager.ts';
 import { describeOutcome, runOn } from './aws/ssm.ts';
 import { type Journal, type JournalAction, journalTarget } from './journal.ts';
 import { restoreNodeFileScript } from './repairs/rematerialise-node-secrets.ts';
+import { stopContainerScript } from './repairs/start-container.ts';
 
 type RestoreSecret = Extract<JournalAction, { kind: 'restore-secret-version' }>;
 type RestoreFile = Extract<JournalAction, { kind: 'restore-node-file' }>;
+type StopContainer = Extract<JournalAction, { kind: 'stop-container' }>;
 
 export interface RollbackIO {
   sm: SecretsManagerClient;
@@ -80,9 +82,28 @@ async function fileBack(a: RestoreFile, io: RollbackIO): Promise<ItemOutcome> {
   throw new Error(`${a.node}: ${describeOutcome(r)}`);
 }
 
+/** A container the run started: stopped again, only while it runs since that start (unless forced). */
+async function containerBack(a: StopContainer, io: RollbackIO): Promise<ItemOutcome> {
+  const guarded = isForced(io, a) ? undefined : a.startedAt;
+  if (io.plan) return { done: `would stop mpc-node on ${a.node} (${a.instanceId}) again, as the run found it` };
+  const ref = io.journal!.intent('rollback', a);
+  const opts = { timeoutS: io.ssmTimeoutS, comment: 'mpc-runbook: rollback docker start' };
+  const r = (await runOn(io.ssm, [a.instanceId], stopContainerScript(guarded), opts)).get(a.instanceId);
+  if (r?.status === 'Success') {
+    io.journal!.done(ref, {});
+    if (r.stdout.includes('already=')) return { nothing: `${a.node}: mpc-node is already stopped` };
+    return { done: `stopped mpc-node on ${a.node} (${a.instanceId}) again` };
+  }
+  io.journal!.failed(ref, new Error(describeOutcome(r)));
+  if (r?.exitCode === 5) return { refused: `${a.node}: ${r.stderr.trim()} (--force ${a.node} to stop it anyway)` };
+  throw new Error(`${a.node}: ${describeOutcome(r)}`);
+}
+
 export const rollBack = (a: JournalAction, io: RollbackIO): Promise<ItemOutcome> =>
   a.kind === 'restore-secret-version'
     ? secretBack(a, io)
     : a.kind === 'restore-node-file'
       ? fileBack(a, io)
-      : Promise.resolve({ nothing: `${a.kind}: not a rollback action` });
+      : a.kind === 'stop-container'
+        ? containerBack(a, io)
+        : Promise.resolve({ nothing: `${a.kind}: not a rollback action` });

@@ -1,8 +1,13 @@
 /**
  * 04-contract-running — v1.signer is Running, its root key is secp256k1, no node logged
  * AccessKeyNotFound since its container started.
- * Evidence: state() progress (attempt, votes k of N, expiry), public_key, docker logs --since via SSM.
- * Fix-up: none writes; fix mode waits (up to RUNBOOK_RUNNING_TIMEOUT_S) for the key event.
+ * Evidence: state() progress (attempt, votes k of N, expiry), public_key, docker logs --since via SSM. When
+ * the contract is not Running (only then): per node its attestation (get_attestation, get_tee_accounts),
+ * its vote, what holds its P2P port (config.yaml web_ui.port / indexer.port_override), its P2P reach to
+ * every peer tested from the node itself, its container, its chain lag (/metrics vs the RPC head) and its
+ * last blocking log line — one SSM command per kind across the nodes — and the blocker named with what to do.
+ * Fix-up: none writes; fix mode waits (up to RUNBOOK_RUNNING_TIMEOUT_S) for the key event, unless what
+ * blocks it does not clear by waiting (a P2P port collision, an attestation the contract refuses, …).
  */
 import { describe } from 'vitest';
 import {

@@ -6,29 +6,46 @@
  * the MPC nodes (AL2023) — so no `local`, `pipefail`, `[[` or here-strings (tested under dash).
  */
 
-/** On the NEAR base (inside the VPC): /health and /public_data of every node, one line each. */
+/**
+ * On the NEAR base (inside the VPC): /health and /public_data of every node, one line each, the nodes
+ * probed side by side (a node the network drops costs its timeout once, not once per node). `exit` is
+ * curl's exit code of the /health probe: 7 refused (nothing listens), 28 timed out (a dropped packet).
+ */
 export function nodePublicDataScript(nodes: { index: number; ip: string }[]): string[] {
   return [
     `for t in ${nodes.map((n) => `"${n.index} ${n.ip}"`).join(' ')}; do`,
     '  set -- $t',
-    '  h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$2:8080/health" || true)',
-    '  pd=$(curl -sf --max-time 5 "http://$2:8080/public_data" || true)',
-    '  s=$(printf "%s" "$pd" | jq -r ".near_signer_public_key // empty" 2>/dev/null || true)',
-    '  p=$(printf "%s" "$pd" | jq -r ".near_p2p_public_key // empty" 2>/dev/null || true)',
-    '  echo "node=$1 health=${h:-000} signer=${s:--} p2p=${p:--}"',
+    '  (',
+    '    h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$2:8080/health"); e=$?',
+    '    pd=""',
+    '    [ "$e" != 0 ] || pd=$(curl -sf --max-time 5 "http://$2:8080/public_data" || true)',
+    '    s=$(printf "%s" "$pd" | jq -r ".near_signer_public_key // empty" 2>/dev/null || true)',
+    '    p=$(printf "%s" "$pd" | jq -r ".near_p2p_public_key // empty" 2>/dev/null || true)',
+    '    echo "node=$1 health=${h:-000} signer=${s:--} p2p=${p:--} exit=$e"',
+    '  ) &',
     'done',
+    'wait',
   ];
 }
 
-export function parsePublicData(stdout: string): Map<number, { health: string; signer?: string; p2p?: string }> {
-  const out = new Map<number, { health: string; signer?: string; p2p?: string }>();
+export interface PublicDataLine {
+  health: string;
+  signer?: string;
+  p2p?: string;
+  /** curl's exit code of the /health probe (0 when it got an HTTP answer). */
+  curlExit?: number;
+}
+
+export function parsePublicData(stdout: string): Map<number, PublicDataLine> {
+  const out = new Map<number, PublicDataLine>();
   for (const line of stdout.split('\n')) {
-    const m = /^node=(\d+) health=(\d+) signer=(\S+) p2p=(\S+)$/.exec(line.trim());
+    const m = /^node=(\d+) health=(\d+) signer=(\S+) p2p=(\S+)(?: exit=(\d+))?$/.exec(line.trim());
     if (m)
       out.set(Number(m[1]), {
         health: m[2]!,
         ...(m[3] !== '-' ? { signer: m[3] } : {}),
         ...(m[4] !== '-' ? { p2p: m[4] } : {}),
+        ...(m[5] !== undefined ? { curlExit: Number(m[5]) } : {}),
       });
   }
   return out;

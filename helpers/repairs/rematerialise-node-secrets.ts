@@ -13,6 +13,8 @@ import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
 import { containerLastWordsScript, containerStatusScript, parseContainerStatus } from '../instances/node-reports.ts';
+import { ownInstanceReports } from '../instances/own-instance.ts';
+import type { OwnPublicData } from '../instances/own-reports.ts';
 import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../keys.ts';
 import { secretNames } from '../node-secrets.ts';
 import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
@@ -230,19 +232,29 @@ export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
 }
 
 type Reports = Awaited<ReturnType<typeof nodeSelfReports>>;
+const NETWORK = 'a network finding: the security group or the source address, not the restart';
 const reportsKeys = (reports: Reports, r: Rematerialise) =>
   reports.get(r.node)?.health === '200' &&
   reports.get(r.node)?.signer === r.accountPublicKey &&
   reports.get(r.node)?.p2p === r.p2pPublicKey;
 
-/** Why restarted nodes did not come back: their container state and last log lines. */
+/**
+ * Why restarted nodes did not come back: their container state and last log lines, and whether the node
+ * answers on its own instance (then the NEAR base cannot reach it: the network, not the node).
+ */
 async function whyNotBack(ctx: RunbookContext, stuck: Rematerialise[]): Promise<string[]> {
-  const words = await runOn(
-    ctx.ssm,
-    stuck.map((r) => r.instanceId),
-    containerLastWordsScript,
-    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' },
-  ).catch(() => new Map<string, InvocationResult>());
+  const [words, own] = await Promise.all([
+    runOn(
+      ctx.ssm,
+      stuck.map((r) => r.instanceId),
+      containerLastWordsScript,
+      { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' },
+    ).catch(() => new Map<string, InvocationResult>()),
+    ownInstanceReports(
+      ctx,
+      ctx.deployment.nodes.filter((n) => stuck.some((r) => r.node === n.index)),
+    ).catch(() => new Map<number, OwnPublicData>()),
+  ]);
   return stuck.map((r) => {
     const out = (words.get(r.instanceId)?.stdout ?? '').trim();
     const st = parseContainerStatus(out);
@@ -256,7 +268,13 @@ async function whyNotBack(ctx: RunbookContext, stuck: Rematerialise[]): Promise<
       .filter((l) => l.startsWith('last-log: '))
       .map((l) => l.slice(10))
       .join(' | ');
-    return `mpc-node-${r.node} (${r.instanceId}): ${state}${looping}${logs ? `; last log: ${logs}` : ''}`;
+    const there = own.get(r.node);
+    const vantage = !there
+      ? ''
+      : there.ownHealth === '200'
+        ? `; on its own instance it answers /health 200 — the NEAR base cannot reach it (${NETWORK})`
+        : `; on its own instance /health does not answer either (${there.ownHealth})`;
+    return `mpc-node-${r.node} (${r.instanceId}): ${state}${looping}${logs ? `; last log: ${logs}` : ''}${vantage}`;
   });
 }
 

@@ -10,12 +10,18 @@ import {
   containerStatusScript,
   nodePublicDataScript,
 } from '../../helpers/instances/node-reports.ts';
+import { nodeStateScript, ownPublicDataScript, p2pProbeScript } from '../../helpers/instances/own-reports.ts';
 import { rematerialiseScript, restoreNodeFileScript } from '../../helpers/repairs/rematerialise-node-secrets.ts';
+import { startContainerScript, stopContainerScript } from '../../helpers/repairs/start-container.ts';
 
 const sha = 'a'.repeat(64);
 const expected = [
   { index: 0, accountSha256: sha, p2pSha256: 'b'.repeat(64) },
   { index: 2, accountSha256: 'c'.repeat(64), p2pSha256: sha },
+];
+const instances = [
+  { index: 0, instanceId: 'i-0a1b2c3d4e5f60718', ip: '10.0.0.10' },
+  { index: 1, instanceId: 'i-0a1b2c3d4e5f60719', ip: '10.0.0.11' },
 ];
 const scripts: [string, string[]][] = [
   [
@@ -30,6 +36,11 @@ const scripts: [string, string[]][] = [
   ['rematerialiseScript (region given)', rematerialiseScript('2026-11-30T12-00-00-000Z-abc123', expected, 'us-east-1')],
   ['rematerialiseScript (the agent region)', rematerialiseScript('run-1', expected)],
   ['restoreNodeFileScript', restoreNodeFileScript('/data/secrets.json.runbook-run-1')],
+  ['ownPublicDataScript', ownPublicDataScript(instances)],
+  ['nodeStateScript', nodeStateScript(instances)],
+  ['p2pProbeScript', p2pProbeScript(instances, [{ to: '0', host: '10.0.0.10', port: 8080 }], 3000)],
+  ['startContainerScript', startContainerScript],
+  ['stopContainerScript', stopContainerScript('2026-11-30T12:00:00.123456789Z')],
 ];
 
 describe('remote scripts are POSIX sh', () => {
