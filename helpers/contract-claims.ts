@@ -97,6 +97,9 @@ export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verd
   };
 }
 
+/** Running with no domain: only a vote_add_domains by the participants changes that, never waiting. */
+const runningWithoutDomain = (s: ContractState) => s !== 'NotInitialized' && 'Running' in s && !isRunningWithKeys(s);
+
 /**
  * The wait the fix run makes for Running: nothing is written, the key event is watched — unless what
  * blocks it does not clear by waiting (a port collision, an attestation the contract refuses, …): then
@@ -104,7 +107,7 @@ export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verd
  */
 export function describeWaitForRunning(ev: ContractEvidence, ctx: RunbookContext): PlannedAction[] {
   const stuck = blockersOf(ev, ctx).filter((b) => !b.clearsByWaiting);
-  if (stuck.length) return [];
+  if (stuck.length || runningWithoutDomain(ev.state)) return [];
   const s = ctx.config.RUNBOOK_RUNNING_TIMEOUT_S;
   return [{ kind: 'wait', target: 'v1.signer Running', text: `wait up to ${s} s for v1.signer to reach Running` }];
 }

@@ -84,6 +84,8 @@ export interface CatalogueCase {
   /** refuses: fix stops red with zero writes; repairs: fix writes exactly `writes` and the gate turns green. */
   fix: 'refuses' | 'repairs' | 'nothing to do';
   writes?: string[];
+  /** What the fix run's output must hold besides the remedy. */
+  fixSays?: (string | RegExp)[];
   /** Extra configuration for the fix run (e.g. a short wait where nothing can happen). */
   fixEnv?: Record<string, string>;
 }
@@ -133,7 +135,7 @@ export function catalogueTests(started: () => Twin, c: CatalogueCase) {
     const writes = writesBetween(before, writesNow(twin));
     if (c.fix === 'refuses') {
       expectVerdict(fix, verdict);
-      holds(fix.output, [c.remedy]);
+      holds(fix.output, [c.remedy, ...(c.fixSays ?? [])]);
       expect(writes).toEqual([]);
       expect(ws.journals()).toEqual([]);
       return;

@@ -54,7 +54,7 @@ const EXPECTED: Record<string, Expected> = {
   'fc-key-allowance-exhausted': REFUSES,
   'node-account-broke': REFUSES,
   // 04 waits for Running, which nothing brings without a domain vote: keep that wait short.
-  'no-domain': { ...REFUSES, fixEnv: { RUNBOOK_RUNNING_TIMEOUT_S: '3' } },
+  'no-domain': REFUSES,
   // Still Initializing once the keys are right (issue 12): named at 03/04, repaired only where the runbook can.
   'p2p-port-collision': REFUSES,
   'incident-as-deployed': { gate: 'red', fix: 'repairs-then-red' },
