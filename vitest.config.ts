@@ -51,7 +51,7 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, MATRIX],
           testTimeout: 600_000,
           hookTimeout: 600_000,
-          maxWorkers: 2,
+          maxWorkers: 3,
         },
       },
       {
