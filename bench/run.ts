@@ -70,18 +70,18 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
  * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command:
  *     SendCommand + one read).
  * 03: container status command (SendCommand + one read).
- * 04: state ∥ status, public_key (rpc); AccessKeyNotFound command (SendCommand + one read).
+ * 04: state ∥ status, public_key (rpc); AccessKeyNotFound lines from 03's container status (one observation).
  * 05: public_key, derived_public_key (rpc).
  * Not in it: process and Vitest start-up, module loading, and the wait for the next block (≤ one block time).
  */
-const CRITICAL_PATH = { rpc: 8, aws: 9, ssmCommands: 3 };
+const CRITICAL_PATH = { rpc: 8, aws: 9, ssmCommands: 2 };
 const criticalPathMs = (p: Profile) =>
   CRITICAL_PATH.rpc * p.rpcLatencyMs + CRITICAL_PATH.aws * p.awsLatencyMs + CRITICAL_PATH.ssmCommands * p.ssmCommandMs;
 
 /** The fewest calls a gate can make on n nodes, per service (and SSM commands, for the status-read target). */
 function lowerBound(n: number) {
   const batches = Math.ceil(n / 50);
-  const commands = 1 + 2 * batches; // the NEAR base's node report; container status and AccessKeyNotFound per 50 nodes
+  const commands = 1 + batches; // the NEAR base's node report; container status per 50 nodes (03 and 04 share it)
   return {
     calls: {
       // 00: status ×2, view_account, version; the chain view: one access-key list and one view_account per

@@ -6,8 +6,8 @@
 import type { FixUpIO, PlannedAction } from './harness/fix-up.ts';
 import type { RunbookContext } from './harness/context.ts';
 import type { Verdict } from './harness/claim.ts';
-import { containerStatusScript, parseContainerStatus } from './instances/node-reports.ts';
-import { runOn } from './aws/ssm.ts';
+import { containerReports } from './instances/containers.ts';
+import { parseContainerStatus } from './instances/node-reports.ts';
 import { activeKeyEvent, type ContractState, isRunningWithKeys, progressSentence } from './near/contract-state.ts';
 import { waitUntil } from './retry.ts';
 import { type BlockerEvidence, gatherBlockerEvidence } from './blocker-evidence.ts';
@@ -144,12 +144,7 @@ export async function rootKeyIsSecp256k1(_: unknown, ctx: RunbookContext): Promi
 /** 04: no node has logged AccessKeyNotFound since its container started. */
 export async function noAccessKeyNotFound(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   const nodes = ctx.deployment.nodes;
-  const res = await runOn(
-    ctx.ssm,
-    nodes.map((n) => n.instanceId),
-    containerStatusScript,
-    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: AccessKeyNotFound since restart' },
-  );
+  const res = await containerReports(ctx);
   const lines = nodes.map((n) => ({ n, s: parseContainerStatus(res.get(n.instanceId)?.stdout ?? '') }));
   const evidence = lines
     .map(({ n, s }) =>

@@ -2,18 +2,38 @@
 import { runOn } from '../aws/ssm.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { Verdict } from '../harness/claim.ts';
+import { sharesObservations } from '../harness/mode.ts';
+import { oncePerRun } from '../harness/run-state.ts';
 import { containerStatusScript, parseContainerStatus } from './node-reports.ts';
+
+/** One instance's answer to the container status script (public: state, start, restarts, a count). */
+export interface ContainerReport {
+  status: string;
+  stdout: string;
+}
+
+/**
+ * Every node's container (state, start, restarts, AccessKeyNotFound lines since the start): one SSM command,
+ * read once per gate or plan run — 03 and 04 share it, as they share the chain view — and afresh in fix,
+ * where 03 may have restarted the nodes before 04 looks.
+ */
+export async function containerReports(ctx: RunbookContext): Promise<Map<string, ContainerReport>> {
+  const read = async () => {
+    const res = await runOn(
+      ctx.ssm,
+      ctx.deployment.nodes.map((n) => n.instanceId),
+      containerStatusScript,
+      { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container status' },
+    );
+    return Object.fromEntries([...res].map(([id, r]) => [id, { status: r.status, stdout: r.stdout }]));
+  };
+  return new Map(Object.entries(await oncePerRun('containers.json', read, sharesObservations())));
+}
 
 /** 03: every mpc-node container is up. */
 export async function containersUp(_: unknown, ctx: RunbookContext): Promise<Verdict> {
-  const nodes = ctx.deployment.nodes;
-  const res = await runOn(
-    ctx.ssm,
-    nodes.map((n) => n.instanceId),
-    containerStatusScript,
-    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container status' },
-  );
-  const seen = nodes.map((n) => {
+  const res = await containerReports(ctx);
+  const seen = ctx.deployment.nodes.map((n) => {
     const r = res.get(n.instanceId);
     return {
       n,
