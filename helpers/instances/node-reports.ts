@@ -11,6 +11,9 @@
  * probed side by side (a node the network drops costs its timeout once, not once per node). `exit` is
  * curl's exit code of the /health probe: 7 refused (nothing listens), 28 timed out (a dropped packet).
  */
+/** jq, double-quoted for sh: "<signer key> <p2p key>" from /public_data, "-" for a key it does not hold. */
+const BOTH_KEYS = '"(.near_signer_public_key // \\"-\\") + \\" \\" + (.near_p2p_public_key // \\"-\\")"';
+
 export function nodePublicDataScript(nodes: { index: number; ip: string }[]): string[] {
   return [
     `for t in ${nodes.map((n) => `"${n.index} ${n.ip}"`).join(' ')}; do`,
@@ -19,9 +22,10 @@ export function nodePublicDataScript(nodes: { index: number; ip: string }[]): st
     '    h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$2:8080/health"); e=$?',
     '    pd=""',
     '    [ "$e" != 0 ] || pd=$(curl -sf --max-time 5 "http://$2:8080/public_data" || true)',
-    '    s=$(printf "%s" "$pd" | jq -r ".near_signer_public_key // empty" 2>/dev/null || true)',
-    '    p=$(printf "%s" "$pd" | jq -r ".near_p2p_public_key // empty" 2>/dev/null || true)',
-    '    echo "node=$1 health=${h:-000} signer=${s:--} p2p=${p:--} exit=$e"',
+    // One jq for both keys (keys hold no space); no answer or no JSON gives "- -".
+    `    sp=$(printf "%s" "$pd" | jq -r ${BOTH_KEYS} 2>/dev/null || true)`,
+    '    [ -n "$sp" ] || sp="- -"',
+    '    echo "node=$1 health=${h:-000} signer=${sp%% *} p2p=${sp#* } exit=$e"',
     '  ) &',
     'done',
     'wait',
