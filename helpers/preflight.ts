@@ -39,14 +39,15 @@ export async function nearRpcAnswers(_: unknown, ctx: RunbookContext): Promise<V
     throw classified(e, nearOrigin(config));
   });
   const h0 = first.sync_info.latest_block_height;
-  // Poll until the head moves (no fixed sleep): a stalled chain fails after 15 s.
+  // Poll until the head moves (no fixed sleep): first after 150 ms, then less and less often (a block takes
+  // 0.5–1 s; three or four reads see it). A stalled chain fails after 15 s.
   const second = await waitUntil(
     'the NEAR head to advance',
     async () => {
       const s = await near.status();
       return s.sync_info.latest_block_height > h0 ? s : undefined;
     },
-    { timeoutMs: 15_000, intervalMs: 100 },
+    { timeoutMs: 15_000, firstAfterMs: 150, intervalMs: (n) => Math.min(150 * 1.5 ** n, 1_000) },
   ).catch(() => near.status());
   const h1 = second.sync_info.latest_block_height;
   const evidence = `chain ${first.chain_id}, height ${h0} → ${h1}, syncing ${second.sync_info.syncing}`;

@@ -96,11 +96,14 @@ export async function waitUntil<T>(
     timeoutMs: number;
     /** Between checks: fixed, or by the number of checks made so far (1, 2, …) for a backing-off poll. */
     intervalMs: number | ((checks: number) => number);
+    /** Wait this long before the first check (what is awaited cannot have happened sooner). */
+    firstAfterMs?: number;
     onProgress?: (last: unknown) => void;
   },
 ): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
   let last: unknown;
+  if (o.firstAfterMs) await new Promise((r) => setTimeout(r, o.firstAfterMs));
   for (let checks = 1; ; checks++) {
     try {
       const v = await check();

@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
+import { type RunResult, runbook, workspace } from './runbook-runs.ts';
 
 const SECRETS = ['mpc_account_sk', 'mpc_p2p_private_key', 'mpc_secret_store_key'];
 const FILES = ['secrets.json', 'config.yaml'];
@@ -50,4 +52,19 @@ export function changes(before: Footprint, after: Footprint) {
     files: files.sort(),
     started: started.sort(),
   };
+}
+
+/**
+ * A fix run that must stop red having written nothing: no Secrets Manager version, no node file write, no
+ * container start, no journal. Its output (and artifacts) go to `outputs` for the leak check.
+ */
+export async function fixWritingNothing(twin: Twin, outputs: string[]): Promise<RunResult> {
+  const before = footprint(twin);
+  const ws = workspace();
+  const fix = await runbook(twin, 'fix', ws);
+  outputs.push(fix.output, ws.artifacts());
+  expect(fix.code, fix.output.slice(-3000)).toBe(1);
+  expect(changes(before, footprint(twin))).toMatchObject({ secretVersions: 0, nodeFileWrites: 0, containerStarts: 0 });
+  expect(ws.journals()).toEqual([]);
+  return fix;
 }

@@ -1,7 +1,7 @@
 /** Errors from real systems are classified: a diagnosis with what to do, never a bare "fetch failed". */
 import { describe, expect, test } from 'vitest';
 import { classifyFailure } from '../../helpers/errors.ts';
-import { isTransient, withRetry } from '../../helpers/retry.ts';
+import { isTransient, waitUntil, withRetry } from '../../helpers/retry.ts';
 
 const rpc = { system: 'NEAR RPC', endpoint: 'http://10.0.0.5:3030', setting: 'NEAR_RPC_URL' };
 const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
@@ -93,5 +93,22 @@ describe('transient failures are retried, others are not', () => {
     expect(a.message).toBe('DescribeStacks A: Could not load credentials from any providers');
     expect(b.message).toBe('DescribeStacks B: Could not load credentials from any providers');
     expect(b.name).toBe('CredentialsProviderError');
+  });
+});
+
+describe('waitUntil polls at the pace it is given', () => {
+  test('firstAfterMs holds the first check back; a backing-off interval spaces the rest', async () => {
+    const t0 = Date.now();
+    const at: number[] = [];
+    const v = await waitUntil('the third check', async () => (at.push(Date.now() - t0) >= 3 ? 'seen' : undefined), {
+      timeoutMs: 5_000,
+      firstAfterMs: 50,
+      intervalMs: (n) => 20 * n,
+    });
+    expect(v).toBe('seen');
+    expect(at).toHaveLength(3);
+    expect(at[0]).toBeGreaterThanOrEqual(45);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(15);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(35);
   });
 });
