@@ -12,6 +12,7 @@ import { activeKeyEvent, type ContractState, isRunningWithKeys, progressSentence
 import { waitUntil } from './retry.ts';
 import { type BlockerEvidence, gatherBlockerEvidence } from './blocker-evidence.ts';
 import { type Blocker, blockerTable, judgeBlockers, votes } from './blockers.ts';
+import { rootKey } from './observe.ts';
 import { redactor } from './redact.ts';
 
 export interface ContractEvidence {
@@ -136,7 +137,7 @@ export async function untilRunning(actions: PlannedAction[], io: FixUpIO): Promi
 
 /** 04: public_key({domain_id: 0}) is a secp256k1 key. */
 export async function rootKeyIsSecp256k1(_: unknown, ctx: RunbookContext): Promise<Verdict> {
-  const key = await ctx.near.contractView<string>('public_key', { domain_id: 0 }).catch((e: Error) => e.message);
+  const key = await rootKey(ctx).catch((e: Error) => e.message);
   const ok = /^secp256k1:[1-9A-HJ-NP-Za-km-z]{80,90}$/.test(String(key));
   return { evidence: String(key), problems: ok ? [] : [{ message: `public_key({domain_id: 0}) gave: ${key}` }] };
 }

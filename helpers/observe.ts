@@ -158,6 +158,17 @@ export function chainView(ctx: RunbookContext): Promise<ChainView> {
   return oncePerRun('chain.json', observe, sharesObservations());
 }
 
+/**
+ * The root key, public_key({domain_id: 0}): read once per gate or plan run (04 and 05 judge the same key),
+ * afresh in fix. A read that fails is not kept: each claim that asks meets the failure itself.
+ */
+export const rootKey = (ctx: RunbookContext): Promise<string> =>
+  oncePerRun(
+    'root-key.json',
+    () => ctx.near.contractView<string>('public_key', { domain_id: 0 }),
+    sharesObservations(),
+  );
+
 /** Per node, the manifest candidate that holds its keys on chain (MPC_KEYS_FILE may name several). */
 export function manifestChoice(ctx: RunbookContext, chain: ChainView): KeysChoice {
   const participants = chain.state ? participantsOf(chain.state) : [];

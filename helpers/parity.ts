@@ -6,6 +6,7 @@ import { deriveChildPublicKey, evmAddress, parseSecp256k1PublicKey } from './der
 import type { RunbookConfig } from './config.ts';
 import type { RunbookContext } from './harness/context.ts';
 import type { Verdict } from './harness/claim.ts';
+import { rootKey } from './observe.ts';
 
 /** The default parity case of the user's test-parity.ts, plus RUNBOOK_PARITY_CASES (predecessor:path,…). */
 export function parityCases(config: Pick<RunbookConfig, 'RUNBOOK_PARITY_CASES'> | undefined) {
@@ -20,7 +21,7 @@ export function parityCases(config: Pick<RunbookConfig, 'RUNBOOK_PARITY_CASES'> 
 }
 
 export async function rootKeyOnCurve(_: unknown, ctx: RunbookContext): Promise<Verdict> {
-  const root = await ctx.near.contractView<string>('public_key', { domain_id: 0 });
+  const root = await rootKey(ctx);
   try {
     parseSecp256k1PublicKey(root);
     return { evidence: root, problems: [] };
@@ -35,7 +36,7 @@ export async function rootKeyOnCurve(_: unknown, ctx: RunbookContext): Promise<V
 export const derivesAsWeDo =
   ({ predecessor, path }: { predecessor: string; path: string }) =>
   async (_: unknown, ctx: RunbookContext): Promise<Verdict> => {
-    const root = await ctx.near.contractView<string>('public_key', { domain_id: 0 });
+    const root = await rootKey(ctx);
     const theirs = await ctx.near.contractView<string>('derived_public_key', { path, predecessor, domain_id: 0 });
     const ours = deriveChildPublicKey(root, predecessor, path);
     const evidence = `contract ${theirs} (${evmAddress(theirs)}); ours ${ours} (${evmAddress(ours)})`;
