@@ -71,10 +71,10 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
  *     SendCommand + one read).
  * 03: container status command (SendCommand + one read).
  * 04: state ∥ status, public_key (rpc); AccessKeyNotFound lines from 03's container status (one observation).
- * 05: public_key, derived_public_key (rpc).
+ * 05: derived_public_key (rpc; the root key is 04's reading).
  * Not in it: process and Vitest start-up, module loading, and the wait for the next block (≤ one block time).
  */
-const CRITICAL_PATH = { rpc: 8, aws: 9, ssmCommands: 2 };
+const CRITICAL_PATH = { rpc: 7, aws: 9, ssmCommands: 2 };
 const criticalPathMs = (p: Profile) =>
   CRITICAL_PATH.rpc * p.rpcLatencyMs + CRITICAL_PATH.aws * p.awsLatencyMs + CRITICAL_PATH.ssmCommands * p.ssmCommandMs;
 
@@ -85,9 +85,9 @@ function lowerBound(n: number) {
   return {
     calls: {
       // 00: status ×2, view_account, version; the chain view: one access-key list and one view_account per
-      // account (no batch form of either), gas_price, state; 04: state, status, public_key; 05: public_key,
-      // derived_public_key
-      rpc: 2 * n + 11,
+      // account (no batch form of either), gas_price, state; 04: state, status, public_key (the root key 05
+      // judges too); 05: derived_public_key
+      rpc: 2 * n + 10,
       // BatchGetSecretValue holds 20 ids; and the global setup reads the fix lock (a gate says who holds it)
       secretsmanager: Math.ceil((2 * n) / 20) + 1,
       ssm: 2 * commands + Math.ceil((n + 1) / 50), // SendCommand + one status read per command; PingStatus per 50
