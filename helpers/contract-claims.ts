@@ -8,7 +8,13 @@ import type { RunbookContext } from './harness/context.ts';
 import type { Verdict } from './harness/claim.ts';
 import { containerReports } from './instances/containers.ts';
 import { parseContainerStatus } from './instances/node-reports.ts';
-import { activeKeyEvent, type ContractState, isRunningWithKeys, progressSentence } from './near/contract-state.ts';
+import {
+  activeKeyEvent,
+  type ContractState,
+  isRunningWithKeys,
+  isRunningWithoutDomain,
+  progressSentence,
+} from './near/contract-state.ts';
 import { waitUntil } from './retry.ts';
 import { type BlockerEvidence, gatherBlockerEvidence } from './blocker-evidence.ts';
 import { type Blocker, blockerTable, judgeBlockers, votes } from './blockers.ts';
@@ -98,9 +104,6 @@ export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verd
   };
 }
 
-/** Running with no domain: only a vote_add_domains by the participants changes that, never waiting. */
-const runningWithoutDomain = (s: ContractState) => s !== 'NotInitialized' && 'Running' in s && !isRunningWithKeys(s);
-
 /**
  * The wait the fix run makes for Running: nothing is written, the key event is watched — unless what
  * blocks it does not clear by waiting (a port collision, an attestation the contract refuses, …): then
@@ -108,7 +111,7 @@ const runningWithoutDomain = (s: ContractState) => s !== 'NotInitialized' && 'Ru
  */
 export function describeWaitForRunning(ev: ContractEvidence, ctx: RunbookContext): PlannedAction[] {
   const stuck = blockersOf(ev, ctx).filter((b) => !b.clearsByWaiting);
-  if (stuck.length || runningWithoutDomain(ev.state)) return [];
+  if (stuck.length || isRunningWithoutDomain(ev.state)) return [];
   const s = ctx.config.RUNBOOK_RUNNING_TIMEOUT_S;
   return [{ kind: 'wait', target: 'v1.signer Running', text: `wait up to ${s} s for v1.signer to reach Running` }];
 }

@@ -77,6 +77,10 @@ export function participantsOf(s: ContractState): Participant[] {
 export const isRunningWithKeys = (s: ContractState) =>
   s !== 'NotInitialized' && 'Running' in s && s.Running.keyset.domains.length > 0;
 
+/** Running with no domain key: only a vote_add_domains by the participants changes that, never waiting. */
+export const isRunningWithoutDomain = (s: ContractState) =>
+  s !== 'NotInitialized' && 'Running' in s && s.Running.keyset.domains.length === 0;
+
 /** The key event under way, when the contract is Initializing and its attempt has not expired. */
 export function activeKeyEvent(s: ContractState, height: number) {
   if (s === 'NotInitialized' || !('Initializing' in s)) return undefined;
@@ -87,10 +91,7 @@ export function activeKeyEvent(s: ContractState, height: number) {
 /** "Initializing: domain 0 (Secp256k1), attempt 3, votes 2 of 3, expires at block 5151 (now 5140)" */
 export function progressSentence(s: ContractState, height?: number): string {
   if (s === 'NotInitialized' || !('Initializing' in s)) {
-    if (s !== 'NotInitialized' && 'Running' in s && s.Running.keyset.domains.length === 0) {
-      return 'Running with no domain keys (no domain was ever voted in)';
-    }
-    return stateName(s);
+    return isRunningWithoutDomain(s) ? 'Running with no domain keys (no domain was ever voted in)' : stateName(s);
   }
   const ev = s.Initializing.generating_key;
   const n = ev.parameters.participants.participants.length;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readSecrets } from '../aws/secrets-manager.ts';
-import { describeOutcome, type InvocationResult, runOn } from '../aws/ssm.ts';
+import { type InvocationResult, runOn } from '../aws/ssm.ts';
 import { errors } from '../diagnosis.ts';
 import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
@@ -19,6 +19,7 @@ import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../key
 import { secretNames } from '../node-secrets.ts';
 import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
 import { waitUntil } from '../retry.ts';
+import { runJournaledOnNodes } from './on-nodes.ts';
 
 /**
  * On node instances: write /data/secrets.json from Secrets Manager and restart the container.
@@ -202,27 +203,13 @@ export async function rewriteNodeSecrets(actions: NodeRewrite[], io: FixUpIO) {
     actions.map((a) => a.repair),
   );
   const refs = journalRewrites(actions, io);
-  const results = await runOn(
-    io.ctx.ssm,
-    actions.map((a) => a.target),
-    rematerialiseScript(io.ctx.runId, expected, io.ctx.config.AWS_REGION),
-    {
-      timeoutS: io.ctx.config.RUNBOOK_SSM_TIMEOUT_S,
-      comment: 'mpc-runbook: rematerialise secrets.json and restart mpc-node',
-      progress: io.progress,
-    },
-  );
-  for (const a of actions) {
-    const res = results.get(a.target);
-    const parsed = res && parseRematerialise(res.stdout);
-    if (res?.status === 'Success' && parsed) {
-      io.journal.done(refs.get(a.target)!, { ...parsed });
-      io.done(a, `re-materialised secrets.json on ${a.target} (backup ${parsed.backupPath}) and restarted mpc-node`);
-    } else io.journal.failed(refs.get(a.target)!, new Error(describeOutcome(res)));
-  }
-  const failed = actions.filter((a) => results.get(a.target)?.status !== 'Success');
+  const { failed, where } = await runJournaledOnNodes(actions, refs, io, {
+    script: rematerialiseScript(io.ctx.runId, expected, io.ctx.config.AWS_REGION),
+    comment: 'mpc-runbook: rematerialise secrets.json and restart mpc-node',
+    parse: parseRematerialise,
+    said: (a, p) => `re-materialised secrets.json on ${a.target} (backup ${p.backupPath}) and restarted mpc-node`,
+  });
   if (failed.length) {
-    const where = failed.map((a) => `mpc-node-${a.node} (${a.target}): ${describeOutcome(results.get(a.target))}`);
     const done = actions.filter((a) => !failed.includes(a)).map((a) => `mpc-node-${a.node}`);
     throw new Error(
       `re-materialising failed on ${where.join('; ')}${done.length ? `. Done and restarted: ${done.join(', ')}` : ''}` +

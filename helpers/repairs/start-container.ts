@@ -5,7 +5,7 @@
  * replaced, and undone by rollback with `docker stop mpc-node`, only while the container still runs
  * since the start this run made. Then wait until the node answers /health on its own instance.
  */
-import { describeOutcome, type InvocationResult, runOn } from '../aws/ssm.ts';
+import { type InvocationResult, runOn } from '../aws/ssm.ts';
 import { errors } from '../diagnosis.ts';
 import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
@@ -14,6 +14,7 @@ import { containerLastWordsScript } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import { type KeyEvidence, observeKeys } from '../observe.ts';
 import { waitUntil } from '../retry.ts';
+import { runJournaledOnNodes } from './on-nodes.ts';
 
 const INSPECT = 'docker inspect --format "{{.State.Status}} {{.State.StartedAt}}" mpc-node 2>/dev/null';
 
@@ -98,30 +99,14 @@ export async function startContainers(actions: ContainerStart[], io: FixUpIO) {
       }),
     ]),
   );
-  const results = await runOn(
-    io.ctx.ssm,
-    actions.map((a) => a.target),
-    startContainerScript,
-    {
-      timeoutS: io.ctx.config.RUNBOOK_SSM_TIMEOUT_S,
-      comment: 'mpc-runbook: docker start mpc-node',
-      progress: io.progress,
-    },
-  );
-  for (const a of actions) {
-    const res = results.get(a.target);
-    const parsed = res && parseStartContainer(res.stdout);
-    if (res?.status === 'Success' && parsed) {
-      io.journal.done(refs.get(a.target)!, { ...parsed });
-      const said = parsed.started
-        ? `started mpc-node on ${a.target} (it was ${parsed.was})`
-        : `mpc-node on ${a.target} was already ${parsed.now}`;
-      io.done(a, said);
-    } else io.journal.failed(refs.get(a.target)!, new Error(describeOutcome(res)));
-  }
-  const failed = actions.filter((a) => results.get(a.target)?.status !== 'Success');
+  const { failed, where } = await runJournaledOnNodes(actions, refs, io, {
+    script: startContainerScript,
+    comment: 'mpc-runbook: docker start mpc-node',
+    parse: parseStartContainer,
+    said: (a, p) =>
+      p.started ? `started mpc-node on ${a.target} (it was ${p.was})` : `mpc-node on ${a.target} was already ${p.now}`,
+  });
   if (failed.length) {
-    const where = failed.map((a) => `mpc-node-${a.node} (${a.target}): ${describeOutcome(results.get(a.target))}`);
     throw new Error(`starting mpc-node failed on ${where.join('; ')}; the journal has every outcome`);
   }
 }

@@ -159,3 +159,22 @@ export function describeInvalidTx(e: unknown, me: { accountId: string; publicKey
 
 /** A tracing field recorded with `%` (Display): printed as its text, unquoted, even with spaces. */
 export const display = (text: string): { toString(): string } => ({ toString: () => text });
+
+/** Sleeps that a stop cuts short: `wakeAll` ends every pending sleep at once (the loops then see they must end). */
+export function interruptibleSleep() {
+  const pending = new Set<() => void>();
+  const sleep = (ms: number) =>
+    new Promise<void>((ok) => {
+      const wake = () => {
+        clearTimeout(t);
+        pending.delete(wake);
+        ok();
+      };
+      const t = setTimeout(wake, ms);
+      pending.add(wake);
+    });
+  const wakeAll = () => {
+    for (const wake of [...pending]) wake();
+  };
+  return { sleep, wakeAll };
+}

@@ -25,7 +25,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import { createChainClient } from './chain-client.ts';
 import { createCoordinator } from './coordinator.ts';
-import { describeContract, validateNodeKey, type ContractStateJson } from './node-logic.ts';
+import { describeContract, interruptibleSleep, validateNodeKey, type ContractStateJson } from './node-logic.ts';
 import { formatLog, Metrics } from './telemetry.ts';
 
 export interface NodeIo {
@@ -161,18 +161,8 @@ function reachVia(env: NodeIo['env']) {
 export function startMpcNode(io: NodeIo): RunningNode {
   const env = io.env;
   let alive = true;
-  const timers = new Set<() => void>();
-  /** A sleep that a stop cuts short (the loops then see `alive` false and end). */
-  const sleep = (ms: number) =>
-    new Promise<void>((ok) => {
-      const wake = () => {
-        clearTimeout(t);
-        timers.delete(wake);
-        ok();
-      };
-      const t = setTimeout(wake, ms);
-      timers.add(wake);
-    });
+  /** Sleeps that a stop cuts short (the loops then see `alive` false and end). */
+  const { sleep, wakeAll } = interruptibleSleep();
   const write = (stream: 'stdout' | 'stderr', text: string) => alive && io.write(stream, text);
   const log: NodeLog = (level, target, msg, fields = {}) =>
     write('stdout', `${formatLog(level, target, msg, fields)}\n`);
@@ -183,7 +173,7 @@ export function startMpcNode(io: NodeIo): RunningNode {
     if (!alive) return;
     alive = false;
     stopCoordinator();
-    for (const wake of [...timers]) wake();
+    wakeAll();
     const s = server;
     if (!s?.listening) return;
     if (hard) s.closeAllConnections();

@@ -14,6 +14,7 @@
  * they forbid is a dropped SYN (the dial hangs until the connect timeout), never a refusal.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { interruptibleSleep } from './node-logic.ts';
 
 export interface Peer {
   id: number;
@@ -130,17 +131,7 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   });
 
   const outgoing = new Map<number, Outgoing>();
-  const sleepers = new Set<() => void>();
-  const sleep = (ms: number) =>
-    new Promise<void>((ok) => {
-      const done = () => {
-        clearTimeout(t);
-        sleepers.delete(done);
-        ok();
-      };
-      const t = setTimeout(done, ms);
-      sleepers.add(done);
-    });
+  const { sleep, wakeAll } = interruptibleSleep();
 
   /** TCP connect, then the hello both ways; rejects with the context the real node's error carries. */
   function dial(peer: Peer): Promise<Outgoing> {
@@ -245,7 +236,7 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       closed = true;
       server.close();
       for (const s of sockets) s.destroy();
-      for (const wake of [...sleepers]) wake();
+      wakeAll();
       for (const p of peers) o.setLive(p.id, 0);
     },
   };
