@@ -39,6 +39,30 @@ export interface ChainView {
 
 export type ChainClient = ReturnType<typeof createChainClient>;
 
+/**
+ * The nodes one host process runs read the same chain: a reading of the contract state and the head
+ * younger than SHARED_READING_MS is what any of them would read now (state changes only when a block
+ * is produced), so they share it. Each node still applies its own lag and logs its own errors.
+ */
+const SHARED_READING_MS = 250;
+const readings = new Map<string, { at: number; reading: Promise<{ head: number; state: ContractStateJson }> }>();
+
+function sharedReading(provider: JsonRpcProvider, rpcUrl: string, contractId: string) {
+  const key = `${rpcUrl} ${contractId}`;
+  const now = performance.now();
+  const last = readings.get(key);
+  if (last && now - last.at < SHARED_READING_MS) return last.reading;
+  const reading = (async () => {
+    const state = (await provider.callFunction({ contractId, method: 'state', args: {} })) as ContractStateJson;
+    const head = (await provider.viewNodeStatus()).sync_info.latest_block_height;
+    return { head, state };
+  })();
+  readings.set(key, { at: now, reading });
+  // A failed reading is not shared: the next node asks again.
+  reading.catch(() => readings.get(key)?.reading === reading && readings.delete(key));
+  return reading;
+}
+
 export function createChainClient(o: ChainClientOptions) {
   const provider = new JsonRpcProvider({ url: o.rpcUrl }, { retries: 1, wait: 100 });
   const signer = new KeyPairSigner(KeyPair.fromString(o.signerKey as KeyPairString));
@@ -116,12 +140,7 @@ export function createChainClient(o: ChainClientOptions) {
    */
   async function refresh(): Promise<ChainView | undefined> {
     try {
-      const state = (await provider.callFunction({
-        contractId: o.contractId,
-        method: 'state',
-        args: {},
-      })) as ContractStateJson;
-      const head = (await provider.viewNodeStatus()).sync_info.latest_block_height;
+      const { head, state } = await sharedReading(provider, o.rpcUrl, o.contractId);
       seen.push({ height: head, state });
       const target = head - o.lagBlocks;
       let view: ChainView | undefined;
