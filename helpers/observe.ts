@@ -9,7 +9,7 @@ import type { DiscoveredNode } from './aws/cloudformation.ts';
 import { diagnose } from './diagnosis.ts';
 import type { Finding, NodeEvidence, OnChainKey } from './evidence.ts';
 import type { RunbookContext } from './harness/context.ts';
-import { nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
+import { missingFromProbe, nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
 import { ownInstanceReports, selfReportOf, unansweredFromBase } from './instances/own-instance.ts';
 import type { AnyManifest } from './manifest.ts';
 import { type ChainNodeKeys, chooseManifestKeys, type KeysChoice } from './manifest-candidates.ts';
@@ -55,7 +55,15 @@ export async function nodeSelfReports(ctx: RunbookContext): Promise<Map<number, 
   if (r?.status !== 'Success') {
     throw new Error(`asking the nodes from the NEAR base failed: ${r?.status ?? 'no result'} ${r?.stderr ?? ''}`);
   }
-  return parsePublicData(r.stdout);
+  const lines = parsePublicData(r.stdout);
+  const missing = missingFromProbe(ctx.deployment.nodes, lines);
+  if (missing.length) {
+    const why = r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error printed';
+    throw new Error(
+      `the NEAR base's probe printed no line for node ${missing.join(', ')} (curl ≥ 7.75 needed): ${why}`,
+    );
+  }
+  return lines;
 }
 
 function manifestPlace(manifest: AnyManifest, index: number): Pick<NodeEvidence, 'manifest'> {

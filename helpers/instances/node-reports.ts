@@ -7,30 +7,63 @@
  */
 
 /**
- * On the NEAR base (inside the VPC): /health and /public_data of every node, one line each, the nodes
- * probed side by side (a node the network drops costs its timeout once, not once per node). `exit` is
- * curl's exit code of the /health probe: 7 refused (nothing listens), 28 timed out (a dropped packet).
+ * On the NEAR base (inside the VPC): /health and /public_data of every node, one line each
+ * (`node=… health=… signer=… p2p=… exit=…`). One curl fetches them all side by side (`--parallel`, curl
+ * ≥ 7.75 for `%{exitcode}`; Ubuntu 24.04 has 8.5), so a node the network drops costs its timeout once,
+ * and a fleet of 100 costs the NEAR base three processes, not hundreds. One jq joins curl's report of
+ * each transfer with the body it saved. `exit` is curl's exit code of the /health probe: 7 refused
+ * (nothing listens), 28 timed out (a dropped packet). A node without a line was not probed (see
+ * missingFromProbe).
  */
-/** jq, double-quoted for sh: "<signer key> <p2p key>" from /public_data, "-" for a key it does not hold. */
-const BOTH_KEYS = '"(.near_signer_public_key // \\"-\\") + \\" \\" + (.near_p2p_public_key // \\"-\\")"';
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+/** curl runs at most 300 transfers at once. */
+const CURL_PARALLEL_MAX = 300;
+
+/** jq over curl's report lines ("W <file> <http code> <exit>") and the bodies ("B <index> <body>"). */
+const JOIN_PROBES = [
+  'def key(k): k | if type == "string" and test("^[^ ]+$") then . else "-" end;',
+  'def keys($b): $b | try (fromjson | key(.near_signer_public_key) + " " + key(.near_p2p_public_key)) catch "- -";',
+  '[inputs] as $l',
+  '| ($l | map(select(startswith("W ")) | split(" ") | select(.[1] != "")',
+  '  | {key: (.[1] | split("/") | last), value: {code: .[2], exit: .[3]}}) | from_entries) as $w',
+  '| $l[] | select(startswith("B ")) | capture("^B (?<i>[0-9]+) (?<body>.*)$")',
+  '| $w["h" + .i] as $h | $w["p" + .i] as $p | select($h != null)',
+  '| (if $h.exit == "0" and $p.exit == "0" and ($p.code | tonumber) < 400 then keys(.body) else "- -" end) as $sp',
+  '| "node=\\(.i) health=\\($h.code) signer=\\($sp | split(" ")[0]) p2p=\\($sp | split(" ")[1]) exit=\\($h.exit)"',
+].join(' ');
 
 export function nodePublicDataScript(nodes: { index: number; ip: string }[]): string[] {
+  for (const n of nodes) {
+    if (!Number.isInteger(n.index) || n.index < 0) throw new Error(`node ${n.index}: index is not a node number`);
+    if (!IPV4.test(n.ip)) throw new Error(`node ${n.index}: privateIp ${JSON.stringify(n.ip)} is not an IPv4 address`);
+  }
+  const parallel = Math.max(1, Math.min(CURL_PARALLEL_MAX, 2 * nodes.length));
   return [
-    `for t in ${nodes.map((n) => `"${n.index} ${n.ip}"`).join(' ')}; do`,
-    '  set -- $t',
-    '  (',
-    '    h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$2:8080/health"); e=$?',
-    '    pd=""',
-    '    [ "$e" != 0 ] || pd=$(curl -sf --max-time 5 "http://$2:8080/public_data" || true)',
-    // One jq for both keys (keys hold no space); no answer or no JSON gives "- -".
-    `    sp=$(printf "%s" "$pd" | jq -r ${BOTH_KEYS} 2>/dev/null || true)`,
-    '    [ -n "$sp" ] || sp="- -"',
-    '    echo "node=$1 health=${h:-000} signer=${sp%% *} p2p=${sp#* } exit=$e"',
-    '  ) &',
-    'done',
-    'wait',
+    'd=$(mktemp -d) || exit 1',
+    // -s alone leaves curl 7.88's --parallel progress meter on stderr.
+    `curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max ${parallel} --max-time 5 \\`,
+    '  -w "W %{filename_effective} %{http_code} %{exitcode}\\n" \\',
+    ...nodes.map(
+      (n) =>
+        `  -o "$d/h${n.index}" "http://${n.ip}:8080/health" -o "$d/p${n.index}" "http://${n.ip}:8080/public_data" \\`,
+    ),
+    '  > "$d/w"',
+    // The bodies, one line each, read by the shell itself (no process per node).
+    `for i in ${nodes.map((n) => n.index).join(' ')}; do`,
+    '  b=""',
+    '  if [ -f "$d/p$i" ]; then while IFS= read -r l || [ -n "$l" ]; do b="$b$l"; done < "$d/p$i"; fi',
+    '  printf "B %s %s\\n" "$i" "$b"',
+    'done > "$d/b"',
+    `jq -rRn '${JOIN_PROBES}' "$d/w" "$d/b"`,
+    'r=$?',
+    'rm -rf "$d"',
+    'exit $r',
   ];
 }
+
+/** The nodes the probe printed no line for (curl did not run their transfers): not an answer, a failed probe. */
+export const missingFromProbe = (nodes: { index: number }[], lines: Map<number, PublicDataLine>) =>
+  nodes.filter((n) => !lines.has(n.index)).map((n) => n.index);
 
 export interface PublicDataLine {
   health: string;

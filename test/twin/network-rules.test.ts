@@ -87,6 +87,22 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(r.stderr).toContain('Warning: Problem : timeout. Will retry in 1 seconds. 1 retries left.');
     expect(count(r.stderr, 'curl: (28) Connection timed out after')).toBe(1);
   });
+
+  test('curl --parallel: a dropped transfer times out alone, the allowed ones answer beside it', async () => {
+    const [a, b] = [twin.nodes[0]!.privateIp, twin.nodes[1]!.privateIp];
+    const r = await sh(twin, twin.nearBase.instanceId, [
+      'd=$(mktemp -d)',
+      'curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 3 --max-time 1 \\',
+      '  -w "W %{filename_effective} %{http_code} %{exitcode}\\n" \\',
+      `  -o "$d/h" http://${a}:8080/health -o "$d/x" http://${b}:9999/ -o "$d/p" http://${b}:8080/public_data`,
+      'echo "exit=$?"; ls "$d"; rm -rf "$d"',
+    ]);
+    const lines = r.stdout.split('\n').map((l) => l.replace(/\/tmp\/[^/]+\//, ''));
+    expect(lines).toEqual(expect.arrayContaining(['W h 200 0', 'W x 000 28', 'W p 200 0', 'exit=28']));
+    expect(lines.filter((l) => l.startsWith('W '))).toHaveLength(3);
+    expect(lines.slice(-3, -1).sort()).toEqual(['h', 'p']); // a dropped transfer writes no file
+    expect(r.stderr).toBe('');
+  });
 });
 
 describe('node-to-node P2P blocked by the rules', () => {

@@ -26,7 +26,7 @@ const LONG_WITH_ARG = new Set(
     'resolve connect-to proxy cookie cookie-jar config cacert capath cert key range speed-limit speed-time ' +
     'limit-rate max-filesize noproxy url output-dir proxy-user dns-servers local-port max-redirs expect100-timeout ' +
     'unix-socket abstract-unix-socket happy-eyeballs-timeout-ms keepalive-time dump-header continue-at ftp-port ' +
-    'quote time-cond telnet-option'
+    'quote time-cond telnet-option parallel-max'
   ).split(' '),
 );
 const SHORT_ALIAS: Record<string, string> = {
@@ -42,14 +42,19 @@ interface Parsed {
   urls: string[];
   opts: Map<string, string[]>;
   flags: Set<string>;
+  /** Where each URL and each -o/--output stands in argv (their argument indexes), in order; null: inside a cluster. */
+  urlArgs: number[][];
+  outputArgs: (number[] | null)[];
 }
 
 function parse(args: string[]): Parsed {
-  const out: Parsed = { urls: [], opts: new Map(), flags: new Set() };
+  const out: Parsed = { urls: [], opts: new Map(), flags: new Set(), urlArgs: [], outputArgs: [] };
   const put = (k: string, v: string) => out.opts.set(k, [...(out.opts.get(k) ?? []), v]);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    const at = i;
     if (a === '--') {
+      for (let k = i + 1; k < args.length; k++) out.urlArgs.push([k]);
       out.urls.push(...args.slice(i + 1));
       break;
     }
@@ -57,7 +62,12 @@ function parse(args: string[]): Parsed {
       const [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
       if (LONG_WITH_ARG.has(name)) put(name, inline ?? args[++i] ?? '');
       else out.flags.add(name);
-      if (name === 'url') out.urls.push(out.opts.get('url')!.at(-1)!);
+      const span = inline === undefined && LONG_WITH_ARG.has(name) ? [at, at + 1] : [at];
+      if (name === 'url') {
+        out.urls.push(out.opts.get('url')!.at(-1)!);
+        out.urlArgs.push(span);
+      }
+      if (name === 'output') out.outputArgs.push(span);
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
@@ -65,7 +75,9 @@ function parse(args: string[]): Parsed {
         const c = a[j]!;
         const long = SHORT_ALIAS[c] ?? c;
         if (SHORT_WITH_ARG.has(c)) {
-          put(long, j + 1 < a.length ? a.slice(j + 1) : (args[++i] ?? ''));
+          const inline = j + 1 < a.length;
+          put(long, inline ? a.slice(j + 1) : (args[++i] ?? ''));
+          if (c === 'o') out.outputArgs.push(j > 1 ? null : inline ? [at] : [at, at + 1]);
           break;
         }
         out.flags.add(long);
@@ -73,6 +85,7 @@ function parse(args: string[]): Parsed {
       continue;
     }
     out.urls.push(a);
+    out.urlArgs.push([at]);
   }
   return out;
 }
@@ -104,8 +117,7 @@ async function allowed(targets: { host: string; port: number }[]): Promise<boole
 
 /** The system curl with the same arguments (bound to the instance's address when it dials an instance). */
 function runSystemCurl(bindTo: string | undefined): void {
-  const args = bindTo ? ['--interface', bindTo, ...argv] : argv;
-  const child = spawn(systemCurl, args, { stdio: 'inherit' });
+  const child = spawn(systemCurl, bound(argv, bindTo), { stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => {
     if (signal) process.kill(process.pid, signal);
@@ -117,8 +129,39 @@ function runSystemCurl(bindTo: string | undefined): void {
   });
 }
 
+const bound = (args: string[], bindTo: string | undefined) => (bindTo ? ['--interface', bindTo, ...args] : args);
+
+/**
+ * The system curl for the transfers the rules allow, beside the dropped ones this stand-in times out:
+ * its stdout passes on whole lines only, so a dropped transfer's --write-out never lands inside one.
+ */
+function systemCurlBeside(args: string[], bindTo: string | undefined): Promise<number> {
+  const child = spawn(systemCurl, bound(args, bindTo), { stdio: ['inherit', 'pipe', 'inherit'] });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  let pending = Buffer.alloc(0);
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    const end = pending.lastIndexOf(10) + 1;
+    if (end > 0) writeAll(1, pending.subarray(0, end));
+    pending = pending.subarray(end);
+  });
+  return new Promise((done) => {
+    child.on('close', (code) => {
+      if (pending.length) writeAll(1, pending);
+      done(code ?? 1);
+    });
+    child.on('error', (e) => {
+      writeAll(2, `curl: ${e.message}\n`);
+      done(2);
+    });
+  });
+}
+
 /** --write-out as curl renders it for a transfer that never connected. */
-function writeOut(format: string, v: { url: string; elapsedS: number; errormsg: string; exitcode: number }): void {
+function writeOut(
+  format: string,
+  v: { url: string; elapsedS: number; errormsg: string; exitcode: number; filename?: string; urlnum?: number },
+): void {
   let fmt = format;
   if (fmt.startsWith('@')) fmt = readFileSync(fmt.slice(1) === '-' ? 0 : fmt.slice(1), 'utf8');
   const zero = '0.000000';
@@ -137,6 +180,8 @@ function writeOut(format: string, v: { url: string; elapsedS: number; errormsg: 
     errormsg: v.errormsg,
     url: v.url,
     url_effective: v.url,
+    urlnum: String(v.urlnum ?? 0),
+    filename_effective: v.filename ?? '',
     remote_ip: '',
     remote_port: '0',
     local_ip: '',
@@ -183,8 +228,13 @@ const seconds = (p: Parsed, name: string) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The dropped SYN: wait out the connect timeout (with --retry), then fail as curl does. */
-async function timeOut(p: Parsed, url: string, t: { host: string; port: number }): Promise<never> {
+/** The dropped SYN: wait out the connect timeout (with --retry), then fail as curl does (28). */
+async function timeOut(
+  p: Parsed,
+  url: string,
+  t: { host: string; port: number },
+  transfer: { urlnum: number; filename?: string } = { urlnum: 0 },
+): Promise<number> {
   const silent = p.flags.has('silent') && !p.flags.has('show-error');
   const verbose = p.flags.has('verbose');
   const limits = [seconds(p, 'connect-timeout'), seconds(p, 'max-time')].filter((x): x is number => x !== undefined);
@@ -214,19 +264,39 @@ async function timeOut(p: Parsed, url: string, t: { host: string; port: number }
   if (!silent) writeAll(2, `curl: (28) ${message}\n`);
   const format = p.opts.get('write-out')?.at(-1);
   if (format !== undefined)
-    writeOut(format, { url, elapsedS: (Date.now() - started) / 1000, errormsg: message, exitcode: 28 });
-  process.exit(28);
+    writeOut(format, { url, elapsedS: (Date.now() - started) / 1000, errormsg: message, exitcode: 28, ...transfer });
+  return 28;
+}
+
+/**
+ * `--parallel` with some URLs dropped: each dropped transfer times out on its own, the others run in
+ * the system curl (without the dropped URLs and their -o). curl ends with a failed transfer's code.
+ * The allowed transfers' %{urlnum} counts only them.
+ */
+async function parallelWithDrops(p: Parsed, dropped: number[], bindTo: string | undefined): Promise<number> {
+  const drop = new Set(dropped);
+  const removed = new Set(dropped.flatMap((k) => [...p.urlArgs[k]!, ...(p.outputArgs[k] ?? [])]));
+  const rest = argv.filter((_, i) => !removed.has(i));
+  const outputs = p.opts.get('output') ?? [];
+  const codes = await Promise.all([
+    drop.size < p.urls.length ? systemCurlBeside(rest, bindTo) : Promise.resolve(0),
+    ...dropped.map((k) =>
+      timeOut(p, p.urls[k]!, targets[k]!, { urlnum: k, ...(outputs[k] ? { filename: outputs[k] } : {}) }),
+    ),
+  ]);
+  return codes.find((c) => c !== 0) ?? 0;
 }
 
 const parsed = parse(argv);
 const targets = parsed.urls.map(target);
-const known = targets.filter((t): t is { host: string; port: number } => t !== undefined);
-const verdicts = await allowed(known);
-const blocked = known.findIndex((_, i) => !verdicts[i]);
-if (blocked >= 0) {
-  await timeOut(parsed, parsed.urls[targets.indexOf(known[blocked])]!, known[blocked]!);
-} else {
-  const hostIp = process.env.TWIN_INSTANCE_IP;
-  const dialsInstance = hostIp && known.some((t) => /^127\./.test(t.host) && t.host !== '127.0.0.1');
-  runSystemCurl(dialsInstance && !parsed.opts.has('interface') ? hostIp : undefined);
-}
+const verdicts = await allowed(targets.filter((t) => t !== undefined));
+const dropped: number[] = [];
+for (let k = 0, v = 0; k < targets.length; k++) if (targets[k] && !verdicts[v++]) dropped.push(k);
+const hostIp = process.env.TWIN_INSTANCE_IP;
+const dialsInstance = hostIp && targets.some((t) => t && /^127\./.test(t.host) && t.host !== '127.0.0.1');
+const bindTo = dialsInstance && !parsed.opts.has('interface') ? hostIp : undefined;
+const parallel = parsed.flags.has('parallel') || parsed.flags.has('Z');
+if (dropped.length === 0) runSystemCurl(bindTo);
+else if (parallel && parsed.urls.length > 1 && !parsed.outputArgs.includes(null))
+  process.exit(await parallelWithDrops(parsed, dropped, bindTo));
+else process.exit(await timeOut(parsed, parsed.urls[dropped[0]!]!, targets[dropped[0]!]!));
