@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
 import { startTwin, type Twin } from '../twin/start.ts';
 import { breakdown, junitTestTimes, RESULT_LINE, readProbe, type Breakdown, type ResultLine } from './breakdown.ts';
@@ -26,6 +26,7 @@ const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const L = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const GATE_TIMEOUT_MS = 15 * 60_000;
 const OUT = resolve(root, process.env.BENCH_OUT ?? join('bench', 'results'));
+mkdirSync(dirname(OUT), { recursive: true });
 const NOTE = process.env.BENCH_NOTE ?? '';
 const SPEC_ORDER = readdirSync(join(root, 'specs'))
   .filter((f) => f.endsWith('.spec.ts'))
@@ -181,7 +182,7 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
  * What the twin's nodes cost, from /proc: this process's descendants that exist for the nodes — the node
  * hosts (twin/node/host.ts), each container's own process (the shim, argv0 `mpc-node`) and any node run
  * as a process of its own (twin/node/main.ts). RSS summed now; CPU (utime + stime) over `idleMs` of an
- * idle Running twin, as a percentage of one core.
+ * idle Running twin (its meshes up: meshesSettled), as a percentage of one core.
  */
 async function nodeCost(n: number, idleMs: number) {
   const isNode = (cmd: string) =>
@@ -232,6 +233,29 @@ async function nodeCost(n: number, idleMs: number) {
     idleCpuPctPerNode: (100 * cpuTicks) / hz / seconds / n,
     processes: after.pids.length,
   };
+}
+
+/**
+ * A twin at Running is still settling: each node's Running job dials its peers afresh, retrying each
+ * second until the peer's listener is up. Idle means after that: every node reports a live connection
+ * to each of its peers (`mpc_network_live_connections` on its /metrics). Returns the seconds it took.
+ */
+async function meshesSettled(twin: Twin, timeoutMs = 120_000): Promise<number> {
+  const t0 = performance.now();
+  const peers = twin.nodes.length - 1;
+  const live = async (ip: string) => {
+    const text = await fetch(`http://${ip}:8080/metrics`).then(
+      (r) => r.text(),
+      () => '',
+    );
+    return text.split('\n').filter((l) => l.startsWith('mpc_network_live_connections{') && l.endsWith(' 1')).length;
+  };
+  while (performance.now() - t0 < timeoutMs) {
+    const counts = await Promise.all(twin.nodes.map((n) => live(n.privateIp)));
+    if (counts.every((c) => c >= peers)) return (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the nodes' P2P meshes were not all up ${timeoutMs / 1000} s after Running`);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -423,6 +447,7 @@ function markdown(): string {
     `- Critical path: ${CRITICAL_PATH.rpc} RPC and ${CRITICAL_PATH.aws} AWS round trips in sequence and ` +
       `${CRITICAL_PATH.ssmCommands} SSM commands (delivery + report each); see bench/run.ts.`,
     '- SSM target: the bound plus two more status reads per command.',
+    "- Idle node CPU: over 5 s once every node's P2P mesh is up (each node live to each peer); the gates run after it.",
     ...failures.map((f) => `- **failed** at ${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}: ${f.error}`),
   ].join('\n');
 }
@@ -434,6 +459,7 @@ for (const n of sizes) {
     const t0 = performance.now();
     twin = await startTwin({ scenario: 'healthy', nodes: n, blockTimeMs: 500, runningTimeoutMs: 600_000 });
     const startS = (performance.now() - t0) / 1000;
+    await meshesSettled(twin);
     const cost = await nodeCost(n, 5_000);
     for (const name of profileNames) {
       try {
