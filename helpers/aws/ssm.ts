@@ -46,14 +46,14 @@ export function describeOutcome(r: InvocationResult | undefined): string {
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
 /**
- * Status reads after SendCommand: a short first wait, then backing off to a cap. Run Command shows a
- * short script finished about a second after the send (and nothing at all for the first ~0.5 s); a
- * repair that restarts a node takes tens of seconds. Reads land at 0.1, 0.3, 1.1, 2.1, 3.1 s, …: a
- * script that is done at once is seen at 0.3 s where SSM shows it at once (the twin: its first read
- * sees nothing), a one-second command at 1.1 s with three reads, then one a second (never more than a
- * second late).
+ * Status reads after SendCommand: a short first wait, then backing off to a cap. Run Command shows
+ * nothing at all for the first ~0.5 s after the send, a short script finished about a second after it,
+ * and a repair that restarts a node takes tens of seconds. Reads land at 0.3, 1.1, 2.1, 3.1 s, …: a
+ * script SSM shows done at once is seen at 0.3 s with one read, a one-second command at 1.1 s with two,
+ * a command of two seconds with three; then one a second (never more than a second late). An earlier
+ * read would only ever see nothing on AWS.
  */
-export const STATUS_POLL = { firstMs: 100, nextMs: [200, 800], maxMs: 1_000 } as const;
+export const STATUS_POLL = { firstMs: 300, nextMs: [800], maxMs: 1_000 } as const;
 export const statusPollDelay = (reads: number) => STATUS_POLL.nextMs[reads - 1] ?? STATUS_POLL.maxMs;
 
 /**

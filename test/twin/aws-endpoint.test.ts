@@ -266,8 +266,8 @@ describe('AWS endpoint: CloudFormation, STS, protocol and faults', () => {
     configureAwsFaults(aws.faults, { profile: 'twin' });
     expect(aws.faults).toMatchObject({
       latencyMs: 0,
-      invocationHiddenPolls: 1,
-      invocationDelayMs: 0,
+      invocationHiddenPolls: 0,
+      invocationDelayMs: 100,
       ssmDeliveryDelayMs: 0,
       ssmReportDelayMs: 0,
     });

@@ -74,6 +74,7 @@ describe('SSM Run Command', () => {
     );
 
   test('InvocationDoesNotExist right after SendCommand, then Success with stdout', async () => {
+    aws.faults.invocationHiddenPolls = 1; // the first read misses it however long it took to ask
     const sent = await send([A], ['echo "hello from $PWD"', 'echo err >&2']);
     const cmd = sent.Command!;
     expect(cmd.CommandId).toMatch(/^[0-9a-f-]{36}$/);
@@ -115,6 +116,7 @@ describe('SSM Run Command', () => {
   });
 
   test('non-zero exit → Failed with ResponseCode; the list is empty on the first poll, then Details', async () => {
+    aws.faults.invocationHiddenPolls = 1;
     const { Command } = await send([A, B], ['echo out', 'echo bad >&2', 'exit 3']);
     const first = await ssm.send(new ListCommandInvocationsCommand({ CommandId: Command!.CommandId, Details: true }));
     expect(first.CommandInvocations).toEqual([]);

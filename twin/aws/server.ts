@@ -70,11 +70,11 @@ export interface AwsFaults extends SsmFaults {
  * the same order, not measurements).
  */
 export const AWS_LATENCY_PROFILES = {
-  /** The twin's own timing: nothing added; the first poll of an invocation sees nothing. */
+  /** The twin's own timing: nothing added; an invocation is invisible for the first 100 ms after the send. */
   twin: {
     latencyMs: 0,
-    invocationHiddenPolls: 1,
-    invocationDelayMs: 0,
+    invocationHiddenPolls: 0,
+    invocationDelayMs: 100,
     ssmDeliveryDelayMs: 0,
     ssmReportDelayMs: 0,
   },
@@ -133,8 +133,8 @@ export function defaultAwsFaults(): AwsFaults {
     throttle: [],
     error5xxRate: 0,
     failNext5xx: 0,
-    invocationHiddenPolls: 1,
-    invocationDelayMs: 0,
+    invocationHiddenPolls: 0,
+    invocationDelayMs: 100,
     ssmTimeScale: 1,
     ssmDeliveryDelayMs: 0,
     ssmReportDelayMs: 0,

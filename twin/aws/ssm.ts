@@ -1,8 +1,9 @@
 /**
  * SSM Run Command over the twin's instances (aws-facts §4): AWS-RunShellScript really runs under
  * bash on the instance; invocations go Pending → InProgress → Success | Failed | TimedOut |
- * Cancelled, are invisible for the first poll(s) after SendCommand (InvocationDoesNotExist /
- * an empty ListCommandInvocations), and output is cut as SSM cuts it (24,000 / 8,000 characters in
+ * Cancelled, are invisible for a while after SendCommand (`invocationDelayMs`, a matter of time as on
+ * AWS; or the first `invocationHiddenPolls` polls): InvocationDoesNotExist / an empty
+ * ListCommandInvocations. Output is cut as SSM cuts it (24,000 / 8,000 characters in
  * GetCommandInvocation; 2,500 in ListCommandInvocations' plugin Output, with the agent's markers).
  *
  * Time as AWS shows it is a fault knob: `ssmDeliveryDelayMs` (SendCommand until the agent starts
@@ -498,7 +499,7 @@ function listCommandInvocations(s: SsmState, i: Input) {
   const cmds = [...s.commands.values()]
     .filter((c) => !commandId || c.id === commandId)
     .sort((a, b) => b.requested - a.requested);
-  // Eventual consistency: an invocation's first poll(s) see nothing (an empty list, not an error).
+  // Eventual consistency: an invocation not visible yet is missing from the list (not an error).
   const list = cmds
     .flatMap((c) =>
       c.instanceIds.filter((id) => !instanceId || id === instanceId).map((id) => s.invocations.get(key(c.id, id))!),
