@@ -44,7 +44,7 @@ interface Profile {
 
 const PROFILES: Record<string, Profile> = {
   l20: {
-    description: `${L} ms on every NEAR RPC and AWS call; the twin's own SSM timing (first status read sees nothing)`,
+    description: `${L} ms on every NEAR RPC and AWS call; the twin's own SSM timing (invocations hidden for 100 ms)`,
     rpcLatencyMs: L,
     aws: { profile: 'twin', latencyMs: L },
     awsLatencyMs: L,
@@ -68,14 +68,14 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
  * The gate's critical path: round trips that must follow one another.
  * 00: DescribeStacks ×2 ∥ (aws), status, status once the head moved, view_account, version (rpc),
  *     GetCallerIdentity, DescribeInstanceInformation (aws).
- * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command:
- *     SendCommand + one read).
- * 03: container status command (SendCommand + one read).
- * 04: state ∥ status, public_key (rpc); AccessKeyNotFound lines from 03's container status (one observation).
+ * 01: evidence = max(access keys, balances, gas price, state, BatchGetSecretValue, the NEAR base's SSM command
+ *     ∥ the container status command (03's and 04's, sent beside it): SendCommand + one read).
+ * 03: nothing more (the container status read in 01).
+ * 04: state ∥ status, public_key (rpc); AccessKeyNotFound lines from the same container status.
  * 05: derived_public_key (rpc; the root key is 04's reading).
  * Not in it: process and Vitest start-up, module loading, and the wait for the next block (≤ one block time).
  */
-const CRITICAL_PATH = { rpc: 7, aws: 9, ssmCommands: 2 };
+const CRITICAL_PATH = { rpc: 7, aws: 7, ssmCommands: 1 };
 const criticalPathMs = (p: Profile) =>
   CRITICAL_PATH.rpc * p.rpcLatencyMs + CRITICAL_PATH.aws * p.awsLatencyMs + CRITICAL_PATH.ssmCommands * p.ssmCommandMs;
 

@@ -9,6 +9,7 @@ import type { DiscoveredNode } from './aws/cloudformation.ts';
 import { diagnose } from './diagnosis.ts';
 import type { Finding, NodeEvidence, OnChainKey } from './evidence.ts';
 import type { RunbookContext } from './harness/context.ts';
+import { containerReports } from './instances/containers.ts';
 import { missingFromProbe, nodePublicDataScript, parsePublicData } from './instances/node-reports.ts';
 import { ownInstanceReports, selfReportOf, unansweredFromBase } from './instances/own-instance.ts';
 import type { AnyManifest } from './manifest.ts';
@@ -201,6 +202,15 @@ function manifestSide(ctx: RunbookContext, choice: KeysChoice): ManifestSide {
   };
 }
 
+/**
+ * In gate and plan, where the run observes once and the steps judge, the containers' status command (03
+ * and 04's) goes out beside the NEAR base probe: one SSM round trip for both. Its failure is not this
+ * step's: nothing is kept, and 03 meets it when it asks. Fix reads the containers after its repairs.
+ */
+async function containersMeanwhile(ctx: RunbookContext): Promise<void> {
+  if (sharesObservations()) await containerReports(ctx).catch(() => undefined);
+}
+
 /** The four places, observed now. */
 export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
   const { deployment } = ctx;
@@ -209,6 +219,7 @@ export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
     chainView(ctx),
     readSecrets(ctx.sm, names),
     nodeSelfReports(ctx),
+    containersMeanwhile(ctx),
   ]);
   if (!chain.state) throw new Error(`the contract state cannot be read (see 00-preflight): ${chain.stateError}`);
   // The second vantage point, only for the nodes the NEAR base got no answer from.
