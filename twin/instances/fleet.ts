@@ -373,7 +373,7 @@ function writeStandIns(binDir: string, repoDir: string, systemCurl: string | und
   writeFileSync(
     join(binDir, 'sudo'),
     [
-      '#!/usr/bin/env bash',
+      shebang(),
       'while [ $# -gt 0 ]; do',
       '  case "$1" in',
       '    -u|-g|-C|-p|-r|-t|-U) shift 2 ;;',
@@ -390,11 +390,18 @@ function writeStandIns(binDir: string, repoDir: string, systemCurl: string | und
   );
 }
 
+/** The stand-ins' #! line: bash by its path (no `env` process in front of every docker, aws or curl call). */
+let bashLine: string | undefined;
+function shebang(): string {
+  bashLine ??= `#!${findExecutable('bash', process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin') ?? '/usr/bin/env bash'}`;
+  return bashLine;
+}
+
 /** A bash stand-in with twin_post (http.sh) put in after its #! line. */
 function withHttp(cliDir: string, script: string): string {
   const text = readFileSync(join(cliDir, script), 'utf8');
   const eol = text.indexOf('\n') + 1;
-  return text.slice(0, eol) + readFileSync(join(cliDir, 'http.sh'), 'utf8') + text.slice(eol);
+  return `${shebang()}\n${readFileSync(join(cliDir, 'http.sh'), 'utf8')}${text.slice(eol)}`;
 }
 
 /**
@@ -406,7 +413,7 @@ function withHttp(cliDir: string, script: string): string {
 function curlWrapper(systemCurl: string, repoDir: string): string {
   const stand = `${shq(process.execPath)} ${shq(join(repoDir, 'twin', 'instances', 'cli', 'curl.ts'))}`;
   return [
-    '#!/usr/bin/env bash',
+    shebang(),
     readFileSync(join(repoDir, 'twin', 'instances', 'cli', 'http.sh'), 'utf8'),
     `SYS=${shq(systemCurl)}`,
     `slow() { TWIN_SYSTEM_CURL="$SYS" exec ${stand} "$@"; }`,
