@@ -204,8 +204,9 @@ function manifestSide(ctx: RunbookContext, choice: KeysChoice): ManifestSide {
 
 /**
  * In gate and plan, where the run observes once and the steps judge, the containers' status command (03
- * and 04's) goes out beside the NEAR base probe: one SSM round trip for both. Its failure is not this
- * step's: nothing is kept, and 03 meets it when it asks. Fix reads the containers after its repairs.
+ * and 04's) goes out beside the NEAR base probe: one SSM round trip for both (01 waits for both; 03 would
+ * have waited for it anyway). An error is not this step's: nothing is kept, and 03 meets it when it asks.
+ * Fix reads the containers after its repairs.
  */
 async function containersMeanwhile(ctx: RunbookContext): Promise<void> {
   if (sharesObservations()) await containerReports(ctx).catch(() => undefined);

@@ -21,14 +21,14 @@ const CURL_PARALLEL_MAX = 300;
 
 /** jq over curl's report lines ("W <file> <http code> <exit>") and the bodies ("B <index> <body>"). */
 const JOIN_PROBES = [
-  'def key(k): k | if type == "string" and test("^[^ ]+$") then . else "-" end;',
-  'def keys($b): $b | try (fromjson | key(.near_signer_public_key) + " " + key(.near_p2p_public_key)) catch "- -";',
+  'def one(k): k | if type == "string" and test("^[^ ]+$") then . else "-" end;',
+  'def both($b): $b | try (fromjson | one(.near_signer_public_key) + " " + one(.near_p2p_public_key)) catch "- -";',
   '[inputs] as $l',
   '| ($l | map(select(startswith("W ")) | split(" ") | select(.[1] != "")',
   '  | {key: (.[1] | split("/") | last), value: {code: .[2], exit: .[3]}}) | from_entries) as $w',
   '| $l[] | select(startswith("B ")) | capture("^B (?<i>[0-9]+) (?<body>.*)$")',
   '| $w["h" + .i] as $h | $w["p" + .i] as $p | select($h != null)',
-  '| (if $h.exit == "0" and $p.exit == "0" and ($p.code | tonumber) < 400 then keys(.body) else "- -" end) as $sp',
+  '| (if $h.exit == "0" and $p.exit == "0" and ($p.code | tonumber) < 400 then both(.body) else "- -" end) as $sp',
   '| "node=\\(.i) health=\\($h.code) signer=\\($sp | split(" ")[0]) p2p=\\($sp | split(" ")[1]) exit=\\($h.exit)"',
 ].join(' ');
 
