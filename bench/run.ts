@@ -258,6 +258,7 @@ async function meshesSettled(twin: Twin, timeoutMs = 120_000): Promise<number> {
   throw new Error(`the nodes' P2P meshes were not all up ${timeoutMs / 1000} s after Running`);
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -445,7 +446,7 @@ function markdown(): string {
       (p) => `- **${p}**: ${PROFILES[p]!.description}; critical path ${s(criticalPathMs(PROFILES[p]!))}.`,
     ),
     `- Critical path: ${CRITICAL_PATH.rpc} RPC and ${CRITICAL_PATH.aws} AWS round trips in sequence and ` +
-      `${CRITICAL_PATH.ssmCommands} SSM commands (delivery + report each); see bench/run.ts.`,
+      `${plural(CRITICAL_PATH.ssmCommands, 'SSM command')} (delivery + report each); see bench/run.ts.`,
     '- SSM target: the bound plus two more status reads per command.',
     "- Idle node CPU: over 5 s once every node's P2P mesh is up (each node live to each peer); the gates run after it.",
     ...failures.map((f) => `- **failed** at ${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}: ${f.error}`),
