@@ -6,6 +6,7 @@
  * log since the container started; and a TCP connect from the node itself to every peer's P2P port.
  * Judged by blockers.ts.
  */
+import pMap from 'p-map';
 import { runOn } from './aws/ssm.ts';
 import type { RunbookContext } from './harness/context.ts';
 import { participantsOf, type ContractState } from './near/contract-state.ts';
@@ -69,18 +70,6 @@ export function meshAddress(url: string, portOverride?: number): { host: string;
   return { host: u.hostname, port: portOverride ?? (u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80) };
 }
 
-/** A few calls at a time. */
-async function pooled<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-    }),
-  );
-  return out;
-}
-
 async function fromChain(ctx: RunbookContext, participants: ParticipantView[], unread: string[]) {
   const said = (what: string) => (e: Error) => {
     unread.push(`${what}: ${redactor.redactError(e).message.split('\n')[0]}`);
@@ -89,11 +78,14 @@ async function fromChain(ctx: RunbookContext, participants: ParticipantView[], u
   const [config, tee, attestations] = await Promise.all([
     ctx.near.contractView<{ key_event_timeout_blocks?: number }>('config').catch(said('config()')),
     ctx.near.contractView<TeeAccount[]>('get_tee_accounts').catch(said('get_tee_accounts()')),
-    pooled(participants, 8, (p) =>
-      ctx.near
-        .contractView<unknown>('get_attestation', { tls_public_key: p.signPk })
-        .then((a) => [p.signPk, a ?? null] as const)
-        .catch(said(`get_attestation(${p.signPk})`)),
+    pMap(
+      participants,
+      (p) =>
+        ctx.near
+          .contractView<unknown>('get_attestation', { tls_public_key: p.signPk })
+          .then((a) => [p.signPk, a ?? null] as const)
+          .catch(said(`get_attestation(${p.signPk})`)),
+      { concurrency: 8 },
     ),
   ]);
   return {

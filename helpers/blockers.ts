@@ -8,6 +8,7 @@
 import type { BlockerEvidence, NodeView, ParticipantView, TeeAccount } from './blocker-evidence.ts';
 import { meshAddress } from './blocker-evidence.ts';
 import type { Probe } from './instances/own-reports.ts';
+import { nearAmount } from './explain.ts';
 import { shortKey } from './keys.ts';
 import type { ContractState } from './near/contract-state.ts';
 
@@ -178,14 +179,6 @@ function collisionBlocker(rows: Row[], ev: BlockerEvidence): Blocker {
   return { code: 'p2p-port-collision', nodes: who, sentence, todo, clearsByWaiting: false };
 }
 
-/** yoctoNEAR as NEAR, exact. */
-function near(yocto: string): string {
-  const v = BigInt(yocto);
-  const whole = v / 10n ** 24n;
-  const frac = (v % 10n ** 24n).toString().padStart(24, '0').replace(/0+$/, '');
-  return `${whole}${frac ? `.${frac}` : ''} NEAR`;
-}
-
 function attestationBlocker(r: Row, ev: BlockerEvidence, contractId: string): Blocker {
   const who = r.p.accountId;
   const s = r.n?.state;
@@ -203,11 +196,11 @@ function attestationBlocker(r: Row, ev: BlockerEvidence, contractId: string): Bl
     `${who} has no attestation on chain for its P2P key ${shortKey(r.p.signPk)} (${seen.join('; ')})${failing} — ` +
     'a node without its attestation does not join the P2P mesh, so no key generation attempt can start';
   const todo = panic
-    ? `the contract wants a storage deposit of ${near(panic[2]!)} for a new attestation and the node attaches ` +
-      `${near(panic[1]!)}: send submit_participant_info once as ${who} with that deposit and the node's own ` +
+    ? `the contract wants a storage deposit of ${nearAmount(panic[2]!)} for a new attestation and the node attaches ` +
+      `${nearAmount(panic[1]!)}: send submit_participant_info once as ${who} with that deposit and the node's own ` +
       `attestation (its /public_data tee_participant_info), e.g. near contract call-function as-transaction ` +
       `${contractId} submit_participant_info json-args '{"proposed_participant_attestation":<tee_participant_info>,` +
-      `"tls_public_key":"${r.p.signPk}"}' prepaid-gas '300.0 Tgas' attached-deposit '${near(panic[2]!)}' ` +
+      `"tls_public_key":"${r.p.signPk}"}' prepaid-gas '300.0 Tgas' attached-deposit '${nearAmount(panic[2]!)}' ` +
       `sign-as ${who} — the node then finds it on chain and starts. Not a runbook repair: it signs a contract ` +
       "call with the node's account key and spends its NEAR"
     : `see why its submit_participant_info fails: docker logs mpc-node on ${r.n?.instanceId ?? 'its instance'}`;
@@ -383,10 +376,9 @@ function portOf(r: Row): string {
   return `${r.listen.port} (${whose}) — held by ${held}${bind}`;
 }
 
-function reachOfRow(r: Row, ev: BlockerEvidence): string {
+function reachOfRow(r: Row): string {
   const probes = (r.n?.probes ?? []).filter((x) => x.to !== 'spare' && x.to !== String(r.p.id));
   if (!probes.length) return r.n?.unanswered ? 'not tested (no report)' : 'not tested';
-  const name = (to: string) => ev.participants.find((p) => String(p.id) === to)?.id ?? to;
   return probes
     .sort((a, b) => Number(a.to) - Number(b.to))
     .map((x) => {
@@ -397,7 +389,7 @@ function reachOfRow(r: Row, ev: BlockerEvidence): string {
           : x.exit === 28
             ? 'timed out'
             : `curl exit ${x.exit}`;
-      return `→ ${name(x.to)} ${x.host}:${x.port} ${how}`;
+      return `→ ${x.to} ${x.host}:${x.port} ${how}`;
     })
     .join(' · ');
 }
@@ -423,7 +415,7 @@ function nodeLines(r: Row, state: ContractState, ev: BlockerEvidence): string[] 
     `  attested    ${attestedOf(r)}`,
     `  voted       ${votedOf(state, ev.head, r.p.id)}`,
     `  P2P port    ${portOf(r)}`,
-    `  reach       ${reachOfRow(r, ev)} (tested on the node itself)`,
+    `  reach       ${reachOfRow(r)} (tested on the node itself)`,
     `  container   ${container}`,
     `  chain view  ${chain}`,
     `  last log    ${s?.lastLog ?? (s?.logs ? 'nothing blocking since the container started' : '—')}`,

@@ -3,6 +3,7 @@
  * evidence): the chain (access keys, balances, participant sign_pk), Secrets Manager, the manifest, and the
  * node itself as the NEAR base sees it inside the VPC. Public keys only; judged by diagnosis.ts.
  */
+import pMap from 'p-map';
 import { readSecrets } from './aws/secrets-manager.ts';
 import { runOn } from './aws/ssm.ts';
 import type { DiscoveredNode } from './aws/cloudformation.ts';
@@ -124,19 +125,18 @@ export interface ChainView {
 
 /** Each account's balance, a few view_account calls at a time (there is no batch form of it). */
 async function balancesOf(ctx: RunbookContext, accountIds: string[]): Promise<Record<string, string | null>> {
-  const out: Record<string, string | null> = {};
-  const queue = [...accountIds];
-  const worker = async () => {
-    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+  const balances = await pMap(
+    accountIds,
+    async (id) => {
       const account = await ctx.near.viewAccount(id).catch((e: Error) => {
         if (/does not exist/.test(e.message)) return null;
         throw e;
       });
-      out[id] = account ? String(account.amount) : null;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
-  return out;
+      return [id, account ? String(account.amount) : null] as const;
+    },
+    { concurrency: 8 },
+  );
+  return Object.fromEntries(balances);
 }
 
 /** A contract that answers, but not with a state: the reason is evidence (00 names it), not a failed observation. */

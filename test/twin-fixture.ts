@@ -23,3 +23,10 @@ export function useTwin(scenario: TwinScenario, opts: Partial<StartTwinOptions> 
     return twin;
   };
 }
+
+/** The AWS client settings that reach a running twin's endpoint (what an SDK client needs, nothing else). */
+export const twinAwsConfig = (twin: Twin) => ({
+  endpoint: twin.env.AWS_ENDPOINT_URL!,
+  region: twin.env.AWS_REGION!,
+  credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
+});

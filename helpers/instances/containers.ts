@@ -1,10 +1,10 @@
 /** The mpc-node containers as each instance's docker sees them (through SSM), as a claim of step 03. */
-import { runOn } from '../aws/ssm.ts';
+import { type InvocationResult, runOn } from '../aws/ssm.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { Verdict } from '../harness/claim.ts';
 import { sharesObservations } from '../harness/mode.ts';
 import { oncePerRun } from '../harness/run-state.ts';
-import { containerStatusScript, parseContainerStatus } from './node-reports.ts';
+import { containerLastWordsScript, containerStatusScript, parseContainerStatus } from './node-reports.ts';
 
 /** One instance's answer to the container status script (public: state, start, restarts, a count). */
 export interface ContainerReport {
@@ -29,6 +29,12 @@ export async function containerReports(ctx: RunbookContext): Promise<Map<string,
   };
   return new Map(Object.entries(await oncePerRun('containers.json', read, sharesObservations())));
 }
+
+/** Why containers do not come back: each one's state and last log lines (nothing when SSM itself fails). */
+export const containerLastWords = (ctx: RunbookContext, instanceIds: string[], comment: string) =>
+  runOn(ctx.ssm, instanceIds, containerLastWordsScript, { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment }).catch(
+    () => new Map<string, InvocationResult>(),
+  );
 
 /** 03: every mpc-node container is up. */
 export async function containersUp(_: unknown, ctx: RunbookContext): Promise<Verdict> {

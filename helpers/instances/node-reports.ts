@@ -89,9 +89,12 @@ export function parsePublicData(stdout: string): Map<number, PublicDataLine> {
 }
 
 /** On a node instance: the container's state and how many AccessKeyNotFound lines it logged since it started. */
-const CONTAINER_STATE = '{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}';
+/** The mpc-node container as one line for `set --`: state, start time, restart count ("missing - 0": none). */
+export const INSPECT_CONTAINER =
+  'docker inspect --format "{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}" mpc-node 2>/dev/null ' +
+  '|| echo "missing - 0"';
 export const containerStatusScript = [
-  `st=$(docker inspect --format "${CONTAINER_STATE}" mpc-node 2>/dev/null || echo "missing - 0")`,
+  `st=$(${INSPECT_CONTAINER})`,
   'set -- $st',
   'n=0',
   'if [ "$1" != missing ]; then n=$(docker logs --since "$2" mpc-node 2>&1 | grep -c "AccessKeyNotFound" || true); fi',

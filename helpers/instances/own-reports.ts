@@ -11,6 +11,8 @@
  * `local`, `pipefail`, `[[` or here-strings (tested under dash).
  */
 
+import { INSPECT_CONTAINER } from './node-reports.ts';
+
 export interface InstanceNode {
   index: number;
   instanceId: string;
@@ -41,8 +43,7 @@ function whoAmI(nodes: InstanceNode[]): string[] {
     'D="${MPC_DATA_DIR:-/data}"',
     cfg,
     'WP=$(cfg web_ui port); PO=$(cfg indexer port_override)',
-    'st=$(docker inspect --format "{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}" mpc-node 2>/dev/null ' +
-      '|| echo "missing - 0")',
+    `st=$(${INSPECT_CONTAINER})`,
     'set -- $st',
     'C=$1; S=$2; RC=$3',
     'h=$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "http://$IP:${WP:-8080}/health" 2>/dev/null || true)',

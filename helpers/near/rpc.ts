@@ -1,5 +1,6 @@
 /** NEAR RPC through near-api-js: chain status, access keys, the MPC contract's views. */
 import { JsonRpcProvider } from 'near-api-js';
+import pMap from 'p-map';
 import type { AccessKeyPermission, OnChainKey } from '../evidence.ts';
 import { httpStatus, networkCode, withRetry } from '../retry.ts';
 import { parseContractState } from './contract-state.ts';
@@ -69,23 +70,19 @@ export function nearClient(url: string, contractId: string, o: NearClientOptions
     gasPrice: async () => BigInt(String((await call('gas_price', () => provider.viewGasPrice())).gas_price)),
     /** One view_access_key_list per account, a few at a time. */
     async onChainKeys(accountIds: string[]): Promise<Map<string, OnChainKey[] | undefined>> {
-      const out = new Map<string, OnChainKey[] | undefined>();
-      const queue = [...accountIds];
-      await Promise.all(
-        Array.from({ length: Math.min(8, queue.length) }, async () => {
-          for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-            const list = await call(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id! }));
-            out.set(
-              id,
-              list.keys.map((k) => ({
-                publicKey: String(k.public_key),
-                permission: k.access_key.permission as AccessKeyPermission,
-              })),
-            );
-          }
-        }),
+      const keyLists = await pMap(
+        accountIds,
+        async (id) => {
+          const list = await call(`view_access_key_list ${id}`, () => provider.viewAccessKeyList({ accountId: id }));
+          const keys = list.keys.map((k) => ({
+            publicKey: String(k.public_key),
+            permission: k.access_key.permission as AccessKeyPermission,
+          }));
+          return [id, keys] as const;
+        },
+        { concurrency: 8 },
       );
-      return out;
+      return new Map(keyLists);
     },
     contractState: async () => parseContractState(await view<unknown>(contractId, 'state')),
     contractView: <T>(method: string, args: Record<string, unknown> = {}) => view<T>(contractId, method, args),

@@ -12,7 +12,8 @@ import { errors } from '../diagnosis.ts';
 import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
-import { containerLastWordsScript, containerStatusScript, parseContainerStatus } from '../instances/node-reports.ts';
+import { containerLastWords } from '../instances/containers.ts';
+import { containerStatusScript, parseContainerStatus } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import type { OwnPublicData } from '../instances/own-reports.ts';
 import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../keys.ts';
@@ -231,12 +232,11 @@ const reportsKeys = (reports: Reports, r: Rematerialise) =>
  */
 async function whyNotBack(ctx: RunbookContext, stuck: Rematerialise[]): Promise<string[]> {
   const [words, own] = await Promise.all([
-    runOn(
-      ctx.ssm,
+    containerLastWords(
+      ctx,
       stuck.map((r) => r.instanceId),
-      containerLastWordsScript,
-      { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after restart' },
-    ).catch(() => new Map<string, InvocationResult>()),
+      'mpc-runbook: container state after restart',
+    ),
     ownInstanceReports(
       ctx,
       ctx.deployment.nodes.filter((n) => stuck.some((r) => r.node === n.index)),

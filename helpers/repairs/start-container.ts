@@ -5,23 +5,21 @@
  * replaced, and undone by rollback with `docker stop mpc-node`, only while the container still runs
  * since the start this run made. Then wait until the node answers /health on its own instance.
  */
-import { type InvocationResult, runOn } from '../aws/ssm.ts';
 import { errors } from '../diagnosis.ts';
 import type { Repair } from '../evidence.ts';
 import type { RunbookContext } from '../harness/context.ts';
 import type { FixUpIO, PlannedAction } from '../harness/fix-up.ts';
-import { containerLastWordsScript } from '../instances/node-reports.ts';
+import { containerLastWords } from '../instances/containers.ts';
+import { INSPECT_CONTAINER } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import { type KeyEvidence, observeKeys } from '../observe.ts';
 import { waitUntil } from '../retry.ts';
 import { runJournaledOnNodes } from './on-nodes.ts';
 
-const INSPECT = 'docker inspect --format "{{.State.Status}} {{.State.StartedAt}}" mpc-node 2>/dev/null';
-
 /** On a node instance: start the stopped mpc-node container (a running or restarting one is left alone). */
 export const startContainerScript = [
   'set -eu',
-  `st=$(${INSPECT} || echo "missing -")`,
+  `st=$(${INSPECT_CONTAINER})`,
   'set -- $st',
   'case "$1" in',
   '  running|restarting) echo "already=$1 started=$2"; exit 0 ;;',
@@ -29,7 +27,7 @@ export const startContainerScript = [
   'esac',
   'WAS=$1',
   'docker start mpc-node >/dev/null',
-  `set -- $(${INSPECT})`,
+  `set -- $(${INSPECT_CONTAINER})`,
   'echo "started was=$WAS now=$1 started=$2"',
 ];
 
@@ -52,7 +50,7 @@ export function stopContainerScript(startedAt?: string): string[] {
     : [];
   return [
     'set -eu',
-    `st=$(${INSPECT} || echo "missing -")`,
+    `st=$(${INSPECT_CONTAINER})`,
     'set -- $st',
     '[ "$1" != missing ] || { echo "ERROR: there is no mpc-node container on this instance" >&2; exit 3; }',
     'case "$1" in exited|created) echo "already=$1"; exit 0 ;; esac',
@@ -113,12 +111,8 @@ export async function startContainers(actions: ContainerStart[], io: FixUpIO) {
 
 /** Why started containers do not answer: their state and last log lines. */
 async function whyNotUp(ctx: RunbookContext, stuck: Start[]): Promise<string[]> {
-  const words = await runOn(
-    ctx.ssm,
-    stuck.map((r) => r.instanceId),
-    containerLastWordsScript,
-    { timeoutS: ctx.config.RUNBOOK_SSM_TIMEOUT_S, comment: 'mpc-runbook: container state after start' },
-  ).catch(() => new Map<string, InvocationResult>());
+  const ids = stuck.map((r) => r.instanceId);
+  const words = await containerLastWords(ctx, ids, 'mpc-runbook: container state after start');
   return stuck.map((r) => {
     const out = (words.get(r.instanceId)?.stdout ?? '').trim().replace(/\n/g, '; ');
     return `mpc-node-${r.node} (${r.instanceId}): ${out || 'no answer from the instance'}`;

@@ -2,15 +2,11 @@ import { ListCommandsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, test } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
 import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
-import { useTwin } from '../twin-fixture.ts';
+import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 /** The comments of the SSM commands sent so far (the runbook names each command by what it asks). */
 async function ssmCommandComments(twin: Twin): Promise<string[]> {
-  const ssm = new SSMClient({
-    endpoint: twin.env.AWS_ENDPOINT_URL!,
-    region: twin.env.AWS_REGION!,
-    credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
-  });
+  const ssm = new SSMClient(twinAwsConfig(twin));
   const out = await ssm.send(new ListCommandsCommand({ MaxResults: 50 }));
   return (out.Commands ?? []).map((c) => c.Comment ?? '');
 }

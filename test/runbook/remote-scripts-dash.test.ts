@@ -24,7 +24,7 @@ import {
 } from '../../helpers/repairs/rematerialise-node-secrets.ts';
 import type { Twin } from '../../twin/start.ts';
 import { fixThenGate, leakedSecrets, workspace } from './runbook-runs.ts';
-import { useTwin } from '../twin-fixture.ts';
+import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -36,12 +36,7 @@ function strictInstances(twin: Twin) {
   }
 }
 
-const ssmFor = (twin: Twin) =>
-  new SSMClient({
-    endpoint: twin.env.AWS_ENDPOINT_URL!,
-    region: twin.env.AWS_REGION!,
-    credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
-  });
+const ssmFor = (twin: Twin) => new SSMClient(twinAwsConfig(twin));
 
 describe('the runbook’s remote scripts under dash, IMDS disabled (healthy twin)', () => {
   const startedTwin = useTwin('healthy');

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { runOn } from '../../helpers/aws/ssm.ts';
 import { fixThenGate, leakedSecrets, runbook, workspace } from './runbook-runs.ts';
-import { useTwin } from '../twin-fixture.ts';
+import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 describe('runbook on stale-node-secrets', () => {
   const started = useTwin('stale-node-secrets');
@@ -26,11 +26,7 @@ describe('runbook on stale-node-secrets', () => {
 
   test('restarting the containers alone (the written plan) leaves it red', async () => {
     const twin = started();
-    const ssm = new SSMClient({
-      endpoint: twin.env.AWS_ENDPOINT_URL!,
-      region: twin.env.AWS_REGION!,
-      credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
-    });
+    const ssm = new SSMClient(twinAwsConfig(twin));
     const restarted = await runOn(
       ssm,
       twin.nodes.map((n) => n.instanceId),

@@ -3,6 +3,7 @@ import { vi } from 'vitest';
 import { JsonRpcProvider } from 'near-api-js';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Twin } from '../../twin/start.ts';
+import { twinAwsConfig } from '../twin-fixture.ts';
 
 /** The block time the failure-mode tests run the twin at. */
 export const BLOCK_MS = 150;
@@ -23,11 +24,7 @@ export const logCount = (twin: Twin, i: number, needle: string) => nodeLog(twin,
 
 /** The current Secrets Manager value of a secret, read with the unmodified AWS SDK. */
 export async function secretValue(twin: Twin, secretId: string): Promise<string> {
-  const sm = new SecretsManagerClient({
-    endpoint: twin.env.AWS_ENDPOINT_URL!,
-    region: twin.env.AWS_REGION!,
-    credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
-  });
+  const sm = new SecretsManagerClient(twinAwsConfig(twin));
   return (await sm.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString!;
 }
 

@@ -10,17 +10,13 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { base58 } from '@scure/base';
 import type { Twin } from '../../twin/start.ts';
-import { useTwin } from '../twin-fixture.ts';
+import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 const BLOCK_MS = 100;
 const TIMEOUT_BLOCKS = 5;
 
 function awsClients(twin: Twin) {
-  const cfg = {
-    endpoint: twin.env.AWS_ENDPOINT_URL!,
-    region: twin.env.AWS_REGION!,
-    credentials: { accessKeyId: twin.env.AWS_ACCESS_KEY_ID!, secretAccessKey: twin.env.AWS_SECRET_ACCESS_KEY! },
-  };
+  const cfg = twinAwsConfig(twin);
   return { sm: new SecretsManagerClient(cfg), ssm: new SSMClient(cfg) };
 }
 

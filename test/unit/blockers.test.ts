@@ -104,6 +104,14 @@ function evidence(o: { url?: string; nodes?: ((n: NodeView) => NodeView)[] } = {
   };
 }
 
+/** A node whose probes of participant `to`'s P2P port are refused (nothing listens there). */
+const refusedTo =
+  (to: string) =>
+  (n: NodeView): NodeView => ({
+    ...n,
+    probes: n.probes.map((p) => (p.to === to ? { ...p, exit: 7, connected: false } : p)),
+  });
+
 describe('what blocks the key event', () => {
   test('nothing found: one blocker that says so, and waiting may clear it', () => {
     const b = judgeBlockers(initializing(null), evidence(), CONTRACT);
@@ -144,10 +152,7 @@ describe('what blocks the key event', () => {
   });
 
   test('a stopped container is the root cause: the refusals to reach it are not repeated', () => {
-    const refused = (n: NodeView): NodeView => ({
-      ...n,
-      probes: n.probes.map((p) => (p.to === '2' ? { ...p, exit: 7, connected: false } : p)),
-    });
+    const refused = refusedTo('2');
     const down = (n: NodeView): NodeView => ({
       ...n,
       state: healthyState(2, { container: { state: 'exited', startedAt: 'T', restarts: 0 } }),
@@ -158,10 +163,7 @@ describe('what blocks the key event', () => {
   });
 
   test('without a root cause, a peer nobody can connect to is named (and waiting may clear it)', () => {
-    const refused = (n: NodeView): NodeView => ({
-      ...n,
-      probes: n.probes.map((p) => (p.to === '1' ? { ...p, exit: 7, connected: false } : p)),
-    });
+    const refused = refusedTo('1');
     const b = judgeBlockers(initializing(null), evidence({ nodes: [refused, refused, refused] }), CONTRACT);
     expect(b.map((x) => [x.code, x.nodes, x.clearsByWaiting])).toEqual([
       ['p2p-not-listening', ['mpc-node-1.localnet'], true],
@@ -227,10 +229,7 @@ describe('what blocks the key event', () => {
   });
 
   test('a node whose indexer has no block yet is still syncing: named, and the refusals to it not repeated', () => {
-    const refused = (n: NodeView): NodeView => ({
-      ...n,
-      probes: n.probes.map((p) => (p.to === '2' ? { ...p, exit: 7, connected: false } : p)),
-    });
+    const refused = refusedTo('2');
     const syncing = (n: NodeView): NodeView => ({
       ...n,
       state: healthyState(2, { metrics: { live: [], dead: [] } }),

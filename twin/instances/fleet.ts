@@ -82,6 +82,9 @@ export interface BootstrapResult extends CommandResult {
 
 export type Fleet = Awaited<ReturnType<typeof createFleet>>;
 
+/** Where the system's own programs (curl, bash) are found. */
+const SYSTEM_PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+
 /** An instance as SSM's DescribeInstanceInformation lists it. */
 function instanceInfo(i: Instance): InstanceInfo {
   return {
@@ -113,7 +116,7 @@ export async function createFleet(opts: FleetOptions) {
   const shells = new Map<string, InstanceShell>();
   const imdsOff = new Set<string>();
 
-  const systemCurl = findExecutable('curl', process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin');
+  const systemCurl = findExecutable('curl', SYSTEM_PATH);
   const securityGroups = new Map(Object.entries(opts.network?.securityGroups ?? {}));
   const reach = (fromId: string, host: string, port: number) =>
     !opts.network || mayConnect(instances, securityGroups, fromId, host, port);
@@ -393,7 +396,7 @@ function writeStandIns(binDir: string, repoDir: string, systemCurl: string | und
 /** The stand-ins' #! line: bash by its path (no `env` process in front of every docker, aws or curl call). */
 let bashLine: string | undefined;
 function shebang(): string {
-  bashLine ??= `#!${findExecutable('bash', process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin') ?? '/usr/bin/env bash'}`;
+  bashLine ??= `#!${findExecutable('bash', SYSTEM_PATH) ?? '/usr/bin/env bash'}`;
   return bashLine;
 }
 
