@@ -16,7 +16,7 @@ import { ownInstanceReports, selfReportOf, unansweredFromBase } from './instance
 import type { AnyManifest } from './manifest.ts';
 import { type ChainNodeKeys, chooseManifestKeys, type KeysChoice } from './manifest-candidates.ts';
 import { sharesObservations } from './harness/mode.ts';
-import { oncePerRun } from './harness/run-state.ts';
+import { oncePerRun, runCovers } from './harness/run-state.ts';
 import { type ContractState, participantsOf } from './near/contract-state.ts';
 import { observeKeySecret, type RawSecret, secretNames } from './node-secrets.ts';
 
@@ -203,25 +203,34 @@ function manifestSide(ctx: RunbookContext, choice: KeysChoice): ManifestSide {
 }
 
 /**
- * In gate and plan, where the run observes once and the steps judge, the containers' status command (03
- * and 04's) goes out beside the NEAR base probe: one SSM round trip for both (01 waits for both; 03 would
- * have waited for it anyway). An error is not this step's: nothing is kept, and 03 meets it when it asks.
- * Fix reads the containers after its repairs.
+ * In gate and plan, where the run observes once and the steps judge, the run looks at its fleet once: the NEAR
+ * base probe and the containers' status command (03 and 04's) go out together, one SSM round trip for both.
+ * 00 sends them as soon as every instance is online (lookAtFleetEarly), so their delivery overlaps the rest of
+ * the preflight; 01 reads them. A container status error is not 01's: nothing is kept, and 03 meets it when it
+ * asks. Fix probes afresh, and reads the containers after its repairs.
  */
-async function containersMeanwhile(ctx: RunbookContext): Promise<void> {
-  if (sharesObservations()) await containerReports(ctx).catch(() => undefined);
+let fleetLook: { runId: string; reports: Promise<Map<number, PublicDataLine>> } | undefined;
+
+function fleetReports(ctx: RunbookContext): Promise<Map<number, PublicDataLine>> {
+  if (!sharesObservations()) return nodeSelfReports(ctx);
+  if (fleetLook?.runId !== ctx.runId) {
+    const containers = containerReports(ctx).catch(() => undefined);
+    const reports = Promise.all([nodeSelfReports(ctx), containers]).then(([r]) => r);
+    fleetLook = { runId: ctx.runId, reports };
+  }
+  return fleetLook.reports;
+}
+
+/** 00, once every instance is online in SSM: send the fleet commands 01 will read (when this run has 01). */
+export function lookAtFleetEarly(ctx: RunbookContext): void {
+  if (sharesObservations() && runCovers('01-keys-match')) fleetReports(ctx).catch(() => undefined);
 }
 
 /** The four places, observed now. */
 export async function observeKeys(ctx: RunbookContext): Promise<KeyEvidence> {
   const { deployment } = ctx;
   const names = deployment.nodes.flatMap((n) => [secretNames(n.index).account, secretNames(n.index).p2p]);
-  const [chain, secrets, reports] = await Promise.all([
-    chainView(ctx),
-    readSecrets(ctx.sm, names),
-    nodeSelfReports(ctx),
-    containersMeanwhile(ctx),
-  ]);
+  const [chain, secrets, reports] = await Promise.all([chainView(ctx), readSecrets(ctx.sm, names), fleetReports(ctx)]);
   if (!chain.state) throw new Error(`the contract state cannot be read (see 00-preflight): ${chain.stateError}`);
   // The second vantage point, only for the nodes the NEAR base got no answer from.
   const own = await ownInstanceReports(ctx, unansweredFromBase(deployment.nodes, reports));

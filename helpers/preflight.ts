@@ -14,7 +14,7 @@ import { lookalikeVariables } from './config.ts';
 import { targetOf } from './target.ts';
 import { waitUntil } from './retry.ts';
 import { NO_MANIFEST, secretsMissing } from './manifest.ts';
-import { type ChainView, chainView, manifestChoice } from './observe.ts';
+import { type ChainView, chainView, lookAtFleetEarly, manifestChoice } from './observe.ts';
 import { type ContractState, progressSentence } from './near/contract-state.ts';
 
 const fails = (message: string): Verdict => ({ problems: [{ message }] });
@@ -201,6 +201,9 @@ export async function contractDeployed(_: unknown, ctx: RunbookContext): Promise
   return judgeContract({ contractId: id, codeHash, version, ...(chain.state ? { state: chain.state } : {}) });
 }
 
+/** The runs whose AWS identity held: only into the expected account and region do commands go out early. */
+const identityHeld = new Set<string>();
+
 export async function awsIdentityExpected(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   const { config } = ctx;
   const id = await callerIdentity(config.AWS_REGION).catch((e: unknown) => {
@@ -224,6 +227,7 @@ export async function awsIdentityExpected(_: unknown, ctx: RunbookContext): Prom
         `the stacks are expected in ${expectedRegion}`,
     });
   }
+  if (!problems.length) identityHeld.add(ctx.runId);
   return { evidence, problems };
 }
 
@@ -241,7 +245,10 @@ export async function instancesOnline(_: unknown, ctx: RunbookContext): Promise<
     .filter((i) => ping.get(i.id) !== 'Online')
     .map((i) => `${i.role} (${i.id}): ${ping.get(i.id) ?? 'not managed by SSM'}`);
   const evidence = `${instances.length - offline.length}/${instances.length} Online`;
-  if (!offline.length) return holds(evidence);
+  if (!offline.length) {
+    if (identityHeld.has(ctx.runId)) lookAtFleetEarly(ctx);
+    return holds(evidence);
+  }
   return {
     evidence,
     problems: [

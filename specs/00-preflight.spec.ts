@@ -26,10 +26,10 @@ describe('00 preflight: the runbook can see the whole Layer 3', () => {
     claim(targetNamed));
   test('no other fix run holds the fix lock (one fix at a time, across machines)', ({ claim }) => claim(holdsFixLock));
   test('the deployment is discovered from its CloudFormation outputs', ({ claim }) => claim(deploymentDiscovered));
-  test('the NEAR RPC answers: the expected chain, synced, blocks advancing', ({ claim }) => claim(nearRpcAnswers));
-  test('the MPC contract is deployed and answers version()', ({ claim }) => claim(contractDeployed));
   test('AWS credentials belong to the expected account and region', ({ claim }) => claim(awsIdentityExpected));
   test('every instance is online in SSM', ({ claim }) => claim(instancesOnline));
+  test('the NEAR RPC answers: the expected chain, synced, blocks advancing', ({ claim }) => claim(nearRpcAnswers));
+  test('the MPC contract is deployed and answers version()', ({ claim }) => claim(contractDeployed));
   test(
     titleFor({
       observe: 'the keys manifest parses and is self-consistent',

@@ -11,6 +11,8 @@ declare module 'vitest' {
   interface ProvidedContext {
     runbookEnv: Record<string, string>;
     runId: string;
+    /** The steps this run covers ("00-preflight,01-keys-match,…"; '' when the reporter did not say). */
+    runSteps: string;
     /** The fix lock: 'refused: …' (this fix run could not take it), 'held: …' (a gate or plan saw
      * another run's), or '' (this fix run holds it; or nobody does). */
     fixLock: string;
@@ -32,6 +34,19 @@ export const runId = (): string =>
     () => inject('runId'),
     () => process.env.RUNBOOK_RUN_ID ?? `run-${process.pid}`,
   );
+
+/** Where the reporter leaves the run's steps for the global setup (one process; not an environment variable). */
+export const RUN_STEPS = Symbol.for('mpc-runbook.runSteps');
+export type RunStepsHolder = { [RUN_STEPS]?: string };
+
+/** Whether this run covers a step (false when unknown: a run that cannot tell does nothing ahead of a step). */
+export const runCovers = (step: string): boolean =>
+  injected(
+    () => inject('runSteps'),
+    () => '',
+  )
+    .split(',')
+    .includes(step);
 
 /** The endpoints the global setup started (target twin), as an operator's .env would hold them. */
 export const runEnv = (): Record<string, string> =>

@@ -13,6 +13,7 @@ import { assertWritable } from '../../helpers/aws/sts.ts';
 import { loadConfig } from '../../helpers/config.ts';
 import { classified } from '../../helpers/errors.ts';
 import { currentMode, writes } from '../../helpers/harness/mode.ts';
+import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
 import { targetOf, writeRefusal } from '../../helpers/target.ts';
 
 const newRunId = () => `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
@@ -54,6 +55,7 @@ export default async function setup(project: TestProject) {
   const runId = process.env.RUNBOOK_RUN_ID || newRunId();
   process.env.RUNBOOK_RUN_ID = runId; // the reporter (this process) finds the run's state by it
   project.provide('runId', runId);
+  project.provide('runSteps', (globalThis as RunStepsHolder)[RUN_STEPS] ?? '');
   process.stdout.write(`\nmpc-runbook ${currentMode()} — target: ${targetOf(process.env).says}\n`);
   const refusal = writes() ? writeRefusal(process.env, 'fix') : undefined;
   project.provide('targetRefusal', refusal ?? '');

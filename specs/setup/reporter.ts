@@ -8,9 +8,10 @@
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
-import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestSpecification } from 'vitest/node';
 import { CATALOGUE_DOC, catalogueLine, knownFailures } from '../../helpers/catalogue.ts';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
+import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
 import { redactor } from '../../helpers/redact.ts';
 import { targetOf } from '../../helpers/target.ts';
 
@@ -28,7 +29,8 @@ const ALL_STEPS = readdirSync(SPECS)
   .filter((f) => f.endsWith('.spec.ts'))
   .map((f) => f.replace('.spec.ts', ''))
   .sort();
-const stepOf = (test: TestCase) => test.module.moduleId.split('/').pop()!.replace('.spec.ts', '');
+const stepOfFile = (moduleId: string) => moduleId.split('/').pop()!.replace('.spec.ts', '');
+const stepOf = (test: TestCase) => stepOfFile(test.module.moduleId);
 const out = (text: string) => process.stdout.write(redactor.redact(text));
 
 /** Vitest hands skip notes and error messages over with their double quotes escaped. */
@@ -74,7 +76,9 @@ export default class RunbookReporter implements Reporter {
   private lines: Line[] = [];
   private started = 0;
 
-  onTestRunStart() {
+  onTestRunStart(specifications: ReadonlyArray<TestSpecification>) {
+    // The steps this run covers, for the global setup to hand to the steps (it runs next, in this process).
+    (globalThis as RunStepsHolder)[RUN_STEPS] = specifications.map((s) => stepOfFile(s.moduleId)).join(',');
     this.started = Date.now();
     this.lines = [];
     this.seen.clear();
