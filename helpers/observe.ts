@@ -221,9 +221,13 @@ function fleetReports(ctx: RunbookContext): Promise<Map<number, PublicDataLine>>
   return fleetLook.reports;
 }
 
-/** 00, once every instance is online in SSM: send the fleet commands 01 will read (when this run has 01). */
+/**
+ * 00, once every instance is online in SSM: send the fleet commands 01 will read — only when this run has 01
+ * and the deployment has the NEAR base the probe runs on (without it 00 is red and 01 never reads them).
+ */
 export function lookAtFleetEarly(ctx: RunbookContext): void {
-  if (sharesObservations() && runCovers('01-keys-match')) fleetReports(ctx).catch(() => undefined);
+  if (!sharesObservations() || !runCovers('01-keys-match') || !ctx.deployment.nearBase) return;
+  fleetReports(ctx).catch(() => undefined);
 }
 
 /** The four places, observed now. */
