@@ -3,8 +3,7 @@
  * a 32-byte seed-only key and a 64-byte key whose public half does not match its seed — and the
  * shapes a Secrets Manager value is found in. Errors name the node and field, never the value.
  */
-import { createHash } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { base58 } from '@scure/base';
 import type { SecretShape } from './evidence.ts';
 
@@ -20,6 +19,19 @@ export class KeyFormatError extends Error {
   }
 }
 
+/** An Ed25519 private key's PKCS#8 DER before its 32-byte seed (RFC 8410 §7). */
+const PKCS8_ED25519_SEED = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * The public key of an Ed25519 seed, by Node's own Ed25519 (OpenSSL): a gate checks two keys per node in
+ * each of two places, and this is about three times faster than the pure-JS curve, with no table to build on
+ * first use. Its SPKI DER is a 12-byte header and the 32-byte key.
+ */
+function publicHalfOf(seed: Uint8Array): Uint8Array {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_SEED, seed]), format: 'der', type: 'pkcs8' });
+  return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(12);
+}
+
 /** Why a value is not a valid node key, or undefined when it is one. Never echoes the value. */
 export function nodeKeyProblem(value: string): string | undefined {
   if (!value.startsWith('ed25519:')) return "is not an ed25519 key (must start with 'ed25519:')";
@@ -31,7 +43,7 @@ export function nodeKeyProblem(value: string): string | undefined {
   }
   if (bytes.length === 32) return 'holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form';
   if (bytes.length !== 64) return `decodes to ${bytes.length} bytes; a node key is 64 bytes (seed‖public key)`;
-  const pub = ed25519.getPublicKey(bytes.slice(0, 32));
+  const pub = publicHalfOf(bytes.slice(0, 32));
   if (base58.encode(pub) !== base58.encode(bytes.slice(32)))
     return 'is a 64-byte key whose public half does not match its seed';
   return undefined;

@@ -8,6 +8,8 @@ const ED25519_SECRET_SHAPE = /ed25519:[1-9A-HJ-NP-Za-km-z]{80,90}(?![1-9A-HJ-NP-
 
 export class Redactor {
   private readonly forms = new Map<string, string>(); // form -> replacement
+  /** The forms longest first (so a secret's base58 body does not break its prefixed form); sorted once per add. */
+  private longestFirst: [string, string][] | undefined;
 
   add(secret: string | undefined): void {
     if (!secret || secret.length < 8) return;
@@ -21,13 +23,13 @@ export class Redactor {
     const colon = secret.indexOf(':');
     if (colon > 0 && secret.length - colon > 16) forms.add(secret.slice(colon + 1));
     for (const f of forms) if (f.length >= 8) this.forms.set(f, tag);
+    this.longestFirst = undefined;
   }
 
   redact(text: string): string {
     let out = text;
-    // Longest first, so a secret's base58 body does not break its prefixed form.
-    for (const [form, tag] of [...this.forms].sort((a, b) => b[0].length - a[0].length))
-      out = out.split(form).join(tag);
+    this.longestFirst ??= [...this.forms].sort((a, b) => b[0].length - a[0].length);
+    for (const [form, tag] of this.longestFirst) if (out.includes(form)) out = out.split(form).join(tag);
     // Second line of defence for a process that never saw the value (the reporter runs apart from
     // the steps): anything shaped like an ed25519 secret key (64 bytes; public keys are 32).
     return out.replace(ED25519_SECRET_SHAPE, '[REDACTED:ed25519-secret-shape]');
