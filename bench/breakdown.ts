@@ -40,6 +40,8 @@ export interface SsmCommandTimes {
   /** Last script end → the runbook's last read done: SSM's report delay plus the poll's lateness. */
   after_end?: number;
   status_reads: number;
+  /** Outputs the last status read showed cut: each needs a GetCommandInvocation, so the bound counts them. */
+  outputs_cut: number;
   output_reads: number;
 }
 
@@ -112,6 +114,7 @@ export function ssmCommands(calls: TracedCall[]): (SsmCommandTimes & { span: [nu
           : {}),
         status_reads: reads.filter((r) => r.op === 'ListCommandInvocations').length,
         output_reads: reads.filter((r) => r.op === 'GetCommandInvocation').length,
+        outputs_cut: reads.filter((r) => r.op === 'ListCommandInvocations').pop()?.cutOutputs ?? 0,
         span: [send.start, end] as [number, number],
       };
     });

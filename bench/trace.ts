@@ -19,6 +19,8 @@ export interface TracedCall {
   comment?: string;
   /** SSM ListCommandInvocations: when the listed invocations' scripts started and ended, as SSM reports (epoch ms). */
   ran?: { start: number; end?: number };
+  /** SSM ListCommandInvocations: how many listed outputs were cut at 2,500 characters (each needs its own read). */
+  cutOutputs?: number;
 }
 
 export interface TraceProxy {
@@ -65,7 +67,10 @@ function describeRequest(req: IncomingMessage, body: string): Omit<TracedCall, '
   return { service: 'rpc', op: kind ? `${method}/${kind}${fn}` : method };
 }
 
-type Plugin = { ResponseStartDateTime?: number; ResponseFinishDateTime?: number };
+type Plugin = { ResponseStartDateTime?: number; ResponseFinishDateTime?: number; Output?: string };
+
+/** The agent cuts a plugin's Output at 2,500 characters, with a marker (helpers/aws/ssm.ts splitPluginOutput). */
+const cut = (output = '') => output.length >= 2_500 || /\n---(Output|Error) truncated---/.test(output);
 
 /** From an SSM answer: the command id a SendCommand created; when listed invocations ran. */
 function noteAnswer(call: Omit<TracedCall, 'start' | 'end' | 'status'>, text: string) {
@@ -80,6 +85,7 @@ function noteAnswer(call: Omit<TracedCall, 'start' | 'end' | 'status'>, text: st
     const plugins = list.map((i) => i.CommandPlugins?.[0] ?? {});
     const starts = plugins.map((p) => p.ResponseStartDateTime).filter((x) => x !== undefined);
     const ends = plugins.map((p) => p.ResponseFinishDateTime).filter((x) => x !== undefined);
+    call.cutOutputs = plugins.filter((p) => cut(p.Output)).length;
     if (starts.length)
       call.ran = {
         start: Math.min(...starts) * 1000,
