@@ -3,7 +3,8 @@
  * cheap as before), in batches: from the NEAR RPC the participants, each one's attestation
  * (get_attestation, get_tee_accounts), the key event window (config) and the head; from every node at
  * once through SSM, one command per kind — its container, config.yaml ports, own /health, /metrics and
- * log since the container started; and a TCP connect from the node itself to every peer's P2P port.
+ * log since the container started; and a TCP connect from the node itself to its peers' P2P ports (every
+ * peer up to nine participants, the next eight beyond: own-reports.ts reachPlan).
  * Judged by blockers.ts.
  */
 import pMap from 'p-map';
@@ -18,6 +19,8 @@ import {
   parseNodeState,
   parseProbes,
   type ProbeTarget,
+  REACH_PEERS,
+  reachPlan,
 } from './instances/own-reports.ts';
 import { redactor } from './redact.ts';
 
@@ -41,6 +44,8 @@ export interface NodeView {
   privateIp: string;
   state?: NodeState;
   probes: Probe[];
+  /** The peers (participant ids) this node was asked to reach, when that was not every one of them. */
+  reachPlanned?: string[];
   /** Why the instance gave no report (SSM outcome), when it gave none. */
   unanswered?: string;
 }
@@ -122,9 +127,13 @@ export async function gatherBlockerEvidence(ctx: RunbookContext, state: Contract
   const sparePort = SPARE_PORTS.find((p) => !taken.has(p)) ?? 3003;
   const ids = deployed.map((n) => n.instanceId);
   const timeoutS = ctx.config.RUNBOOK_SSM_TIMEOUT_S;
+  const plan = reachPlan(deployed, participants);
   const [states, probes] = await Promise.all([
     runOn(ctx.ssm, ids, nodeStateScript(nodes), { timeoutS, comment: 'mpc-runbook: node state, metrics and log' }),
-    runOn(ctx.ssm, ids, p2pProbeScript(nodes, targets, sparePort), { timeoutS, comment: 'mpc-runbook: P2P reach' }),
+    runOn(ctx.ssm, ids, p2pProbeScript(nodes, targets, sparePort, plan), {
+      timeoutS,
+      comment: 'mpc-runbook: P2P reach',
+    }),
   ]);
   const headAfter = await ctx.near
     .status()
@@ -141,6 +150,7 @@ export async function gatherBlockerEvidence(ctx: RunbookContext, state: Contract
       privateIp: n.privateIp,
       ...(state ? { state } : { unanswered: why }),
       probes: parseProbes(probes.get(n.instanceId)?.stdout ?? ''),
+      ...(participants.length > REACH_PEERS + 1 ? { reachPlanned: plan.get(n.index) ?? [] } : {}),
     };
   });
   return {

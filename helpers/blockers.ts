@@ -394,6 +394,14 @@ function reachOfRow(r: Row): string {
     .join(' · ');
 }
 
+/** Where the reach was tried from, and (in a large fleet, where each node tries some peers) to how many. */
+function reachFrom(r: Row, participants: number): string {
+  const planned = r.n?.reachPlanned?.filter((id) => id !== String(r.p.id)).length;
+  const some =
+    planned === undefined ? '' : `, to the next ${planned} of ${participants - 1} peers in participant order`;
+  return `(tested on the node itself${some})`;
+}
+
 function nodeLines(r: Row, state: ContractState, ev: BlockerEvidence): string[] {
   const s = r.n?.state;
   const c = s?.container;
@@ -415,7 +423,7 @@ function nodeLines(r: Row, state: ContractState, ev: BlockerEvidence): string[] 
     `  attested    ${attestedOf(r)}`,
     `  voted       ${votedOf(state, ev.head, r.p.id)}`,
     `  P2P port    ${portOf(r)}`,
-    `  reach       ${reachOfRow(r)} (tested on the node itself)`,
+    `  reach       ${reachOfRow(r)} ${reachFrom(r, ev.participants.length)}`,
     `  container   ${container}`,
     `  chain view  ${chain}`,
     `  last log    ${s?.lastLog ?? (s?.logs ? 'nothing blocking since the container started' : '—')}`,

@@ -110,8 +110,36 @@ export interface ProbeTarget {
   port: number;
 }
 
+/** How many peers each node tries: all of them in a fleet of up to nine, the next eight beyond that. */
+export const REACH_PEERS = 8;
+
 /**
- * 04: from each node itself, a TCP connect to every participant's P2P host:port (its own included),
+ * Which participants (ids) each node tries to reach: its own P2P port, and the next REACH_PEERS
+ * participants after its own in participant order (wrapping round), so every port is tried from the
+ * REACH_PEERS participants before it. Every pair up to nine participants; a fixed number per node
+ * beyond, where every node trying every peer is N² connections and an SSM output too long to list.
+ * A node that is no participant tries the first REACH_PEERS + 1.
+ */
+export function reachPlan(
+  nodes: { index: number; accountId: string }[],
+  participants: { accountId: string; id: number }[],
+  peers = REACH_PEERS,
+): Map<number, string[]> {
+  const ring = [...participants].sort((a, b) => a.id - b.id);
+  const count = Math.min(ring.length, peers + 1);
+  return new Map(
+    nodes.map((n) => {
+      const at = Math.max(
+        0,
+        ring.findIndex((p) => p.accountId === n.accountId),
+      );
+      return [n.index, Array.from({ length: count }, (_, k) => String(ring[(at + k) % ring.length]!.id))];
+    }),
+  );
+}
+
+/**
+ * 04: from each node itself, a TCP connect to each participant's P2P host:port its plan names (its own included),
  * side by side. `port_override` in this node's config.yaml replaces every participant's port, as
  * the node does when it dials. curl prints what it saw: time_connect > 0 = connected; http_code ≠ 000
  * = an HTTP server answers there (the web UI, not a P2P listener, which does not speak HTTP); exit 7 =
@@ -119,7 +147,12 @@ export interface ProbeTarget {
  * `spare` is a port tested as the remedy for a collision, to the node itself and to the next peer, never
  * overridden.
  */
-export function p2pProbeScript(nodes: InstanceNode[], targets: ProbeTarget[], spare?: number): string[] {
+export function p2pProbeScript(
+  nodes: InstanceNode[],
+  targets: ProbeTarget[],
+  spare?: number,
+  plan?: Map<number, string[]>,
+): string[] {
   for (const t of targets)
     if (!/^\d+$/.test(t.to) || !HOST.test(t.host) || !Number.isInteger(t.port))
       throw new Error(`p2pProbeScript: target ${t.to} ${t.host}:${t.port} cannot go into a script`);
@@ -137,13 +170,29 @@ export function p2pProbeScript(nodes: InstanceNode[], targets: ProbeTarget[], sp
   return [
     ...whoAmI(nodes),
     `ALL="${[...new Set(targets.map((t) => t.host))].join(' ')}"`,
+    ...pickLines(nodes, plan),
     `for t in ${targets.map((t) => `"${t.to} ${t.host} ${t.port}"`).join(' ')}; do`,
     '  set -- $t',
     '  P=${PO:-$3}',
-    `  ( ${probe('$P')} ) &`,
+    `  case "$PICK" in all | *" $1 "*) ( ${probe('$P')} ) & ;; esac`,
     'done',
     ...spareLines,
     'wait',
+  ];
+}
+
+/** PICK: the participant ids this node tries (space-delimited), or `all` without a plan. */
+function pickLines(nodes: InstanceNode[], plan?: Map<number, string[]>): string[] {
+  if (!plan) return ['PICK=all'];
+  for (const ids of plan.values())
+    if (!ids.every((id) => /^\d+$/.test(id))) throw new Error(`p2pProbeScript: plan ${ids} cannot go into a script`);
+  return [
+    'case "$N" in',
+    ...nodes.map((n) => {
+      const ids = plan.get(n.index);
+      return `  ${n.index}) PICK=${ids ? `" ${ids.join(' ')} "` : 'all'} ;;`;
+    }),
+    'esac',
   ];
 }
 

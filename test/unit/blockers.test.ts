@@ -23,6 +23,7 @@ import {
   parseOwnPublicData,
   parseProbes,
   type Probe,
+  reachPlan,
 } from '../../helpers/instances/own-reports.ts';
 import type { ContractState } from '../../helpers/near/contract-state.ts';
 import { scenarioKey } from '../../twin/scenario.ts';
@@ -244,6 +245,43 @@ describe('what blocks the key event', () => {
   });
 });
 
+describe('whom each node tries to reach: every peer in a small fleet, the next eight in a large one', () => {
+  const fleet = (n: number, id = (i: number) => i) =>
+    Array.from({ length: n }, (_, i) => ({ index: i, accountId: `mpc-node-${i}.localnet`, id: id(i) }));
+
+  test('up to nine participants, every node tries every port (its own included)', () => {
+    const nine = fleet(9);
+    expect([...reachPlan(nine, nine).values()].map((ids) => [...ids].sort().join())).toEqual(
+      Array(9).fill('0,1,2,3,4,5,6,7,8'),
+    );
+  });
+
+  test('beyond nine, its own port and the next eight in participant order, wrapping round', () => {
+    const twelve = fleet(12, (i) => 100 + ((i * 5) % 12));
+    const plan = reachPlan(twelve, twelve);
+    expect(plan.get(0)).toEqual(['100', '101', '102', '103', '104', '105', '106', '107', '108']);
+    expect(plan.get(2)).toEqual(['110', '111', '100', '101', '102', '103', '104', '105', '106']);
+    const triedBy = (id: string) => [...plan.values()].filter((ids) => ids.includes(id)).length;
+    expect(twelve.map((p) => triedBy(String(p.id)))).toEqual(Array(12).fill(9));
+  });
+
+  test('a node that is no participant tries the first nine', () => {
+    const plan = reachPlan([{ index: 7, accountId: 'spare.localnet' }], fleet(30));
+    expect(plan.get(7)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8']);
+  });
+
+  test('the report says when a node tried only some of its peers', () => {
+    const ev = evidence();
+    const table = (planned?: string[]) =>
+      blockerTable(initializing(null), {
+        ...ev,
+        nodes: ev.nodes.map((n) => (planned ? { ...n, reachPlanned: planned } : n)),
+      });
+    expect(table()).toContain('connected (tested on the node itself)\n');
+    expect(table(['0', '1'])).toContain('(tested on the node itself, to the next 1 of 2 peers in participant order)');
+  });
+});
+
 describe('a node the NEAR base gets no answer from: two vantage points', () => {
   const ev = (node: NodeSelfReport): NodeEvidence => ({
     index: 0,
@@ -402,6 +440,17 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
       ['spare', '10.0.0.10', 3001, 28, false, '000'],
       ['spare', '10.0.0.11', 3001, 28, false, '000'],
     ]);
+  });
+
+  test('with a plan, a node tries only the participants it names (here its own port and participant 2)', () => {
+    const targets = nodes.map((n) => ({ to: String(n.index), host: n.ip, port: 8080 }));
+    const plan = new Map([
+      [0, ['0', '2']],
+      [1, ['1', '2']],
+    ]);
+    const tried = parseProbes(run(p2pProbeScript(nodes, targets, undefined, plan))).map((p) => p.to);
+    expect(tried.sort()).toEqual(['0', '2']);
+    expect(() => p2pProbeScript(nodes, targets, undefined, new Map([[0, ['$(id)']]]))).toThrow(/cannot go/);
   });
 
   test('a node whose /metrics does not answer has no metrics line, not an empty one', () => {
