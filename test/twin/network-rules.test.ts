@@ -88,6 +88,21 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(count(r.stderr, 'curl: (28) Connection timed out after')).toBe(1);
   });
 
+  test("a dropped probe answers the same from the stand-in's bash path as from the faithful stand-in", async () => {
+    const url = `http://${twin.nodes[1]!.privateIp}:9999/`;
+    const form = `curl -sS -o /dev/null --connect-timeout 0.2 --max-time 5 -w '%{http_code} %{time_connect} %{url}'`;
+    // --no-progress-meter changes nothing here, and is no form the bash path takes: curl.ts answers.
+    const [bash, node] = await Promise.all(
+      ['', ' --no-progress-meter'].map((extra) =>
+        sh(twin, twin.nodes[0]!.instanceId, [`${form}${extra} ${url}`, 'echo " exit=$?"']),
+      ),
+    );
+    const timeless = (t: string) => t.replace(/\d+ milliseconds/, 'N milliseconds');
+    expect(bash!.stdout).toBe(`000 0.000000 ${url} exit=28\n`);
+    expect([bash!.stdout, timeless(bash!.stderr)]).toEqual([node!.stdout, timeless(node!.stderr)]);
+    expect(timeless(bash!.stderr)).toBe('curl: (28) Connection timed out after N milliseconds\n');
+  });
+
   test('curl --parallel: a dropped transfer times out alone, the allowed ones answer beside it', async () => {
     const [a, b] = [twin.nodes[0]!.privateIp, twin.nodes[1]!.privateIp];
     const r = await sh(twin, twin.nearBase.instanceId, [

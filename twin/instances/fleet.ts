@@ -410,7 +410,8 @@ function withHttp(cliDir: string, script: string): string {
 /**
  * bin/curl: the fast path in bash — every http(s):// URL among the arguments is allowed (one question
  * to the fleet, over bash's /dev/tcp), so the system curl runs, bound to the instance address when it
- * dials an instance. Anything else (a URL the rules drop, arguments without a URL) goes to the faithful stand-in
+ * dials an instance. One URL the rules drop, in the plain form probes use, times out in bash too
+ * (cli/curl-dropped.sh). Anything else (other drops, arguments without a URL) goes to the faithful stand-in
  * (cli/curl.ts), which parses curl's options and times out as curl does.
  */
 function curlWrapper(systemCurl: string, repoDir: string): string {
@@ -418,6 +419,7 @@ function curlWrapper(systemCurl: string, repoDir: string): string {
   return [
     shebang(),
     readFileSync(join(repoDir, 'twin', 'instances', 'cli', 'http.sh'), 'utf8'),
+    readFileSync(join(repoDir, 'twin', 'instances', 'cli', 'curl-dropped.sh'), 'utf8'),
     `SYS=${shq(systemCurl)}`,
     `slow() { TWIN_SYSTEM_CURL="$SYS" exec ${stand} "$@"; }`,
     '[ -n "${TWIN_DOCKERD_URL:-}" ] || exec "$SYS" "$@"',
@@ -435,7 +437,8 @@ function curlWrapper(systemCurl: string, repoDir: string): string {
     'IFS=, body="{\\"instanceId\\":\\"$TWIN_INSTANCE_ID\\",\\"targets\\":[${targets[*]}]}"',
     'twin_post "$TWIN_DOCKERD_URL" /network/reach application/json "$body" || slow "$@"',
     'v=$REPLY_BODY',
-    '[[ $v == *\\"allowed\\":* && $v != *false* ]] || slow "$@"',
+    '[[ $v == *\\"allowed\\":* ]] || slow "$@"',
+    '[[ $v != *false* ]] || { [ ${#targets[@]} -eq 1 ] && dropped_transfer "$@"; slow "$@"; }',
     '[ "$bind" = yes ] && exec "$SYS" --interface "$TWIN_INSTANCE_IP" "$@"',
     'exec "$SYS" "$@"',
     '',
