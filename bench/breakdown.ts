@@ -16,6 +16,8 @@ export interface ProbeLine {
   role: 'runbook' | 'worker';
   origin?: number;
   at: number;
+  /** At exit: the CPU time the process used (user + system). */
+  cpu_ms?: number;
 }
 
 export interface SpecFileTimes {

@@ -2,8 +2,8 @@
  * Preloaded by the bench into the runbook process and every process it forks (NODE_OPTIONS
  * `--import`): one JSON line per process to BENCH_PROBE_FILE when Node has bootstrapped and one when
  * it exits (or is stopped with SIGTERM), with epoch-ms timestamps. `origin` is when the OS process
- * started (performance.timeOrigin), so `ready - origin` is Node's own start-up. Nothing else: it must
- * not change what it measures.
+ * started (performance.timeOrigin), so `ready - origin` is Node's own start-up; at exit, the CPU the process
+ * used (user + system). Nothing else: it must not change what it measures.
  */
 import { appendFileSync } from 'node:fs';
 
@@ -16,7 +16,8 @@ if (file) {
   line('ready', { origin: performance.timeOrigin, at: now() });
   let done = false;
   const exit = (how: string) => {
-    if (!done) line('exit', { at: now(), how });
+    const cpu = process.cpuUsage();
+    if (!done) line('exit', { at: now(), how, cpu_ms: (cpu.user + cpu.system) / 1000 });
     done = true;
   };
   process.on('exit', () => exit('exit'));

@@ -17,7 +17,15 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
 import { startTwin, type Twin } from '../twin/start.ts';
-import { breakdown, junitTestTimes, RESULT_LINE, readProbe, type Breakdown, type ResultLine } from './breakdown.ts';
+import {
+  breakdown,
+  junitTestTimes,
+  type ProbeLine,
+  RESULT_LINE,
+  readProbe,
+  type Breakdown,
+  type ResultLine,
+} from './breakdown.ts';
 import { startTraceProxy, type TracedCall } from './trace.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -122,6 +130,7 @@ interface GateRun {
   calls: Record<string, number>;
   ops: Record<string, number>;
   breakdown: Breakdown;
+  cpu: CpuSpent;
   tail: string[];
 }
 
@@ -159,6 +168,7 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
   const tail: string[] = [];
   const results: ResultLine[] = [];
   const now = () => performance.timeOrigin + performance.now();
+  const cpuBefore = cpuNow();
   const spawnAt = now();
   const code = await new Promise<number | null>((ok) => {
     const child = spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), 'gate'], {
@@ -183,17 +193,56 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
   });
   const exitAt = now();
   await Promise.all([rpc.stop(), aws.stop()]);
+  const probe = readProbe(env.BENCH_PROBE_FILE);
+  const cpu = cpuSpent(cpuBefore, cpuNow(), probe);
   const b = breakdown({
     spawnAt,
     exitAt,
-    probe: readProbe(env.BENCH_PROBE_FILE),
+    probe,
     calls,
     tests: junitTestTimes(env.RUNBOOK_JUNIT_FILE),
     results,
     specOrder: SPEC_ORDER,
   });
-  return { code, ms: exitAt - spawnAt, calls: countCalls(calls), ops: countOps(calls), breakdown: b, tail };
+  return { code, ms: exitAt - spawnAt, calls: countCalls(calls), ops: countOps(calls), breakdown: b, cpu, tail };
 }
+
+/** Fields of /proc/PID/stat after the command name (f[0] is field 3, the state). */
+function procStat(pid: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+const HZ = 100; // USER_HZ on Linux
+
+/** CPU so far: this process (the twin runs in it, beside the trace proxies), its reaped children, the nodes. */
+function cpuNow() {
+  const self = process.cpuUsage();
+  const f = procStat('self');
+  const { pids, ticks } = nodeProcesses();
+  return {
+    selfMs: (self.user + self.system) / 1000,
+    reapedMs: ((Number(f[13]) + Number(f[14])) * 1000) / HZ,
+    nodeTicks: new Map(pids.map((pid) => [pid, ticks.get(pid)!])),
+  };
+}
+
+/**
+ * The CPU one gate run cost, in seconds: the runbook (its process and workers, from the probe's exit lines);
+ * the twin (this process, and the reaped children that are not the runbook: the instance shells and the
+ * commands they ran); the nodes (the node processes' ticks over the run).
+ */
+function cpuSpent(before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuNow>, probe: ProbeLine[]) {
+  const runbookMs = probe.filter((l) => l.event === 'exit').reduce((sum, l) => sum + (l.cpu_ms ?? 0), 0);
+  let nodeTicks = 0;
+  for (const [pid, t] of after.nodeTicks) if (before.nodeTicks.has(pid)) nodeTicks += t - before.nodeTicks.get(pid)!;
+  const shellsMs = Math.max(0, after.reapedMs - before.reapedMs - runbookMs);
+  return {
+    runbook: runbookMs / 1000,
+    twin: (after.selfMs - before.selfMs + shellsMs) / 1000,
+    nodes: nodeTicks / HZ,
+  };
+}
+type CpuSpent = ReturnType<typeof cpuSpent>;
 
 /**
  * What the twin's nodes cost, from /proc: this process's descendants that exist for the nodes — the node
@@ -201,38 +250,38 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
  * as a process of its own (twin/node/main.ts). RSS summed now; CPU (utime + stime) over `idleMs` of an
  * idle Running twin (its meshes up: meshesSettled), as a percentage of one core.
  */
-async function nodeCost(n: number, idleMs: number) {
+function nodeProcesses() {
   const isNode = (cmd: string) =>
     cmd.includes(join(root, 'twin', 'node', 'host.ts')) ||
     cmd.includes(join(root, 'twin', 'node', 'main.ts')) ||
     cmd.endsWith('\0mpc-node\0');
-  const sample = () => {
-    const parent = new Map<number, number>();
-    const cmd = new Map<number, string>();
-    const ticks = new Map<number, number>();
-    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        parent.set(Number(d), Number(f[1]));
-        ticks.set(Number(d), Number(f[11]) + Number(f[12]));
-        cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
-      } catch {
-        /* gone meanwhile */
-      }
+  const parent = new Map<number, number>();
+  const cmd = new Map<number, string>();
+  const ticks = new Map<number, number>();
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const f = procStat(Number(d));
+      parent.set(Number(d), Number(f[1]));
+      ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+      cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
+    } catch {
+      /* gone meanwhile */
     }
-    const mine = (pid: number) => {
-      for (let p = parent.get(pid), hops = 0; p && hops < 20; p = parent.get(p), hops++)
-        if (p === process.pid) return true;
-      return false;
-    };
-    const pids = [...cmd].filter(([pid, c]) => isNode(c) && mine(pid)).map(([pid]) => pid);
-    return { pids, ticks };
+  }
+  const mine = (pid: number) => {
+    for (let p = parent.get(pid), hops = 0; p && hops < 20; p = parent.get(p), hops++)
+      if (p === process.pid) return true;
+    return false;
   };
-  const before = sample();
+  const pids = [...cmd].filter(([pid, c]) => isNode(c) && mine(pid)).map(([pid]) => pid);
+  return { pids, ticks };
+}
+
+async function nodeCost(n: number, idleMs: number) {
+  const before = nodeProcesses();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, idleMs));
-  const after = sample();
+  const after = nodeProcesses();
   const seconds = (performance.now() - t0) / 1000;
   let kb = 0;
   let cpuTicks = 0;
@@ -244,10 +293,9 @@ async function nodeCost(n: number, idleMs: number) {
     }
     if (before.ticks.has(pid)) cpuTicks += after.ticks.get(pid)! - before.ticks.get(pid)!;
   }
-  const hz = 100; // USER_HZ on Linux
   return {
     rssMbPerNode: kb / 1024 / n,
-    idleCpuPctPerNode: (100 * cpuTicks) / hz / seconds / n,
+    idleCpuPctPerNode: (100 * cpuTicks) / HZ / seconds / n,
     processes: after.pids.length,
   };
 }
@@ -278,6 +326,7 @@ async function meshesSettled(twin: Twin, timeoutMs = 120_000): Promise<number> {
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Every run of one profile on a running twin: the row for (nodes, profile). */
 type NodeCost = Awaited<ReturnType<typeof nodeCost>>;
@@ -314,6 +363,7 @@ async function measure(twin: Twin, n: number, name: string, ws: string, twinStar
     critical_path_ms: cp,
     critical_path_ratio: round1(wall / (1.5 * cp)),
     breakdown_ms: mid.breakdown,
+    cpu_s: { runbook: round2(mid.cpu.runbook), twin: round2(mid.cpu.twin), nodes: round2(mid.cpu.nodes) },
     twin_start_s: round1(twinStartS),
     twin_rss_mb_per_node: round1(cost.rssMbPerNode),
     twin_idle_cpu_pct_per_node: Math.round(cost.idleCpuPctPerNode * 100) / 100,
@@ -381,6 +431,7 @@ const WHERE_HEADER = [
   'steps: waiting on the Layer 3 (Σ)',
   'steps: other (Σ)',
   'teardown',
+  'CPU: runbook + twin + nodes = Σ (Σ ÷ cores)',
 ];
 const LAYER3_HEADER = ['nodes', 'profile', 'discovery', 'evidence', 'SSM round trips', 'views', 'SSM commands'];
 const table = (header: string[], rows: string[][]) => [
@@ -411,10 +462,17 @@ function whereRow(r: Row): string[] {
   const x = r.breakdown_ms;
   const files = Object.values(x.spec_files);
   const sum = (k: 'waiting_on_layer3' | 'other') => files.reduce((t, f) => t + f[k], 0);
+  const c = r.cpu_s;
+  const total = c.runbook + c.twin + c.nodes;
+  const cpu = `${[c.runbook, c.twin, c.nodes, total]
+    .map((x) => x.toFixed(1))
+    .join(' + ')
+    .replace(/ \+ (\S+)$/, ' = $1')} s`;
   return [String(r.nodes), r.profile].concat(
     [x.process_start, x.vitest_startup, x.worker_start, x.module_loading, sum('waiting_on_layer3'), sum('other')]
       .concat(x.teardown)
       .map(s),
+    `${cpu} (${(total / machine.cores).toFixed(1)} s)`,
   );
 }
 
@@ -469,6 +527,9 @@ function markdown(): string {
     '- SSM target: the bound plus two more status reads per command. The bound counts one GetCommandInvocation ' +
       'for each output the list response showed cut at 2,500 characters (the probe from about 20 nodes).',
     "- Idle node CPU: over 5 s once every node's P2P mesh is up (each node live to each peer); the gates run after it.",
+    '- CPU: what the median run cost the machine. The runbook: its process and Vitest worker. The twin: its process ' +
+      '(the bench runs it, beside the trace proxies) and the instance shells with what they ran. The nodes: their ' +
+      'processes over the run. Σ ÷ cores is the least wall that much work takes on this machine.',
     ...failures.map((f) => `- **failed** at ${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}: ${f.error}`),
   ].join('\n');
 }
