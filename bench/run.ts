@@ -245,10 +245,9 @@ function cpuSpent(before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cp
 type CpuSpent = ReturnType<typeof cpuSpent>;
 
 /**
- * What the twin's nodes cost, from /proc: this process's descendants that exist for the nodes — the node
+ * The twin's node processes, from /proc: this process's descendants that exist for the nodes — the node
  * hosts (twin/node/host.ts), each container's own process (the shim, argv0 `mpc-node`) and any node run
- * as a process of its own (twin/node/main.ts). RSS summed now; CPU (utime + stime) over `idleMs` of an
- * idle Running twin (its meshes up: meshesSettled), as a percentage of one core.
+ * as a process of its own (twin/node/main.ts) — and every process's CPU ticks (utime + stime).
  */
 function nodeProcesses() {
   const isNode = (cmd: string) =>
@@ -277,6 +276,10 @@ function nodeProcesses() {
   return { pids, ticks };
 }
 
+/**
+ * What the twin's nodes cost: RSS summed now; CPU over `idleMs` of an idle Running twin (its meshes up:
+ * meshesSettled), as a percentage of one core.
+ */
 async function nodeCost(n: number, idleMs: number) {
   const before = nodeProcesses();
   const t0 = performance.now();

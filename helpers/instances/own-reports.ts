@@ -129,10 +129,8 @@ export function reachPlan(
   const count = Math.min(ring.length, peers + 1);
   return new Map(
     nodes.map((n) => {
-      const at = Math.max(
-        0,
-        ring.findIndex((p) => p.accountId === n.accountId),
-      );
+      const own = ring.findIndex((p) => p.accountId === n.accountId);
+      const at = own < 0 ? 0 : own;
       return [n.index, Array.from({ length: count }, (_, k) => String(ring[(at + k) % ring.length]!.id))];
     }),
   );
