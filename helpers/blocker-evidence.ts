@@ -19,7 +19,6 @@ import {
   parseNodeState,
   parseProbes,
   type ProbeTarget,
-  REACH_PEERS,
   reachPlan,
 } from './instances/own-reports.ts';
 import { redactor } from './redact.ts';
@@ -44,7 +43,7 @@ export interface NodeView {
   privateIp: string;
   state?: NodeState;
   probes: Probe[];
-  /** The peers (participant ids) this node was asked to reach, when that was not every one of them. */
+  /** The participants (ids) this node was asked to reach (its own port included). */
   reachPlanned?: string[];
   /** Why the instance gave no report (SSM outcome), when it gave none. */
   unanswered?: string;
@@ -150,7 +149,7 @@ export async function gatherBlockerEvidence(ctx: RunbookContext, state: Contract
       privateIp: n.privateIp,
       ...(state ? { state } : { unanswered: why }),
       probes: parseProbes(probes.get(n.instanceId)?.stdout ?? ''),
-      ...(participants.length > REACH_PEERS + 1 ? { reachPlanned: plan.get(n.index) ?? [] } : {}),
+      reachPlanned: plan.get(n.index) ?? [],
     };
   });
   return {

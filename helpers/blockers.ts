@@ -396,9 +396,9 @@ function reachOfRow(r: Row): string {
 
 /** Where the reach was tried from, and (in a large fleet, where each node tries some peers) to how many. */
 function reachFrom(r: Row, participants: number): string {
-  const planned = r.n?.reachPlanned?.filter((id) => id !== String(r.p.id)).length;
+  const planned = r.n?.reachPlanned?.filter((id) => id !== String(r.p.id)).length ?? participants - 1;
   const some =
-    planned === undefined ? '' : `, to the next ${planned} of ${participants - 1} peers in participant order`;
+    planned < participants - 1 ? `, to the next ${planned} of ${participants - 1} peers in participant order` : '';
   return `(tested on the node itself${some})`;
 }
 

@@ -111,7 +111,7 @@ export interface ProbeTarget {
 }
 
 /** How many peers each node tries: all of them in a fleet of up to nine, the next eight beyond that. */
-export const REACH_PEERS = 8;
+const REACH_PEERS = 8;
 
 /**
  * Which participants (ids) each node tries to reach: its own P2P port, and the next REACH_PEERS

@@ -278,6 +278,7 @@ describe('whom each node tries to reach: every peer in a small fleet, the next e
         nodes: ev.nodes.map((n) => (planned ? { ...n, reachPlanned: planned } : n)),
       });
     expect(table()).toContain('connected (tested on the node itself)\n');
+    expect(table(['0', '1', '2'])).toContain('connected (tested on the node itself)\n');
     expect(table(['0', '1'])).toContain('(tested on the node itself, to the next 1 of 2 peers in participant order)');
   });
 });
