@@ -32,29 +32,54 @@ function publicHalfOf(seed: Uint8Array): Uint8Array {
   return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(12);
 }
 
-/** Why a value is not a valid node key, or undefined when it is one. Never echoes the value. */
-export function nodeKeyProblem(value: string): string | undefined {
-  if (!value.startsWith('ed25519:')) return "is not an ed25519 key (must start with 'ed25519:')";
+/** A node key read by the node's rules: the public key it derives, or why it is not one (never the value). */
+export type NodeKeyReading = { publicKey: string; problem?: undefined } | { problem: string; publicKey?: undefined };
+
+/**
+ * Readings by a hash of the value: a gate meets each key twice (the keys manifest, Secrets Manager), and at
+ * 100 nodes deriving it again was the runbook's largest own CPU cost. No value is kept, only its hash.
+ */
+const readings = new Map<string, NodeKeyReading>();
+const READINGS_KEPT = 10_000;
+
+function readFresh(value: string): NodeKeyReading {
+  if (!value.startsWith('ed25519:')) return { problem: "is not an ed25519 key (must start with 'ed25519:')" };
   let bytes: Uint8Array;
   try {
     bytes = base58.decode(value.slice('ed25519:'.length));
   } catch {
-    return 'is not valid base58 after the ed25519: prefix';
+    return { problem: 'is not valid base58 after the ed25519: prefix' };
   }
-  if (bytes.length === 32) return 'holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form';
-  if (bytes.length !== 64) return `decodes to ${bytes.length} bytes; a node key is 64 bytes (seed‖public key)`;
-  const pub = publicHalfOf(bytes.slice(0, 32));
-  if (base58.encode(pub) !== base58.encode(bytes.slice(32)))
-    return 'is a 64-byte key whose public half does not match its seed';
-  return undefined;
+  if (bytes.length === 32)
+    return { problem: 'holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form' };
+  if (bytes.length !== 64)
+    return { problem: `decodes to ${bytes.length} bytes; a node key is 64 bytes (seed‖public key)` };
+  const publicKey = base58.encode(publicHalfOf(bytes.slice(0, 32)));
+  if (publicKey !== base58.encode(bytes.slice(32)))
+    return { problem: 'is a 64-byte key whose public half does not match its seed' };
+  return { publicKey: `ed25519:${publicKey}` };
 }
+
+/** The public key a node secret key derives, or why it is not a valid one; each value is derived once. */
+export function readNodeKey(value: string): NodeKeyReading {
+  const id = createHash('sha256').update(value).digest('base64');
+  const known = readings.get(id);
+  if (known) return known;
+  if (readings.size >= READINGS_KEPT) readings.clear();
+  const reading = readFresh(value);
+  readings.set(id, reading);
+  return reading;
+}
+
+/** Why a value is not a valid node key, or undefined when it is one. Never echoes the value. */
+export const nodeKeyProblem = (value: string): string | undefined => readNodeKey(value).problem;
 
 /** The public key of a node secret key, validated by the node's rules. */
 export function parseNodeSecretKey(value: string, where: { node: string; field: string }): { publicKey: string } {
-  const problem = nodeKeyProblem(value);
-  if (problem) throw new KeyFormatError(where, `${problem}; regenerate it or take it from the keys manifest`);
-  const bytes = base58.decode(value.slice('ed25519:'.length));
-  return { publicKey: `ed25519:${base58.encode(bytes.slice(32))}` };
+  const r = readNodeKey(value);
+  if (r.problem !== undefined)
+    throw new KeyFormatError(where, `${r.problem}; regenerate it or take it from the keys manifest`);
+  return { publicKey: r.publicKey };
 }
 
 export function isPublicKey(value: string): boolean {

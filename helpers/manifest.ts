@@ -8,7 +8,7 @@
  * needs the secret keys (`requireSecrets`). No manifest at all is `NO_MANIFEST`.
  */
 import { readFileSync } from 'node:fs';
-import { isPublicKey, isSecretStoreKey, nodeKeyProblem, parseNodeSecretKey } from './keys.ts';
+import { isPublicKey, isSecretStoreKey, readNodeKey } from './keys.ts';
 import { redactor } from './redact.ts';
 
 /** What a node's entry says publicly (all a gate or plan needs). */
@@ -178,12 +178,12 @@ function fullEntry(nodeKey: string, e: Entry, problems: string[]): EntryKeys | u
   const check = (field: Field, publicField: Field) => {
     const value = stringField(e, field);
     if (value === undefined) return undefined;
-    const problem = nodeKeyProblem(value);
-    if (problem) {
-      problems.push(`${nodeKey}.${field}: ${problem}`);
+    const key = readNodeKey(value);
+    if (key.problem !== undefined) {
+      problems.push(`${nodeKey}.${field}: ${key.problem}`);
       return undefined;
     }
-    const pk = parseNodeSecretKey(value, { node: nodeKey, field }).publicKey;
+    const pk = key.publicKey;
     const declared = stringField(e, publicField);
     if (declared !== undefined && !isPublicKey(declared))
       problems.push(`${nodeKey}.${publicField}: is not an ed25519 public key`);

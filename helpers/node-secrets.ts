@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SecretObservation } from './evidence.ts';
-import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from './keys.ts';
+import { normaliseSecretValue, readNodeKey } from './keys.ts';
 import { redactor } from './redact.ts';
 
 // The CDK stack's names (mpc-network.ts); the twin writes them too, on purpose separately.
@@ -24,7 +24,7 @@ export interface RawSecret {
 }
 
 /** What a key secret tells the runbook: its shape, and the public key it derives (if any). */
-export function observeKeySecret(raw: RawSecret, where: { node: string; field: string }): SecretObservation {
+export function observeKeySecret(raw: RawSecret): SecretObservation {
   const n = normaliseSecretValue(raw.error ? undefined : raw.value);
   const obs: SecretObservation = {
     secretName: raw.name,
@@ -34,9 +34,9 @@ export function observeKeySecret(raw: RawSecret, where: { node: string; field: s
   };
   if (!n.value) return obs;
   redactor.add(n.value);
-  const problem = nodeKeyProblem(n.value);
-  if (problem) return { ...obs, shape: 'malformed', problem: `the key ${problem}` };
-  return { ...obs, publicKey: parseNodeSecretKey(n.value, where).publicKey };
+  const key = readNodeKey(n.value);
+  if (key.problem !== undefined) return { ...obs, shape: 'malformed', problem: `the key ${key.problem}` };
+  return { ...obs, publicKey: key.publicKey };
 }
 
 /** Deterministic token: the same restore (run, secret, key) always maps to the same version id. */

@@ -88,7 +88,6 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest):
   const participant = participantsOf(seen.chain.state!).find((p) => p[0] === n.accountId);
   const balance = seen.chain.balances[n.accountId];
   const names = secretNames(n.index);
-  const where = (field: string) => ({ node: n.accountId, field });
   return {
     index: n.index,
     accountId: n.accountId,
@@ -101,8 +100,8 @@ function nodeEvidence(n: DiscoveredNode, seen: Observed, manifest: AnyManifest):
       ...(balance ? { balance } : {}),
     },
     secretsManager: {
-      account: observeKeySecret(seen.secrets.get(names.account)!, where(names.account)),
-      p2p: observeKeySecret(seen.secrets.get(names.p2p)!, where(names.p2p)),
+      account: observeKeySecret(seen.secrets.get(names.account)!),
+      p2p: observeKeySecret(seen.secrets.get(names.p2p)!),
     },
     ...manifestPlace(manifest, n.index),
     node: selfReportOf(seen.reports.get(n.index), seen.own.get(n.index)),

@@ -16,7 +16,7 @@ import { containerLastWords } from '../instances/containers.ts';
 import { containerStatusScript, parseContainerStatus } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import type { OwnPublicData } from '../instances/own-reports.ts';
-import { nodeKeyProblem, normaliseSecretValue, parseNodeSecretKey } from '../keys.ts';
+import { normaliseSecretValue, readNodeKey } from '../keys.ts';
 import { secretNames } from '../node-secrets.ts';
 import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
 import { waitUntil } from '../retry.ts';
@@ -153,9 +153,8 @@ export function describeNodeRewrites(ev: KeyEvidence): NodeRewrite[] {
 /** The public key a Secrets Manager value derives (normalised as the bootstrap would), if it is a key. */
 const publicKeyOf = (value: string | undefined) => {
   const v = normaliseSecretValue(value).value;
-  return v && !nodeKeyProblem(v)
-    ? { value: v, publicKey: parseNodeSecretKey(v, { node: '-', field: '-' }).publicKey }
-    : undefined;
+  const publicKey = v ? readNodeKey(v).publicKey : undefined;
+  return v && publicKey ? { value: v, publicKey } : undefined;
 };
 
 /**
