@@ -31,14 +31,14 @@ export function targetOf(env: Record<string, string | undefined>): Target {
   const account = env.EXPECTED_AWS_ACCOUNT_ID
     ? `account ${env.EXPECTED_AWS_ACCOUNT_ID}`
     : 'the account of the credentials';
-  const stacks = `${env.MPC_STACK_NAME || 'MpcStandaloneStack'} and ' +
-    '${env.NEAR_STACK_NAME || 'near-localnet-infrastructure'}`;
+  const stacks = [env.MPC_STACK_NAME || 'MpcStandaloneStack', env.NEAR_STACK_NAME || 'near-localnet-infrastructure'];
   const endpoint = env.AWS_ENDPOINT_URL ? ` at ${env.AWS_ENDPOINT_URL}` : '';
   return {
     kind: 'aws',
     explicit: true,
-    says: `AWS ${account}, region ${env.AWS_REGION ?? '(unset)'}${endpoint}, stacks ${stacks}, NEAR ' +
-      'RPC ${env.NEAR_RPC_URL ?? '(unset)'}`,
+    says:
+      `AWS ${account}, region ${env.AWS_REGION ?? '(unset)'}${endpoint}, stacks ${stacks.join(' and ')}, ` +
+      `NEAR RPC ${env.NEAR_RPC_URL ?? '(unset)'}`,
   };
 }
 

@@ -44,7 +44,12 @@ describe('the target is never implicit where it matters', () => {
     const twin = started();
     const r = await runbook(twin, 'gate', workspace(), { MPC_KEY_FILE: '/tmp/x.json' });
     expect(r.output).toMatch(/mpc-runbook gate — target: AWS account 111122223333, region us-east-1 at http:/);
-    expect(r.output).toMatch(/Checked: AWS account 111122223333, region us-east-1 at http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.output).toMatch(
+      new RegExp(
+        '\\nChecked: AWS account 111122223333, region us-east-1 at http://127\\.0\\.0\\.1:\\d+, ' +
+          'stacks MpcStandaloneStack and near-localnet-infrastructure, NEAR RPC http://127\\.0\\.0\\.1:\\d+\\n',
+      ),
+    );
     expect(r.output).toMatch(/\[warning\] 00 .*MPC_KEY_FILE looks like MPC_KEYS_FILE but is not it/);
   });
 

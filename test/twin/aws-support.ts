@@ -116,8 +116,10 @@ export async function startTestEndpoint(host: InstanceHost, extra: Partial<AwsEn
   return startAwsEndpoint({ accountId: ACCOUNT, region: REGION, instances: host, ...extra });
 }
 
-/** Resolves with what `fn` returns once it is not undefined (Vitest's waitFor, 20 ms apart, up to ' +
-  '`polls` tries' time). */
+/**
+ * Resolves with what `fn` returns once it is not undefined (Vitest's waitFor, 20 ms apart, up to `polls`
+ * tries' time).
+ */
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
