@@ -130,7 +130,7 @@ export function reachPlan(
   return new Map(
     nodes.map((n) => {
       const own = ring.findIndex((p) => p.accountId === n.accountId);
-      const at = own < 0 ? 0 : own;
+      const at = Math.max(0, own); // a node that is no participant starts at the first
       return [n.index, Array.from({ length: count }, (_, k) => String(ring[(at + k) % ring.length]!.id))];
     }),
   );
