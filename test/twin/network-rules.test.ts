@@ -118,6 +118,18 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(lines.slice(-3, -1).sort()).toEqual(['h', 'p']); // a dropped transfer writes no file
     expect(r.stderr).toBe('');
   });
+
+  test("curl asks the fleet in bash alone: the answer has its length, so no `cat` runs to read it", async () => {
+    const node = twin.nodes[1]!;
+    const r = await sh(twin, node.instanceId, [
+      'spy=$(mktemp -d)',
+      // A `cat` first on PATH that leaves a mark: the question to the fleet is the only thing that could run it.
+      'printf \'#!/bin/sh\\necho ran >> "$0.ran"\\nexec /bin/cat "$@"\\n\' > "$spy/cat"; chmod +x "$spy/cat"',
+      `PATH="$spy:$PATH" curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://${node.privateIp}:8080/health`,
+      'echo " cat=$(wc -l < "$spy/cat.ran" 2>/dev/null || echo 0)"; rm -rf "$spy"',
+    ]);
+    expect(r.stdout).toBe('200 cat=0\n');
+  });
 });
 
 describe('node-to-node P2P blocked by the rules', () => {

@@ -284,9 +284,10 @@ async function startInstanceServices(o: {
     try {
       if (serveImds(req, res, o.imds)) return;
       if (req.method === 'POST' && req.url === '/network/reach') {
-        const allowed = o.reach(JSON.parse(await readBody(req)));
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ allowed }));
+        const allowed = Buffer.from(JSON.stringify({ allowed: o.reach(JSON.parse(await readBody(req))) }));
+        // Its length, so bin/curl (http.sh) reads the answer in bash, not with a `cat` per question.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': allowed.length });
+        res.end(allowed);
         return;
       }
       if (req.method !== 'POST' || req.url !== '/docker') {
