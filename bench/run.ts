@@ -623,13 +623,9 @@ function incidentSection(): string[] {
   ];
 }
 
-function markdown(): string {
+function healthySection(): string[] {
+  if (!rows.length) return [];
   return [
-    `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
-      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
-      (HOG_NOTE ? ` ${HOG_NOTE}` : '') +
-      (NOTE ? ` ${NOTE}` : ''),
-    '',
     ...table(MAIN_HEADER, rows.map(mainRow)),
     '',
     'Where the time goes (the median run; the spec files run one after another in one worker process):',
@@ -645,6 +641,17 @@ function markdown(): string {
     '',
     ...table(LAYER3_HEADER, rows.map(layer3Row)),
     '',
+  ];
+}
+
+function markdown(): string {
+  return [
+    `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
+      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
+      (HOG_NOTE ? ` ${HOG_NOTE}` : '') +
+      (NOTE ? ` ${NOTE}` : ''),
+    '',
+    ...healthySection(),
     ...incidentSection(),
     ...profileNames.map(
       (p) => `- **${p}**: ${PROFILES[p]!.description}; critical path ${s(criticalPathMs(PROFILES[p]!))}.`,
