@@ -119,7 +119,7 @@ describe('the NEAR base probe and commands on a node, under the rules', () => {
     expect(r.stderr).toBe('');
   });
 
-  test("curl asks the fleet in bash alone: the answer has its length, so no `cat` runs to read it", async () => {
+  test('curl asks the fleet in bash alone: the answer has its length, so no `cat` runs to read it', async () => {
     const node = twin.nodes[1]!;
     const r = await sh(twin, node.instanceId, [
       'spy=$(mktemp -d)',
