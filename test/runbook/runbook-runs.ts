@@ -76,12 +76,23 @@ export function startScript(script: string, args: string[], env: Record<string, 
 export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> =>
   startScript(script, args, env).result;
 
-export const runbook = (
+/**
+ * A string literal cut across source lines and left inside a template (`…NEAR ' +⏎ 'RPC …`): what the
+ * operator read on every aws-target run until 3fdac8f. No run's output may carry one.
+ */
+export const SPLIT_LITERAL = /['"`] \+\n\s*['"`]/;
+
+/** The runbook in one mode, as an operator runs it; its output is checked for split literals (SPLIT_LITERAL). */
+export async function runbook(
   twin: Twin,
   mode: 'gate' | 'plan' | 'fix',
   ws: ReturnType<typeof workspace>,
   extra: Record<string, string> = {},
-) => runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
+): Promise<RunResult> {
+  const r = await runScript('runbook.ts', [mode], { ...twin.env, ...ws.env, ...extra });
+  expect(SPLIT_LITERAL.exec(r.output)?.[0], `a source line's split in the ${mode} output`).toBeUndefined();
+  return r;
+}
 
 /** Fix, then the read-only gate that proves it: both must exit 0 (the output is in the failure message). */
 export async function fixThenGate(
