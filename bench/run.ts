@@ -615,8 +615,9 @@ function incidentSection(): string[] {
   if (!incidentRows.length) return [];
   return [
     `The reported incident (${INCIDENT}: each node's account key in Secrets Manager and /data/secrets.json ` +
-      'is not its access key on chain; the contract stays Initializing): the gate is red and ends with its diagnosis. Median run; the SSM ' +
-      "commands include 03's node state and 04's blocker evidence (node state, P2P reach):",
+      'is not its access key on chain; the contract stays Initializing): the gate is red and ends with its ' +
+      "diagnosis. Median run; the SSM commands include 03's node state and 04's blocker evidence (node state, " +
+      'P2P reach):',
     '',
     ...table(INCIDENT_HEADER, incidentRows.map(incidentRow)),
     '',
