@@ -143,7 +143,9 @@ export function reachPlan(
  * = an HTTP server answers there (the web UI, not a P2P listener, which does not speak HTTP); exit 7 =
  * refused (the packet arrived, nothing listens), 28 = timed out (dropped: a security group).
  * `spare` is a port tested as the remedy for a collision, to the node itself and to the next peer, never
- * overridden.
+ * overridden — only on a node whose web UI holds its own P2P port (web_ui.port, 8080 by default, equals it: the
+ * CDK deployment's collision). The test to the next peer waits out a dropped SYN (3 s), which a node without
+ * the collision would pay for nothing.
  */
 export function p2pProbeScript(
   nodes: InstanceNode[],
@@ -161,17 +163,21 @@ export function p2pProbeScript(
     spare === undefined
       ? []
       : [
-          'NEXT=$(printf "%s\\n" $ALL | awk -v me="$IP" \'$0 == me { f = 1; next } f { print; exit }\')',
-          '[ -n "$NEXT" ] || NEXT=$(printf "%s\\n" $ALL | awk -v me="$IP" \'$0 != me { print; exit }\')',
-          `for h in "$IP" $NEXT; do set -- spare "$h"; ( ${probe(String(spare))} ) & done`,
+          'if [ -n "$MYP" ] && [ "$MYP" = "${WP:-8080}" ]; then',
+          '  NEXT=$(printf "%s\\n" $ALL | awk -v me="$IP" \'$0 == me { f = 1; next } f { print; exit }\')',
+          '  [ -n "$NEXT" ] || NEXT=$(printf "%s\\n" $ALL | awk -v me="$IP" \'$0 != me { print; exit }\')',
+          `  for h in "$IP" $NEXT; do set -- spare "$h"; ( ${probe(String(spare))} ) & done`,
+          'fi',
         ];
   return [
     ...whoAmI(nodes),
     `ALL="${[...new Set(targets.map((t) => t.host))].join(' ')}"`,
     ...pickLines(nodes, plan),
+    'MYP=',
     `for t in ${targets.map((t) => `"${t.to} ${t.host} ${t.port}"`).join(' ')}; do`,
     '  set -- $t',
     '  P=${PO:-$3}',
+    '  [ "$2" != "$IP" ] || MYP=$P',
     `  case "$PICK" in all | *" $1 "*) ( ${probe('$P')} ) & ;; esac`,
     'done',
     ...spareLines,

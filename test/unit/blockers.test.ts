@@ -5,7 +5,7 @@
  * `docker` and `curl` (config.yaml ports, the log summary with a multi-line TCP bind, /metrics, probes).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -429,7 +429,7 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
     });
   });
 
-  test('P2P probes use port_override for every peer; the spare port goes to the node and its next peer', () => {
+  test('P2P probes use port_override for every peer; no spare port where the web UI does not hold the P2P port', () => {
     const targets = nodes.map((n) => ({ to: String(n.index), host: n.ip, port: 8080 }));
     const probes = parseProbes(run(p2pProbeScript(nodes, targets, 3001))).sort((a, b) =>
       `${a.to}${a.host}`.localeCompare(`${b.to}${b.host}`),
@@ -438,9 +438,23 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
       ['0', '10.0.0.10', 3000, 0, true, '404'],
       ['1', '10.0.0.11', 3000, 0, true, '404'],
       ['2', '10.0.0.12', 3000, 7, false, '000'],
-      ['spare', '10.0.0.10', 3001, 28, false, '000'],
-      ['spare', '10.0.0.11', 3001, 28, false, '000'],
     ]);
+  });
+
+  test('where the web UI holds the P2P port (the CDK collision), a spare port is tried on the node and its next', () => {
+    const config = join(data, 'config.yaml');
+    const before = readFileSync(config, 'utf8');
+    writeFileSync(config, before.replace('port_override: 3000', 'port_override: 8080'));
+    try {
+      const targets = nodes.map((n) => ({ to: String(n.index), host: n.ip, port: 3000 }));
+      const spare = parseProbes(run(p2pProbeScript(nodes, targets, 3001))).filter((p) => p.to === 'spare');
+      expect(spare.map((p) => [p.host, p.port, p.exit]).sort()).toEqual([
+        ['10.0.0.10', 3001, 28],
+        ['10.0.0.11', 3001, 28],
+      ]);
+    } finally {
+      writeFileSync(config, before);
+    }
   });
 
   test('with a plan, a node tries only the participants it names (here its own port and participant 2)', () => {
