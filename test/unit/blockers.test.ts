@@ -441,7 +441,7 @@ describe('the own-instance scripts under dash, against stub docker and curl', ()
     ]);
   });
 
-  test('where the web UI holds the P2P port (the CDK collision), a spare port is tried on the node and its next', () => {
+  test('where the web UI holds the P2P port (the CDK collision), the spare port is tried on it and the next', () => {
     const config = join(data, 'config.yaml');
     const before = readFileSync(config, 'utf8');
     writeFileSync(config, before.replace('port_override: 3000', 'port_override: 8080'));
