@@ -32,6 +32,8 @@ export interface ContractEvidence {
   blockersUnread?: string;
   /** How long a fix run waited for Running before this was observed. */
   waitedS?: number;
+  /** The wait ended before its time: what blocks the contract turned out not to clear by waiting. */
+  stuckWhileWaiting?: boolean;
   /** A fix run had nothing to wait for: what blocks the contract does not clear by waiting. */
   noWait?: boolean;
 }
@@ -79,6 +81,8 @@ export async function observeContract(ctx: RunbookContext): Promise<ContractEvid
 const blockersOf = (ev: ContractEvidence, ctx: RunbookContext): Blocker[] =>
   ev.blockers ? judgeBlockers(ev.state, ev.blockers, { contractId: ctx.config.MPC_CONTRACT_ID }) : [];
 
+const STOPPED_WAITING = ' (stopped: what blocks it does not clear by waiting)';
+
 /** 04: the contract is Running with a key; when it is not, the blocker named with its evidence and what to do. */
 export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verdict {
   const now = progressSentence(ev.state, ev.height);
@@ -87,7 +91,7 @@ export function contractRunning(ev: ContractEvidence, ctx: RunbookContext): Verd
   const table = ev.blockers ? blockerTable(ev.state, ev.blockers) : '';
   const waited =
     ev.waitedS !== undefined
-      ? `after waiting ${ev.waitedS} s, `
+      ? `after waiting ${ev.waitedS} s${ev.stuckWhileWaiting ? STOPPED_WAITING : ''}, `
       : ev.noWait
         ? 'nothing to wait for (what blocks it does not clear by waiting): '
         : '';
@@ -116,11 +120,30 @@ export function describeWaitForRunning(ev: ContractEvidence, ctx: RunbookContext
   return [{ kind: 'wait', target: 'v1.signer Running', text: `wait up to ${s} s for v1.signer to reach Running` }];
 }
 
+/**
+ * While a fix run waits for Running, what blocks the contract is gathered again this often. A blocker that
+ * clears by waiting can turn into one that does not (an indexer still syncing turns out to trail the chain by
+ * more than an attempt lives); seen so twice in a row — not a node caught mid-restart or mid-catch-up — it
+ * ends the wait there instead of at RUNBOOK_RUNNING_TIMEOUT_S.
+ */
+const REJUDGE_MS = 10_000;
+
+/** The blockers that do not clear by waiting, as one comparable line ('' when there is none). */
+const stuckOn = (ev: ContractEvidence, ctx: RunbookContext) =>
+  blockersOf(ev, ctx)
+    .filter((b) => !b.clearsByWaiting)
+    .map((b) => `${b.code}:${[...b.nodes].sort().join(',')}`)
+    .sort()
+    .join(' ');
+
 export async function untilRunning(actions: PlannedAction[], io: FixUpIO): Promise<ContractEvidence> {
   const seen: string[] = [];
   let last = await look(io.ctx);
   const started = Date.now();
+  let stuck: ContractEvidence | undefined;
   if (actions.some((a) => a.kind === 'wait')) {
+    let nextJudgement = started + REJUDGE_MS;
+    let stuckBefore = '';
     await waitUntil(
       'v1.signer to reach Running',
       async () => {
@@ -128,13 +151,23 @@ export async function untilRunning(actions: PlannedAction[], io: FixUpIO): Promi
         const line = progressSentence(last.state, last.height);
         if (seen[seen.length - 1] !== line) seen.push(line);
         io.progress(`waiting for Running: ${line}`);
-        return isRunningWithKeys(last.state) ? true : undefined;
+        if (isRunningWithKeys(last.state)) return true;
+        if (Date.now() < nextJudgement) return undefined;
+        const judged = await withBlockers(io.ctx, { ...last, seen });
+        nextJudgement = Date.now() + REJUDGE_MS;
+        const now = stuckOn(judged, io.ctx);
+        const again = now !== '' && now === stuckBefore;
+        stuckBefore = now;
+        if (!again) return undefined;
+        stuck = judged;
+        return false;
       },
       { timeoutMs: io.ctx.config.RUNBOOK_RUNNING_TIMEOUT_S * 1000, intervalMs: 500 },
     ).catch(() => undefined);
   } else seen.push(progressSentence(last.state, last.height));
   // A wait that ended without Running ends with what blocks it, never a bare "timed out".
   const waited = actions.length ? { waitedS: Math.round((Date.now() - started) / 1000) } : { noWait: true };
+  if (stuck) return { ...stuck, seen, ...waited, stuckWhileWaiting: true };
   return withBlockers(io.ctx, { ...last, seen, ...waited });
 }
 

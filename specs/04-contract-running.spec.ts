@@ -7,7 +7,8 @@
  * every peer tested from the node itself, its container, its chain lag (/metrics vs the RPC head) and its
  * last blocking log line — one SSM command per kind across the nodes — and the blocker named with what to do.
  * Fix-up: none writes; fix mode waits (up to RUNBOOK_RUNNING_TIMEOUT_S) for the key event, unless what
- * blocks it does not clear by waiting (a P2P port collision, an attestation the contract refuses, …).
+ * blocks it does not clear by waiting (a P2P port collision, an attestation the contract refuses, …) — judged
+ * again every 10 s while it waits.
  */
 import { describe } from 'vitest';
 import {
