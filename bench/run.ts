@@ -362,6 +362,23 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/** The median of a row's gate runs, and the fields every row has. */
+function medianRun(results: GateRun[], n: number, profile: string) {
+  const wall = median(results.map((r) => r.ms));
+  const mid = results.find((r) => r.ms === wall)!;
+  const common = {
+    nodes: n,
+    profile,
+    runs,
+    wall_ms_median: Math.round(wall),
+    wall_ms_all: results.map((r) => Math.round(r.ms)),
+    calls: mid.calls,
+    calls_by_operation: mid.ops,
+    cpu_s: { runbook: round2(mid.cpu.runbook), twin: round2(mid.cpu.twin), nodes: round2(mid.cpu.nodes) },
+  };
+  return { wall, mid, common };
+}
+
 /** Every run of one profile on a running twin: the row for (nodes, profile). */
 type NodeCost = Awaited<ReturnType<typeof nodeCost>>;
 
@@ -380,24 +397,16 @@ async function measure(twin: Twin, n: number, name: string, ws: string, twinStar
       throw new Error(`the gate on healthy/${n} (${name}) exited ${r.code}`);
     }
   }
-  const wall = median(results.map((r) => r.ms));
-  const mid = results.find((r) => r.ms === wall)!;
+  const { wall, mid, common } = medianRun(results, n, name);
   const bound = lowerBound(n, outputsCut(mid.breakdown));
   const cp = criticalPathMs(p);
   return {
-    nodes: n,
-    profile: name,
-    runs,
-    wall_ms_median: Math.round(wall),
-    wall_ms_all: results.map((r) => Math.round(r.ms)),
-    calls: mid.calls,
-    calls_by_operation: mid.ops,
+    ...common,
     calls_lower_bound: bound.calls,
     ssm_calls_target: bound.calls.ssm + 2 * bound.commands,
     critical_path_ms: cp,
     critical_path_ratio: round1(wall / (1.5 * cp)),
     breakdown_ms: mid.breakdown,
-    cpu_s: { runbook: round2(mid.cpu.runbook), twin: round2(mid.cpu.twin), nodes: round2(mid.cpu.nodes) },
     twin_start_s: round1(twinStartS),
     twin_rss_mb_per_node: round1(cost.rssMbPerNode),
     twin_idle_cpu_pct_per_node: round2(cost.idleCpuPctPerNode),
@@ -426,21 +435,13 @@ async function measureIncident(twin: Twin, n: number, name: string, ws: string) 
     }
     results.push(r);
   }
-  const wall = median(results.map((r) => r.ms));
-  const mid = results.find((r) => r.ms === wall)!;
+  const { mid, common } = medianRun(results, n, name);
   const files = Object.entries(mid.breakdown.spec_files);
   return {
     scenario: INCIDENT,
-    nodes: n,
-    profile: name,
-    runs,
-    wall_ms_median: Math.round(wall),
-    wall_ms_all: results.map((r) => Math.round(r.ms)),
-    calls: mid.calls,
-    calls_by_operation: mid.ops,
+    ...common,
     ssm_commands: mid.breakdown.ssm_commands.map((c) => c.comment),
     spec_files_ms: Object.fromEntries(files.map(([f, t]) => [f, Math.round(t.wall)])),
-    cpu_s: { runbook: round2(mid.cpu.runbook), twin: round2(mid.cpu.twin), nodes: round2(mid.cpu.nodes) },
     load_avg_1m_after: round1(loadavg()[0]!),
   };
 }
