@@ -324,7 +324,7 @@ async function nodeCost(n: number, windowMs: number, windows = 3) {
  * second until the peer's listener is up. Idle means after that: every node reports a live connection
  * to each of its peers (`mpc_network_live_connections` on its /metrics). Returns the seconds it took.
  */
-async function meshesSettled(twin: Twin, timeoutMs = 120_000): Promise<number> {
+async function meshesSettled(twin: Twin): Promise<number> {
   const t0 = performance.now();
   const peers = twin.nodes.length - 1;
   const live = async (ip: string) => {
@@ -334,33 +334,68 @@ async function meshesSettled(twin: Twin, timeoutMs = 120_000): Promise<number> {
     );
     return text.split('\n').filter((l) => l.startsWith('mpc_network_live_connections{') && l.endsWith(' 1')).length;
   };
-  while (performance.now() - t0 < timeoutMs) {
-    const counts = await Promise.all(twin.nodes.map((n) => live(n.privateIp)));
-    if (counts.every((c) => c >= peers)) return (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`the nodes' P2P meshes were not all up ${timeoutMs / 1000} s after Running`);
+  await untilEveryNode(
+    twin,
+    async (ip) => (await live(ip)) >= peers,
+    "the nodes' P2P meshes were not all up",
+    'Running',
+  );
+  return (performance.now() - t0) / 1000;
 }
 
 /** Every node of a twin that is not Running answers /health (its container is up), so a gate sees a steady fleet. */
-async function nodesAnswering(twin: Twin, timeoutMs = 120_000): Promise<void> {
-  const t0 = performance.now();
+async function nodesAnswering(twin: Twin): Promise<void> {
   const up = (ip: string) =>
     fetch(`http://${ip}:8080/health`).then(
       (r) => r.ok,
       () => false,
     );
-  while (performance.now() - t0 < timeoutMs) {
-    if ((await Promise.all(twin.nodes.map((n) => up(n.privateIp)))).every(Boolean)) return;
+  await untilEveryNode(twin, up, 'not every node answered /health', 'the twin started');
+}
+
+/** Asks every node (by its address) every 500 ms until each says yes; throws after two minutes. */
+async function untilEveryNode(twin: Twin, yes: (ip: string) => Promise<boolean>, failure: string, since: string) {
+  const t0 = performance.now();
+  while (performance.now() - t0 < NODES_TIMEOUT_MS) {
+    if ((await Promise.all(twin.nodes.map((n) => yes(n.privateIp)))).every(Boolean)) return;
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`not every node answered /health ${timeoutMs / 1000} s after the twin started`);
+  throw new Error(`${failure} ${NODES_TIMEOUT_MS / 1000} s after ${since}`);
 }
+const NODES_TIMEOUT_MS = 120_000;
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * The gate `runs` times under one profile; each run must pass `accepted` (true, or what to add to "exited N"),
+ * or the bench stops there with the run's last lines on stderr.
+ */
+async function gateRuns(
+  twin: Twin,
+  profile: string,
+  dir: string,
+  what: string,
+  accepted: (r: GateRun) => true | string,
+): Promise<GateRun[]> {
+  const p = PROFILES[profile]!;
+  configureAwsFaults(twin.aws.faults, p.aws);
+  twin.rpc.faults.latencyMs = p.rpcLatencyMs;
+  const results: GateRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await gate(twin, dir, i);
+    const verdict = accepted(r);
+    if (verdict !== true) {
+      const said = `the gate on ${what} (${profile}) exited ${r.code}${verdict ? ` ${verdict}` : ''}`;
+      process.stderr.write(`bench: ${said}; its last lines:\n${r.tail.map((l) => `  ${l}`).join('\n')}\n`);
+      throw new Error(said);
+    }
+    results.push(r);
+  }
+  return results;
+}
 
 /** The median of a row's gate runs, and the fields every row has. */
 function medianRun(results: GateRun[], n: number, profile: string) {
@@ -384,19 +419,8 @@ type NodeCost = Awaited<ReturnType<typeof nodeCost>>;
 
 async function measure(twin: Twin, n: number, name: string, ws: string, twinStartS: number, cost: NodeCost) {
   const p = PROFILES[name]!;
-  configureAwsFaults(twin.aws.faults, p.aws);
-  twin.rpc.faults.latencyMs = p.rpcLatencyMs;
   const loadBefore = loadavg()[0]!;
-  const results: GateRun[] = [];
-  for (let i = 0; i < runs; i++) {
-    const r = await gate(twin, join(ws, name), i);
-    results.push(r);
-    if (r.code !== 0) {
-      process.stderr.write(`bench: the gate on healthy/${n} (${name}) exited ${r.code}; its last lines:\n`);
-      process.stderr.write(`${r.tail.map((l) => `  ${l}`).join('\n')}\n`);
-      throw new Error(`the gate on healthy/${n} (${name}) exited ${r.code}`);
-    }
-  }
+  const results = await gateRuns(twin, name, join(ws, name), `healthy/${n}`, (r) => r.code === 0 || '');
   const { wall, mid, common } = medianRun(results, n, name);
   const bound = lowerBound(n, outputsCut(mid.breakdown));
   const cp = criticalPathMs(p);
@@ -422,19 +446,9 @@ const DIAGNOSED = `Known failure: ${INCIDENT}`;
 
 /** Every run of one profile on the incident twin: red, with the incident diagnosed, or it throws. */
 async function measureIncident(twin: Twin, n: number, name: string, ws: string) {
-  const p = PROFILES[name]!;
-  configureAwsFaults(twin.aws.faults, p.aws);
-  twin.rpc.faults.latencyMs = p.rpcLatencyMs;
-  const results: GateRun[] = [];
-  for (let i = 0; i < runs; i++) {
-    const r = await gate(twin, join(ws, `incident-${name}`), i);
-    if (r.code !== 1 || !r.tail.some((l) => l.startsWith(DIAGNOSED))) {
-      process.stderr.write(`bench: the gate on ${INCIDENT}/${n} (${name}) exited ${r.code}; its last lines:\n`);
-      process.stderr.write(`${r.tail.map((l) => `  ${l}`).join('\n')}\n`);
-      throw new Error(`the gate on ${INCIDENT}/${n} (${name}) exited ${r.code} without "${DIAGNOSED}"`);
-    }
-    results.push(r);
-  }
+  const diagnosed = (r: GateRun) =>
+    (r.code === 1 && r.tail.some((l) => l.startsWith(DIAGNOSED))) || `without "${DIAGNOSED}"`;
+  const results = await gateRuns(twin, name, join(ws, `incident-${name}`), `${INCIDENT}/${n}`, diagnosed);
   const { mid, common } = medianRun(results, n, name);
   const files = Object.entries(mid.breakdown.spec_files);
   return {
