@@ -299,6 +299,7 @@ async function startAws(
     port: port ?? 0,
     instances: {
       describe: () => fleet()?.describe() ?? [],
+      info: (id) => fleet()?.info?.(id),
       run: (id, commands, o) => {
         const f = fleet();
         if (!f) throw new Error('instances are not up yet');

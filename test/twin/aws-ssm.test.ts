@@ -14,7 +14,7 @@ import {
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { configureAwsFaults, defaultAwsFaults, type AwsEndpoint } from '../../twin/aws/server.ts';
-import { pluginOutput } from '../../twin/aws/ssm.ts';
+import { createSsm, pluginOutput } from '../../twin/aws/ssm.ts';
 import { clientConfig, fakeHost, rejection, startTestEndpoint, until, type FakeHost } from './aws-support.ts';
 
 const IDS = Array.from({ length: 7 }, (_, i) => `i-0000000000000000${i}`);
@@ -187,6 +187,25 @@ describe('SSM Run Command', () => {
     // Just under the room fits whole; at the room it is cut.
     expect(pluginOutput('x'.repeat(2_499), '')).toBe('x'.repeat(2_499));
     expect(pluginOutput('x'.repeat(2_500), '')).toContain('---Output truncated---');
+  });
+
+  test("SendCommand answers before any instance starts the script (delivery is the agent's, later)", async () => {
+    const own = fakeHost(IDS.slice(0, 3));
+    const service = createSsm(own, { ...defaultAwsFaults(), invocationHiddenPolls: 0 });
+    try {
+      const ids = IDS.slice(0, 3);
+      service.ops.SendCommand!({
+        DocumentName: 'AWS-RunShellScript',
+        InstanceIds: ids,
+        Parameters: { commands: ['true'] },
+      });
+      expect(own.runs).toHaveLength(0);
+      expect(service.invocations().map((i) => i.status)).toEqual(['Pending', 'Pending', 'Pending']);
+      await until('every instance ran it', async () => (own.runs.length === 3 ? true : undefined), 2_000);
+    } finally {
+      service.stop();
+      own.cleanup();
+    }
   });
 
   test('delivery and report delays: Pending, InProgress, then the outcome, ended when the script ended', async () => {

@@ -22,6 +22,8 @@ export interface RunningCommand {
 
 export interface InstanceHost {
   describe(): InstanceInfo[];
+  /** One instance as describe() lists it (without listing the fleet: SSM asks per invocation). */
+  info?(instanceId: string): InstanceInfo | undefined;
   /** The SSM agent's connection state (an instance dropping offline). */
   setPing(instanceId: string, ping: InstanceInfo['pingStatus']): void;
   run(

@@ -135,7 +135,9 @@ export function pluginOutput(stdout: string, stderr: string, capacity = PLUGIN_O
 
 const scaled = (faults: SsmFaults, seconds: number) =>
   seconds * 1000 * (faults.ssmTimeScale > 0 ? faults.ssmTimeScale : 1);
-const pingOf = (s: SsmState, id: string) => s.host.describe().find((x) => x.instanceId === id)?.pingStatus;
+const infoOf = (s: SsmState, id: string) =>
+  s.host.info ? s.host.info(id) : s.host.describe().find((x) => x.instanceId === id);
+const pingOf = (s: SsmState, id: string) => infoOf(s, id)?.pingStatus;
 
 function later(inv: Invocation, ms: number, fn: () => void) {
   const t = setTimeout(fn, ms);
@@ -204,7 +206,10 @@ function start(s: SsmState, inv: Invocation, cmd: Command) {
   );
 }
 
-/** Delivered (after `ssmDeliveryDelayMs`) to an Online instance; otherwise retried until the delivery timeout. */
+/**
+ * Delivered (after `ssmDeliveryDelayMs`, and after SendCommand has answered) to an Online instance;
+ * otherwise retried until the delivery timeout.
+ */
 function deliver(s: SsmState, inv: Invocation, cmd: Command) {
   const deadline = inv.requested + scaled(s.faults, cmd.timeoutSeconds);
   const attempt = () => {
@@ -213,9 +218,8 @@ function deliver(s: SsmState, inv: Invocation, cmd: Command) {
     if (Date.now() >= deadline) return finish(inv, 'TimedOut', 'DeliveryTimedOut', -1);
     later(inv, Math.max(1, Math.min(100, deadline - Date.now())), attempt);
   };
-  const delay = s.faults.ssmDeliveryDelayMs;
-  if (delay > 0) later(inv, delay, attempt);
-  else attempt();
+  // Never inside SendCommand itself: AWS answers it before any agent starts the script.
+  later(inv, s.faults.ssmDeliveryDelayMs, attempt);
 }
 
 /** Visible once polled `invocationHiddenPolls` times and `invocationDelayMs` after the send; a refused poll counts. */
@@ -320,7 +324,7 @@ function listEntry(s: SsmState, inv: Invocation, details: boolean) {
   return {
     CommandId: inv.commandId,
     InstanceId: inv.instanceId,
-    InstanceName: s.host.describe().find((x) => x.instanceId === inv.instanceId)?.computerName ?? '',
+    InstanceName: infoOf(s, inv.instanceId)?.computerName ?? '',
     Comment: c.comment,
     DocumentName: 'AWS-RunShellScript',
     DocumentVersion: '$DEFAULT',

@@ -177,6 +177,10 @@ export async function createFleet(opts: FleetOptions) {
 
   const host: InstanceHost = {
     describe,
+    info: (id) => {
+      const i = instances.get(id);
+      return i && instanceInfo(i);
+    },
     run: (id, commands, o) =>
       runOn(id, `${commands.join('\n')}\n`, {
         timeoutSeconds: o.executionTimeoutSeconds,
