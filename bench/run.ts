@@ -232,8 +232,9 @@ function cpuNow() {
 
 /**
  * The CPU one gate run cost, in seconds: the runbook (its process and workers, from the probe's exit lines);
- * the twin (this process, and the reaped children that are not the runbook: the instance shells and the
- * commands they ran); the nodes (the node processes' ticks over the run).
+ * the twin's process (this one); the instance shells (the reaped children that are not the runbook: the
+ * scripts SSM ran and the commands they ran, work that on AWS each instance does on its own machine); the
+ * nodes (the node processes' ticks over the run).
  */
 function cpuSpent(before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuNow>, probe: ProbeLine[]) {
   const runbookMs = probe.filter((l) => l.event === 'exit').reduce((sum, l) => sum + (l.cpu_ms ?? 0), 0);
@@ -242,7 +243,8 @@ function cpuSpent(before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cp
   const shellsMs = Math.max(0, after.reapedMs - before.reapedMs - runbookMs);
   return {
     runbook: runbookMs / 1000,
-    twin: (after.selfMs - before.selfMs + shellsMs) / 1000,
+    twin: (after.selfMs - before.selfMs) / 1000,
+    shells: shellsMs / 1000,
     nodes: nodeTicks / HZ,
   };
 }
@@ -409,7 +411,12 @@ function medianRun(results: GateRun[], n: number, profile: string) {
     wall_ms_all: results.map((r) => Math.round(r.ms)),
     calls: mid.calls,
     calls_by_operation: mid.ops,
-    cpu_s: { runbook: round2(mid.cpu.runbook), twin: round2(mid.cpu.twin), nodes: round2(mid.cpu.nodes) },
+    cpu_s: {
+      runbook: round2(mid.cpu.runbook),
+      twin: round2(mid.cpu.twin),
+      shells: round2(mid.cpu.shells),
+      nodes: round2(mid.cpu.nodes),
+    },
   };
   return { wall, mid, common };
 }
@@ -529,7 +536,7 @@ const WHERE_HEADER = [
   'steps: waiting on the Layer 3 (Σ)',
   'steps: other (Σ)',
   'teardown',
-  'CPU: runbook + twin + nodes = Σ (Σ ÷ cores)',
+  'CPU: runbook + twin + instance shells + nodes = Σ (Σ ÷ cores)',
 ];
 const LAYER3_HEADER = ['nodes', 'profile', 'discovery', 'evidence', 'SSM round trips', 'views', 'SSM commands'];
 const table = (header: string[], rows: string[][]) => [
@@ -544,11 +551,13 @@ const idleCpu = (r: Row) => {
   return `${r.twin_idle_cpu_pct_per_node} % (${Math.min(...w)}–${Math.max(...w)})`;
 };
 
-/** runbook + twin + nodes = Σ, in CPU-seconds. */
-const cpuSum = (c: Row['cpu_s']) => {
-  const parts = [c.runbook, c.twin, c.nodes];
-  return `${parts.map((x) => x.toFixed(1)).join(' + ')} = ${(c.runbook + c.twin + c.nodes).toFixed(1)} s`;
-};
+const cpuParts = (c: Row['cpu_s']) => [c.runbook, c.twin, c.shells, c.nodes];
+const cpuTotal = (c: Row['cpu_s']) => cpuParts(c).reduce((t, x) => t + x, 0);
+/** runbook + twin + instance shells + nodes = Σ, in CPU-seconds. */
+const cpuSum = (c: Row['cpu_s']) =>
+  `${cpuParts(c)
+    .map((x) => x.toFixed(1))
+    .join(' + ')} = ${cpuTotal(c).toFixed(1)} s`;
 
 function mainRow(r: Row): string[] {
   const b = (k: keyof Row['calls_lower_bound']) => `${r.calls[k] ?? 0} (${r.calls_lower_bound[k]})`;
@@ -572,13 +581,12 @@ function whereRow(r: Row): string[] {
   const x = r.breakdown_ms;
   const files = Object.values(x.spec_files);
   const sum = (k: 'waiting_on_layer3' | 'other') => files.reduce((t, f) => t + f[k], 0);
-  const c = r.cpu_s;
-  const total = c.runbook + c.twin + c.nodes;
+  const total = cpuTotal(r.cpu_s);
   return [String(r.nodes), r.profile].concat(
     [x.process_start, x.vitest_startup, x.worker_start, x.module_loading, sum('waiting_on_layer3'), sum('other')]
       .concat(x.teardown)
       .map(s),
-    `${cpuSum(c)} (${(total / machine.cores).toFixed(1)} s)`,
+    `${cpuSum(r.cpu_s)} (${(total / machine.cores).toFixed(1)} s)`,
   );
 }
 
@@ -608,7 +616,7 @@ const INCIDENT_HEADER = [
   'RPC calls',
   'Secrets Manager',
   'SSM (commands)',
-  'CPU: runbook + twin + nodes = Σ',
+  'CPU: runbook + twin + instance shells + nodes = Σ',
   'per spec file',
 ];
 
@@ -682,8 +690,9 @@ function markdown(): string {
       'live to each peer), per node as a share of one core; in brackets the lowest and highest window. The gates ' +
       'run after it.',
     '- CPU: what the median run cost the machine. The runbook: its process and Vitest worker. The twin: its process ' +
-      '(the bench runs it, beside the trace proxies) and the instance shells with what they ran. The nodes: their ' +
-      'processes over the run. Σ ÷ cores is the least wall that much work takes on this machine.',
+      '(the bench runs it, beside the trace proxies). The instance shells: the scripts SSM ran and what they ran ' +
+      '(on AWS each instance runs its own). The nodes: their processes over the run. Σ ÷ cores is the least wall ' +
+      'that much work takes on this machine.',
     ...failures.map((f) => `- **failed** at ${f.nodes} nodes${f.profile ? ` (${f.profile})` : ''}: ${f.error}`),
   ].join('\n');
 }
