@@ -279,6 +279,20 @@ describe('docker on an instance', () => {
     expect(bad.stderr).toContain('invalid value for "since": failed to parse value as time or duration: "yesterday"');
   });
 
+  test('the docker stand-in replays the answer byte for byte and runs none of it', async () => {
+    const tricky = "ключ ✓ '$(touch pwned)' `touch pwned` %s \\ ";
+    const quoted = `'${`${tricky}{{.State.Status}}`.replace(/'/g, "'\\''")}'`;
+    const r = await env.sh(id, [
+      `docker inspect --format ${quoted} mpc-node`,
+      'echo "exit=$?"',
+      'ls pwned 2>&1 || true',
+    ]);
+    expect(r.stdout).toBe(`${tricky}running\nexit=0\nls: cannot access 'pwned': No such file or directory\n`);
+    const missing = await env.sh(id, ['docker inspect nothing-here', 'echo "exit=$?"']);
+    expect(missing.stdout).toBe('[]\nexit=1\n');
+    expect(missing.stderr).toBe('Error: No such object: nothing-here\n');
+  });
+
   test("inspect without --format is a JSON array with docker's shape", async () => {
     const r = await env.sh(id, ['docker inspect mpc-node']);
     const [c] = JSON.parse(r.stdout) as any[];

@@ -266,7 +266,7 @@ export async function createFleet(opts: FleetOptions) {
 /**
  * The "docker socket": the docker stand-in on each instance POSTs its argv to /docker (a form: `i` the
  * instance, `a` each argument, `e` NAME=value per variable passed by name; or the same as JSON) and
- * asks for the answer as shell text (`accept: text/x-shellscript`, see dockerAnswerAsShell) or JSON;
+ * asks for the answer as runs of output (`accept: text/x-twin-docker-runs`, see dockerAnswerAsRuns) or JSON;
  * curl and the node program ask POST /network/reach. The same server answers each instance's metadata
  * service under /imds/<instance-id>/ (imds.ts).
  */
@@ -276,11 +276,11 @@ async function startInstanceServices(o: {
   reach: (q: { instanceId: string; targets: { host: string; port: number }[] }) => boolean[];
 }) {
   const server = createServer(async (req, res) => {
-    const asShell = (req.headers.accept ?? '').includes('text/x-shellscript');
+    const asRuns = (req.headers.accept ?? '').includes(DOCKER_RUNS_TYPE);
     const answer = (r: Pick<DockerResult, 'exitCode' | 'chunks'>) => {
-      const body = Buffer.from(asShell ? dockerAnswerAsShell(r) : JSON.stringify(r));
+      const body = Buffer.from(asRuns ? dockerAnswerAsRuns(r) : JSON.stringify(r));
       res.writeHead(200, {
-        'content-type': asShell ? 'text/x-shellscript' : 'application/json',
+        'content-type': asRuns ? DOCKER_RUNS_TYPE : 'application/json',
         'content-length': body.length,
       });
       res.end(body);
@@ -304,7 +304,7 @@ async function startInstanceServices(o: {
       answer(result);
     } catch (e) {
       const text = `Error response from daemon: ${(e as Error).message}\n`;
-      if (asShell) return answer({ exitCode: 1, chunks: [{ stream: 'stderr', text }] });
+      if (asRuns) return answer({ exitCode: 1, chunks: [{ stream: 'stderr', text }] });
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ exitCode: 1, chunks: [{ stream: 'stderr', text }] }));
     }
@@ -340,27 +340,26 @@ function parseDockerRequest(type: string, body: Buffer) {
 }
 
 /**
- * A docker answer as the shell text the stand-in evals: one `printf %s '…'` per run of output on the
- * same stream (stderr ones `>&2`), in the order written, then `exit <code>`. (A shell string holds no
- * NUL byte: those are dropped.)
+ * A docker answer as the stand-in replays it without parsing the output as shell: `exit <code>`, then one
+ * line `<1|2> <bytes>` per run of output on the same stream (1 stdout, 2 stderr) in the order written, a
+ * blank line, the runs' text back to back, and a `.` (so the HTTP reader's trailing-newline trim keeps the
+ * text's own). The stand-in prints each run by its byte count. (A shell string holds no NUL byte: those
+ * are dropped.)
  */
-export function dockerAnswerAsShell(r: Pick<DockerResult, 'exitCode' | 'chunks'>): string {
-  const lines: string[] = [];
-  let stream: string | undefined;
-  let text = '';
-  const flush = () => {
-    if (text) lines.push(`printf %s ${shq(text.replace(/\0/g, ''))}${stream === 'stderr' ? ' >&2' : ''}`);
-    text = '';
-  };
+export function dockerAnswerAsRuns(r: Pick<DockerResult, 'exitCode' | 'chunks'>): string {
+  const runs: { fd: 1 | 2; text: string }[] = [];
   for (const c of r.chunks) {
-    if (c.stream !== stream) flush();
-    stream = c.stream;
-    text += c.text;
+    const fd = c.stream === 'stderr' ? 2 : 1;
+    const text = c.text.replace(/\0/g, '');
+    const last = runs[runs.length - 1];
+    if (last?.fd === fd) last.text += text;
+    else if (text) runs.push({ fd, text });
   }
-  flush();
-  lines.push(`exit ${r.exitCode}`);
-  return `${lines.join('\n')}\n`;
+  const head = [`exit ${r.exitCode}`, ...runs.map((x) => `${x.fd} ${Buffer.byteLength(x.text)}`)];
+  return `${head.join('\n')}\n\n${runs.map((x) => x.text).join('')}.`;
 }
+
+const DOCKER_RUNS_TYPE = 'text/x-twin-docker-runs';
 
 /** bin/ of an instance: the docker and aws stand-ins, curl (when the system has one), sudo. */
 function writeStandIns(binDir: string, repoDir: string, systemCurl: string | undefined) {
