@@ -291,6 +291,10 @@ describe('docker on an instance', () => {
     const missing = await env.sh(id, ['docker inspect nothing-here', 'echo "exit=$?"']);
     expect(missing.stdout).toBe('[]\nexit=1\n');
     expect(missing.stderr).toBe('Error: No such object: nothing-here\n');
+    // The daemon's own failure comes back the same way (docker exits 1 with the daemon's words).
+    const refused = await env.sh(id, ['TWIN_INSTANCE_ID=i-00000000000000000 docker ps', 'echo "exit=$?"']);
+    expect(refused.stdout).toBe('exit=1\n');
+    expect(refused.stderr).toBe('Error response from daemon: unknown instance i-00000000000000000\n');
   });
 
   test("inspect without --format is a JSON array with docker's shape", async () => {
