@@ -43,9 +43,8 @@ for line in $head; do
   n=${line#? }
   case $line in
     'exit '*) code=${line#exit } ;;
-    '1 '*) printf %s "${text:0:n}" ;;
-    '2 '*) printf %s "${text:0:n}" >&2 ;;
+    '1 '*) printf %s "${text:0:n}"; text=${text:n} ;;
+    '2 '*) printf %s "${text:0:n}" >&2; text=${text:n} ;;
   esac
-  case $line in [12]' '*) text=${text:n} ;; esac
 done
 exit "$code"
