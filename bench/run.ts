@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
 import { startTwin, type Twin } from '../twin/start.ts';
@@ -27,6 +27,7 @@ import {
   type Breakdown,
   type ResultLine,
 } from './breakdown.ts';
+import { describeMachine, speedWords } from './machine.ts';
 import { startTraceProxy, type TracedCall } from './trace.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -468,13 +469,7 @@ async function measureIncident(twin: Twin, n: number, name: string, ws: string) 
 }
 type IncidentRow = Awaited<ReturnType<typeof measureIncident>>;
 
-const machine = {
-  cores: availableParallelism(),
-  cpu: cpus()[0]?.model ?? 'unknown',
-  memory_gb: round1(totalmem() / 2 ** 30),
-  node: process.version,
-  load_avg_at_start: loadavg().map(round1),
-};
+const machine = describeMachine();
 const started = new Date().toISOString();
 // Busy loops beside the whole bench (a machine busy with other work); ended when the bench ends.
 const hogs = Array.from({ length: Number(process.env.BENCH_CPU_HOGS ?? 0) }, () =>
@@ -671,7 +666,8 @@ function healthySection(): string[] {
 function markdown(): string {
   return [
     `Measured ${started} on ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, ` +
-      `load average ${machine.load_avg_at_start.join(' / ')} at start. Median of ${runs} gate runs per row.` +
+      `load average ${machine.load_avg_at_start.join(' / ')} at start; ${speedWords(machine)}. ` +
+      `Median of ${runs} gate runs per row.` +
       (HOG_NOTE ? ` ${HOG_NOTE}` : '') +
       (NOTE ? ` ${NOTE}` : ''),
     '',
