@@ -48,13 +48,23 @@ const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancell
 /**
  * Status reads after SendCommand: a short first wait, then backing off to a cap. Run Command shows
  * nothing at all for the first ~0.5 s after the send, a short script finished about a second after it,
- * and a repair that restarts a node takes tens of seconds. Reads land at 0.3, 1.1, 2.1, 3.1 s, …: a
- * script SSM shows done at once is seen at 0.3 s with one read, a one-second command at 1.1 s with two,
- * a command of two seconds with three; then one a second (never more than a second late). An earlier
- * read would only ever see nothing on AWS.
+ * and a repair that restarts a node takes tens of seconds. Reads land at 0.3, 1.1, 2.1, 3.1 s, then a
+ * third of the time since the send apart (4.1, 5.5, 7.3, 9.8, 13 s, …, at most 5 s apart): a script
+ * SSM shows done at once is seen at 0.3 s with one read, a one-second command at 1.1 s with two, one of
+ * two seconds with three; a longer one is seen at most a third of its time late (5 s at most), so a
+ * 30-second repair costs 13 reads where one a second cost 31. An earlier read would only ever see
+ * nothing on AWS.
  */
-export const STATUS_POLL = { firstMs: 300, nextMs: [800], maxMs: 1_000 } as const;
-export const statusPollDelay = (reads: number) => STATUS_POLL.nextMs[reads - 1] ?? STATUS_POLL.maxMs;
+export const STATUS_POLL = { firstMs: 300, secondMs: 800, minMs: 1_000, lateShare: 1 / 3, maxMs: 5_000 } as const;
+
+/** The wait after the `reads`-th status read, `sinceSendMs` after the send. */
+export function statusPollDelay(reads: number, sinceSendMs: number): number {
+  if (reads <= 1) return STATUS_POLL.secondMs;
+  return Math.round(Math.min(STATUS_POLL.maxMs, Math.max(STATUS_POLL.minMs, sinceSendMs * STATUS_POLL.lateShare)));
+}
+
+/** Status reads for something that began at `since` (a SendCommand), backing off by statusPollDelay. */
+const pollingSince = (since: number) => (reads: number) => statusPollDelay(reads, Date.now() - since);
 
 /**
  * The SSM agent's plugin Output (ListCommandInvocations, Details): stdout, then the error title and
@@ -94,6 +104,7 @@ async function sendAndWait(
     ),
   );
   const commandId = sent.Command!.CommandId!;
+  const sentAt = Date.now();
   await new Promise((r) => setTimeout(r, STATUS_POLL.firstMs));
   // Run Command is eventually consistent: the list may be empty, or short, for a while after the send.
   const invocations = await waitUntil(
@@ -107,7 +118,7 @@ async function sendAndWait(
       o.progress?.(`"${o.comment}": ${finished} of ${batch.length} instance(s) finished`);
       return list.length === batch.length && finished === batch.length ? list : undefined;
     },
-    { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: statusPollDelay },
+    { timeoutMs: (o.timeoutS + 30) * 1000, intervalMs: pollingSince(sentAt) },
   );
   return { commandId, invocations };
 }
@@ -127,7 +138,7 @@ async function fullOutput(ssm: SSMClient, commandId: string, instanceId: string,
         throw e;
       }
     },
-    { timeoutMs: 30_000, intervalMs: statusPollDelay },
+    { timeoutMs: 30_000, intervalMs: pollingSince(Date.now()) },
   );
   return { stdout: full.StandardOutputContent ?? '', stderr: full.StandardErrorContent ?? '' };
 }

@@ -13,9 +13,11 @@ import { clientConfig, startTestEndpoint } from './aws-support.ts';
 
 const IDS = ['i-0a0000000000000a1', 'i-0a0000000000000a2', 'i-0a0000000000000a3'];
 
+type Outcome = { stdout?: string; stderr?: string; exitCode?: number; afterMs?: number };
+
 /**
- * Instances whose "script" is its first line, JSON `{ "<instance>": {stdout, stderr, exitCode} }`:
- * it ends at once, so the timing is SSM's alone.
+ * Instances whose "script" is its first line, JSON `{ "<instance>": {stdout, stderr, exitCode, afterMs} }`:
+ * it ends at once (or after `afterMs`), so the timing is SSM's alone.
  */
 function instantHost(): InstanceHost {
   const instances: InstanceInfo[] = IDS.map((id, n) => ({
@@ -30,10 +32,11 @@ function instantHost(): InstanceHost {
     describe: () => instances.map((i) => ({ ...i })),
     setPing: () => {},
     run(instanceId, commands) {
-      const plan = JSON.parse(commands[0]!) as Record<string, { stdout?: string; stderr?: string; exitCode?: number }>;
+      const plan = JSON.parse(commands[0]!) as Record<string, Outcome>;
       const p = plan[instanceId] ?? {};
       const result = { exitCode: p.exitCode ?? 0, stdout: p.stdout ?? '', stderr: p.stderr ?? '', timedOut: false };
-      return { done: Promise.resolve(result), cancel: () => {} };
+      const done = new Promise<typeof result>((ok) => setTimeout(() => ok(result), p.afterMs ?? 0));
+      return { done, cancel: () => {} };
     },
   };
 }
@@ -55,12 +58,16 @@ describe('runOn against the twin SSM', () => {
   });
 
   const ssmCalls = () => aws.stats().ssm ?? {};
-  const run = (plan: Record<string, { stdout?: string; stderr?: string; exitCode?: number }>, ids = IDS) =>
+  const run = (plan: Record<string, Outcome>, ids = IDS) =>
     runOn(ssm, ids, [JSON.stringify(plan)], { timeoutS: 30, comment: 'runOn test' });
 
-  test('status reads back off from a short first wait to a cap', () => {
-    const waits = Array.from({ length: 7 }, (_, i) => statusPollDelay(i + 1));
-    expect(waits).toEqual([800, 1000, 1000, 1000, 1000, 1000, 1000]);
+  test('status reads: 0.3, 1.1, 2.1, 3.1 s, then a third of the time since the send apart, 5 s at most', () => {
+    const readsAt = [300];
+    while (readsAt.length < 14) readsAt.push(readsAt.at(-1)! + statusPollDelay(readsAt.length, readsAt.at(-1)!));
+    expect(readsAt.slice(0, 4)).toEqual([300, 1100, 2100, 3100]);
+    expect(readsAt.slice(4, 9).map((ms) => Math.round(ms / 100) / 10)).toEqual([4.1, 5.5, 7.3, 9.8, 13.1]);
+    expect(readsAt.filter((ms) => ms < 30_000)).toHaveLength(12); // one a second: 30
+    expect(statusPollDelay(20, 600_000)).toBe(5_000);
   });
 
   test('splitting plugin Output: stdout and stderr when whole; undefined when cut or ambiguous', () => {
@@ -94,6 +101,13 @@ describe('runOn against the twin SSM', () => {
     expect(res.get(IDS[0]!)!.stdout).toBe(big);
     expect(res.get(IDS[1]!)!.stdout).toBe('small\n');
     expect(ssmCalls().GetCommandInvocation).toBe(1);
+  });
+
+  test('a command of 12 s: at most 10 status reads (one a second after the second read would take 13)', async () => {
+    const res = await run({ [IDS[0]!]: { stdout: 'slow\n', afterMs: 12_000 } }, IDS.slice(0, 1));
+    expect(res.get(IDS[0]!)).toMatchObject({ status: 'Success', stdout: 'slow\n' });
+    expect(ssmCalls().ListCommandInvocations).toBeGreaterThanOrEqual(2);
+    expect(ssmCalls().ListCommandInvocations).toBeLessThanOrEqual(10);
   });
 
   test('the aws profile (delivery, report, visibility delays): ≤ 3 status reads, no GetCommandInvocation', async () => {
