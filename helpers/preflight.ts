@@ -4,6 +4,7 @@
  * AWS credentials of the expected account and region, every instance online in SSM, a usable keys
  * manifest, and (in a fix run) the fix lock. Each returns a verdict with its evidence.
  */
+import { fixLockHolder } from './aws/fix-lock.ts';
 import { pingStatus } from './aws/ssm.ts';
 import { callerIdentity } from './aws/sts.ts';
 import { classified } from './errors.ts';
@@ -309,13 +310,18 @@ export async function manifestOnChain(_: unknown, ctx: RunbookContext): Promise<
 }
 
 /** One fix run at a time, across machines: a fix run holds the lock; a gate or plan says whose it sees. */
-export function holdsFixLock(): Verdict {
+export async function holdsFixLock(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   const lock = fixLockState();
   if (lock.startsWith('refused: ')) return fails(`fix refused: ${lock.slice('refused: '.length)}`);
-  if (lock.startsWith('held: ')) {
-    const who = lock.slice('held: '.length);
-    return holds(who, [`${who}: what this run observes may change under it`]);
-  }
+  if (lock === 'held by this run') return holds('this fix run holds mpc-runbook/fix-lock');
+  const region = ctx.config.AWS_REGION;
+  const read = await fixLockHolder(process.env).then(
+    (who) => ({ who }),
+    (e: unknown) => ({ unread: classified(e, awsOrigin('Secrets Manager', region)).message.split('\n')[0] }),
+  );
+  if ('unread' in read)
+    return holds('the fix lock was not read', [`a fix run may hold the lock, unread: ${read.unread}`]);
+  if (read.who) return holds(read.who, [`${read.who}: what this run observes may change under it`]);
   return holds('no other fix run holds mpc-runbook/fix-lock');
 }
 

@@ -55,7 +55,7 @@ export const runEnv = (): Record<string, string> =>
     () => ({}),
   );
 
-/** The fix lock as the global setup found it ('refused: …', 'held: …' or ''). */
+/** The fix lock as the global setup left it: 'held by this run' or 'refused: …' in a fix run, '' in any other. */
 export const fixLockState = (): string =>
   injected(
     () => inject('fixLock'),

@@ -8,10 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { config as loadDotenv } from 'dotenv';
 import type { TestProject } from 'vitest/node';
-import { acquireFixLock, type FixLock, fixLockHolder } from '../../helpers/aws/fix-lock.ts';
-import { assertWritable } from '../../helpers/aws/sts.ts';
-import { loadConfig } from '../../helpers/config.ts';
-import { classified } from '../../helpers/errors.ts';
+import type { FixLock } from '../../helpers/aws/fix-lock.ts';
 import { currentMode, writes } from '../../helpers/harness/mode.ts';
 import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
 import { targetOf, writeRefusal } from '../../helpers/target.ts';
@@ -29,8 +26,17 @@ async function startChosenTwin(): Promise<{ env: Record<string, string>; stop?: 
   return { env: { ...twin.env, RUNBOOK_TARGET: 'twin' }, stop: () => twin.stop() };
 }
 
-/** The fix lock, taken only once the configuration, account and region are the expected ones. */
+/**
+ * The fix lock, taken only once the configuration, account and region are the expected ones. Only a run
+ * that writes loads the AWS SDK in this process (a gate or plan reads who holds the lock in 00-preflight).
+ */
 async function takeFixLock(env: Record<string, string | undefined>, runId: string) {
+  const [{ acquireFixLock }, { assertWritable }, { loadConfig }, { classified }] = await Promise.all([
+    import('../../helpers/aws/fix-lock.ts'),
+    import('../../helpers/aws/sts.ts'),
+    import('../../helpers/config.ts'),
+    import('../../helpers/errors.ts'),
+  ]);
   try {
     await assertWritable(loadConfig(env));
   } catch (e) {
@@ -67,10 +73,7 @@ export default async function setup(project: TestProject) {
   if (writes() && !refusal) {
     const taken = await takeFixLock(env, runId);
     lock = taken.lock;
-    fixLock = taken.refused ? `refused: ${taken.refused}` : '';
-  } else if (!refusal) {
-    const holder = await fixLockHolder(env).catch(() => undefined);
-    fixLock = holder ? `held: ${holder}` : '';
+    fixLock = taken.refused ? `refused: ${taken.refused}` : 'held by this run';
   }
   project.provide('fixLock', fixLock);
   return async () => {

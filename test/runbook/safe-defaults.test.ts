@@ -8,7 +8,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
-import { acquireFixLock } from '../../helpers/aws/fix-lock.ts';
+import { acquireFixLock, LOCK_NAME } from '../../helpers/aws/fix-lock.ts';
 import { readJournal } from '../../helpers/journal.ts';
 import { useTwin } from '../twin-fixture.ts';
 import { runbook, type RunResult, snapshot, startScript, workspace } from './runbook-runs.ts';
@@ -85,6 +85,17 @@ describe('the lock cannot lie', () => {
       expect(r.output).toMatch(/a fix run holds the lock: run run-in-progress on \S+ \(pid \d+\) since 20\d\d-/);
     } finally {
       await held.release();
+    }
+  });
+
+  test('a gate that may not read the lock says so, and that a fix run may hold it', async () => {
+    const twin = started();
+    twin.aws.faults.deny = [{ service: 'secretsmanager', operation: 'GetSecretValue', input: { SecretId: LOCK_NAME } }];
+    try {
+      const r = await runScriptWith(twin.env, ['gate', 'specs/00-preflight']);
+      expect(r.output).toMatch(/\[warning\] 00 .*: a fix run may hold the lock, unread: AWS Secrets Manager .*denied/);
+    } finally {
+      twin.aws.faults.deny = [];
     }
   });
 });
