@@ -79,7 +79,7 @@ for (const p of profileNames) if (!PROFILES[p]) throw new Error(`BENCH_PROFILE: 
 
 /**
  * The gate's critical path: round trips that must follow one another (in gate and plan).
- * First, one after another: the global setup's fix-lock read (GetSecretValue), DescribeStacks ×2 ∥,
+ * First, one after another: DescribeStacks ×2 ∥ (the context), 00's fix-lock read (GetSecretValue),
  * GetCallerIdentity, DescribeInstanceInformation (aws). Then two branches side by side:
  * - the fleet look 00 sends once the instances are online: the NEAR base probe ∥ the container status
  *   command (03's and 04's), each SendCommand + one read (aws) around the command's delivery and report;
@@ -118,7 +118,7 @@ function lowerBound(n: number, outputsCut: number) {
       // account (no batch form of either), gas_price, state; 04: state, status, public_key (the root key 05
       // judges too); 05: derived_public_key
       rpc: 2 * n + 10,
-      // BatchGetSecretValue holds 20 ids; and the global setup reads the fix lock (a gate says who holds it)
+      // BatchGetSecretValue holds 20 ids; and 00 reads the fix lock (a gate says who holds it)
       secretsmanager: Math.ceil((2 * n) / 20) + 1,
       // SendCommand + one status read per command; PingStatus per 50; the whole output of a cut one
       ssm: 2 * commands + Math.ceil((n + 1) / 50) + outputsCut,
