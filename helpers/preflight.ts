@@ -10,7 +10,7 @@ import { callerIdentity } from './aws/sts.ts';
 import { classified } from './errors.ts';
 import { awsOrigin, nearOrigin, type RunbookContext } from './harness/context.ts';
 import type { Verdict } from './harness/claim.ts';
-import { fixLockState, targetRefusal } from './harness/run-state.ts';
+import { FIX_LOCK_HELD, fixLockState, targetRefusal } from './harness/run-state.ts';
 import { lookalikeVariables } from './config.ts';
 import { targetOf } from './target.ts';
 import { waitUntil } from './retry.ts';
@@ -313,7 +313,7 @@ export async function manifestOnChain(_: unknown, ctx: RunbookContext): Promise<
 export async function holdsFixLock(_: unknown, ctx: RunbookContext): Promise<Verdict> {
   const lock = fixLockState();
   if (lock.startsWith('refused: ')) return fails(`fix refused: ${lock.slice('refused: '.length)}`);
-  if (lock === 'held by this run') return holds('this fix run holds mpc-runbook/fix-lock');
+  if (lock === FIX_LOCK_HELD) return holds('this fix run holds mpc-runbook/fix-lock');
   const region = ctx.config.AWS_REGION;
   const read = await fixLockHolder(process.env).then(
     (who) => ({ who }),

@@ -55,7 +55,10 @@ export const runEnv = (): Record<string, string> =>
     () => ({}),
   );
 
-/** The fix lock as the global setup left it: 'held by this run' or 'refused: …' in a fix run, '' in any other. */
+/** What the global setup of a fix run that took the fix lock leaves for the steps. */
+export const FIX_LOCK_HELD = 'held by this run';
+
+/** The fix lock as the global setup left it: FIX_LOCK_HELD or 'refused: …' in a fix run, '' in any other. */
 export const fixLockState = (): string =>
   injected(
     () => inject('fixLock'),

@@ -10,7 +10,7 @@ import { config as loadDotenv } from 'dotenv';
 import type { TestProject } from 'vitest/node';
 import type { FixLock } from '../../helpers/aws/fix-lock.ts';
 import { currentMode, writes } from '../../helpers/harness/mode.ts';
-import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
+import { FIX_LOCK_HELD, RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
 import { targetOf, writeRefusal } from '../../helpers/target.ts';
 
 const newRunId = () => `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
@@ -73,7 +73,7 @@ export default async function setup(project: TestProject) {
   if (writes() && !refusal) {
     const taken = await takeFixLock(env, runId);
     lock = taken.lock;
-    fixLock = taken.refused ? `refused: ${taken.refused}` : 'held by this run';
+    fixLock = taken.refused ? `refused: ${taken.refused}` : FIX_LOCK_HELD;
   }
   project.provide('fixLock', fixLock);
   return async () => {
