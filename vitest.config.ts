@@ -2,7 +2,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { runbookReporters } from './specs/setup/reporters.ts';
 
-const MATRIX = 'test/runbook/redaction-matrix.test.ts';
+/**
+ * The end-to-end matrices, which `npm run test:matrix` runs (CI runs it after npm test): the redaction
+ * matrix (every scenario × gate/plan/fix) and the failure-mode catalogue (each catalogued mode's gate,
+ * plan and fix, writes counted). npm test keeps each mode's twin tests and the catalogue's unit tests.
+ */
+const MATRIX = ['test/runbook/redaction-matrix.test.ts', 'test/runbook/catalogue-*.test.ts'];
 
 /** The runbook's steps run in file-name order (00-preflight, 01-keys-match, …), never by history. */
 class PlanOrder extends BaseSequencer {
@@ -48,20 +53,19 @@ export default defineConfig({
         test: {
           name: 'tests',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, MATRIX],
+          exclude: [...configDefaults.exclude, ...MATRIX],
           testTimeout: 600_000,
           hookTimeout: 600_000,
           maxWorkers: 3,
         },
       },
       {
-        // The redaction matrix (every scenario × gate/plan/fix, ~10 minutes): `npm run test:matrix`, which
-        // CI runs after `npm test` (.ci/run, .github/workflows/gate.yml).
         test: {
           name: 'matrix',
-          include: [MATRIX],
+          include: MATRIX,
           testTimeout: 600_000,
           hookTimeout: 600_000,
+          maxWorkers: 3,
         },
       },
     ],

@@ -53,7 +53,7 @@ describe('CI workflows', () => {
     expect(runs).toEqual(expect.arrayContaining(['npm ci', 'npm test', 'npm run demo']));
   });
 
-  test('CI runs what the README says: npm test, then the redaction matrix (gate.yml and .ci/run alike)', () => {
+  test('CI runs what the README says: npm test, then the end-to-end matrices (gate.yml and .ci/run alike)', () => {
     const gate = steps(workflows['gate.yml']!).map((s) => s.run?.trim());
     expect(gate.indexOf('npm run test:matrix')).toBeGreaterThan(gate.indexOf('npm test'));
     const ci = readFileSync(join(root, '.ci', 'run'), 'utf8').split('\n');
@@ -63,7 +63,9 @@ describe('CI workflows', () => {
     expect(readme).toMatch(/^npm run test:matrix +#/m);
     expect(scripts['test:matrix']).toBe('vitest run --project matrix');
     const config = readFileSync(join(root, 'vitest.config.ts'), 'utf8');
-    expect(config).toContain("const MATRIX = 'test/runbook/redaction-matrix.test.ts';");
+    expect(config).toContain(
+      "const MATRIX = ['test/runbook/redaction-matrix.test.ts', 'test/runbook/catalogue-*.test.ts'];",
+    );
   });
 
   describe('the nightly workflow', () => {
