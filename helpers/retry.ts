@@ -88,6 +88,18 @@ export async function withRetry<T>(
 
 const lastSeen = (last: unknown) => (last ? `; last seen: ${String(last)}` : '');
 
+/**
+ * Between the checks of a repair wait (each a whole SSM command on the nodes): a third of the time waited
+ * so far, 1–5 s. A node that comes back is seen at most a third of its time late and never more than 5 s
+ * late. A two-minute wait of commands taking 1.2–3 s costs 16–22 of them, where a check every second
+ * after the last cost 30–55.
+ */
+export const REPAIR_WAIT = { minMs: 1_000, maxMs: 5_000, lateShare: 1 / 3 } as const;
+export const repairWaitDelay = (waitedMs: number): number =>
+  Math.round(Math.min(REPAIR_WAIT.maxMs, Math.max(REPAIR_WAIT.minMs, waitedMs * REPAIR_WAIT.lateShare)));
+/** waitUntil's intervalMs for a repair wait that began at `since`. */
+export const repairWaitSince = (since: number) => () => repairWaitDelay(Date.now() - since);
+
 /** Poll until `check` returns a value or the deadline passes; the error says what it awaited and saw. */
 export async function waitUntil<T>(
   what: string,

@@ -19,7 +19,7 @@ import type { OwnPublicData } from '../instances/own-reports.ts';
 import { normaliseSecretValue, readNodeKey } from '../keys.ts';
 import { secretNames } from '../node-secrets.ts';
 import { type KeyEvidence, nodeSelfReports, observeKeys } from '../observe.ts';
-import { waitUntil } from '../retry.ts';
+import { repairWaitSince, waitUntil } from '../retry.ts';
 import { runJournaledOnNodes } from './on-nodes.ts';
 
 /**
@@ -314,7 +314,7 @@ export async function nodesBackWithChainKeys(actions: NodeRewrite[], io: FixUpIO
       }
       return undefined;
     },
-    { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 },
+    { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: repairWaitSince(Date.now()) },
   ).then(
     async (allBack) => {
       if (allBack) return;

@@ -13,7 +13,7 @@ import { containerLastWords } from '../instances/containers.ts';
 import { INSPECT_CONTAINER } from '../instances/node-reports.ts';
 import { ownInstanceReports } from '../instances/own-instance.ts';
 import { type KeyEvidence, observeKeys } from '../observe.ts';
-import { waitUntil } from '../retry.ts';
+import { repairWaitSince, waitUntil } from '../retry.ts';
 import { runJournaledOnNodes } from './on-nodes.ts';
 
 /** On a node instance: start the stopped mpc-node container (a running or restarting one is left alone). */
@@ -135,7 +135,7 @@ export async function containersAnswer(actions: ContainerStart[], io: FixUpIO): 
         io.progress(`${up.size} of ${nodes.length} started nodes answer /health on their own instances`);
         return up.size === nodes.length ? true : undefined;
       },
-      { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: 1000 },
+      { timeoutMs: io.ctx.config.RUNBOOK_HEALTH_TIMEOUT_S * 1000, intervalMs: repairWaitSince(Date.now()) },
     ).catch(async (e: Error) => {
       const why = await whyNotUp(
         io.ctx,

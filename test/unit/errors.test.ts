@@ -1,7 +1,7 @@
 /** Errors from real systems are classified: a diagnosis with what to do, never a bare "fetch failed". */
 import { describe, expect, test } from 'vitest';
 import { classifyFailure } from '../../helpers/errors.ts';
-import { isTransient, waitUntil, withRetry } from '../../helpers/retry.ts';
+import { isTransient, repairWaitDelay, waitUntil, withRetry } from '../../helpers/retry.ts';
 
 const rpc = { system: 'NEAR RPC', endpoint: 'http://10.0.0.5:3030', setting: 'NEAR_RPC_URL' };
 const named = (name: string, message: string, extra: Record<string, unknown> = {}) =>
@@ -110,5 +110,32 @@ describe('waitUntil polls at the pace it is given', () => {
     expect(at[0]).toBeGreaterThanOrEqual(45);
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(15);
     expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(35);
+  });
+});
+
+describe('a repair wait backs off: a third of the time waited, 1–5 s between checks', () => {
+  test('short first, then spaced by a third of the wait, never more than 5 s', () => {
+    expect([0, 2_000, 3_000, 6_000, 12_000, 15_000, 120_000].map(repairWaitDelay)).toEqual([
+      1_000, 1_000, 1_000, 2_000, 4_000, 5_000, 5_000,
+    ]);
+  });
+
+  /** Checks a wait of `waitMs` makes when each check (an SSM command) takes `checkMs`. */
+  const checksIn = (waitMs: number, checkMs: number, delay: (waitedMs: number) => number) => {
+    let t = 0;
+    let checks = 0;
+    while (t < waitMs) {
+      t += checkMs;
+      checks++;
+      t += delay(t);
+    }
+    return checks;
+  };
+
+  test.for([1_200, 2_000, 3_000])('two minutes of %i-ms checks: about half the commands of one a second', (checkMs) => {
+    const backingOff = checksIn(120_000, checkMs, repairWaitDelay);
+    const everySecond = checksIn(120_000, checkMs, () => 1_000);
+    expect(backingOff).toBeLessThanOrEqual(22);
+    expect(backingOff).toBeLessThanOrEqual(everySecond * 0.6);
   });
 });
