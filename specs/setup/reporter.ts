@@ -3,12 +3,13 @@
  * waiting, beside its node), then per step passed / failed / skipped (and why), what the run checked,
  * the known failures it matched (docs/failure-modes.md), what it wrote (the journal and how to undo it),
  * and the next command. A run that covered only some steps says so and is not a verdict on the Layer 3.
+ * A step that did not load and an error outside any claim are red lines with their error, never a gap.
  * Everything printed is redacted. Also fills the GitHub step summary when GITHUB_STEP_SUMMARY is set.
  */
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
-import type { Reporter, TestCase, TestModule, TestSpecification } from 'vitest/node';
+import type { Reporter, SerializedError, TestCase, TestModule, TestSpecification } from 'vitest/node';
 import { CATALOGUE_DOC, catalogueLine, knownFailures } from '../../helpers/catalogue.ts';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
@@ -33,6 +34,9 @@ const stepOfFile = (moduleId: string) => moduleId.split('/').pop()!.replace('.sp
 const stepOf = (test: TestCase) => stepOfFile(test.module.moduleId);
 const out = (text: string) => process.stdout.write(redactor.redact(text));
 
+/** The claim a step's own errors are reported under (its file did not load, or its hooks failed). */
+const STEP_ITSELF = 'the step runs (its file loads, its hooks pass)';
+
 /** Vitest hands skip notes and error messages over with their double quotes escaped. */
 const unescaped = (s: string) => s.replace(/\\"/g, '"');
 
@@ -44,6 +48,20 @@ function summaryRow(l: Line): string {
   const note = l.note ? ` — ${l.note}` : '';
   const error = l.errors[0] ? ` — ${cell(l.errors[0].split('\n')[0]!)}` : '';
   return `| ${l.step} | ${cell(l.name)} | ${l.state}${note}${error} |`;
+}
+
+/** An error outside any claim, in one line, with the first place in this project it passed through. */
+function errorText(e: SerializedError): string {
+  const ours = (l: string) => /(\(|at )(file:\/\/)?\/[^\s()]+:\d+:\d+\)?$/.test(l) && !l.includes('/node_modules/');
+  const where = e.stack
+    ?.split('\n')
+    .slice(1)
+    .find(ours)
+    ?.trim()
+    .replace(/\?vitest=\d+/, '');
+  return redactor.redact(
+    `${e.name ?? 'Error'}: ${unescaped(e.message.split('\n')[0] ?? '')}${where ? ` (${where})` : ''}`,
+  );
 }
 
 function stepLine(step: string, ls: Line[]): string {
@@ -90,18 +108,38 @@ export default class RunbookReporter implements Reporter {
     if (this.seen.has(test.id)) return; // an aborted run reports its remaining claims twice
     this.seen.add(test.id);
     const r = test.result();
-    const line: Line = {
+    this.report({
       step: stepOf(test),
       name: test.name,
       state: r.state,
       ...('note' in r && r.note ? { note: unescaped(r.note) } : {}),
       annotations: test.annotations().map((a) => ({ type: a.type, message: redactor.redact(a.message) })),
       errors: (r.errors ?? []).map((e) => redactor.redact(unescaped(e.message.split('\n\n')[0] ?? e.message))),
-    };
+    });
+  }
+
+  /**
+   * A step whose file does not load (a syntax error, a missing module, a throw at import) or whose own hooks
+   * fail has no claim to carry the error: it is a red claim of its own, so the run is red for a reason it names.
+   */
+  onTestModuleEnd(module: TestModule) {
+    const errors = module.errors();
+    if (!errors.length) return;
+    this.report({
+      step: stepOfFile(module.moduleId),
+      name: STEP_ITSELF,
+      state: 'failed',
+      annotations: [],
+      errors: errors.map(errorText),
+    });
+  }
+
+  private report(line: Line) {
     this.lines.push(line);
-    const mark = r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '↓';
-    out(`  ${mark} ${line.step}  ${test.name}${r.state === 'skipped' && line.note ? `  — ${line.note}` : ''}\n`);
-    if (r.state === 'failed') for (const e of line.errors) out(`      ${e.replace(/\n/g, '\n      ')}\n`);
+    const mark = line.state === 'passed' ? '✓' : line.state === 'failed' ? '✗' : '↓';
+    const note = line.state === 'skipped' && line.note ? `  — ${line.note}` : '';
+    out(`  ${mark} ${line.step}  ${line.name}${note}\n`);
+    if (line.state === 'failed') for (const e of line.errors) out(`      ${e.replace(/\n/g, '\n      ')}\n`);
   }
 
   /** What a fix-up would do (plan), did (fix), or saw while waiting (progress), beside its claim. */
@@ -117,10 +155,11 @@ export default class RunbookReporter implements Reporter {
     out(log.content);
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>) {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError> = []) {
     const covered = ALL_STEPS.filter((s) => this.lines.some((l) => l.step === s));
     const partial = covered.length < ALL_STEPS.length;
-    const failed = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok());
+    const outside = unhandled.map(errorText);
+    const failed = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok()) || outside.length > 0;
     const skipped = this.lines.some((l) => l.state === 'skipped');
     const green = !failed && !skipped;
     const verdict = failed ? 'RED' : skipped ? 'INCOMPLETE' : partial ? 'GREEN (partial)' : 'GREEN';
@@ -134,6 +173,8 @@ export default class RunbookReporter implements Reporter {
           this.lines.filter((l) => l.step === s),
         ),
       );
+    if (outside.length)
+      report.push(`Errors outside any step (the run is red for them):`, ...outside.map((e) => `  ${e}`));
     report.push(...catalogueLines(this.lines, green));
     if (partial) {
       report.push(

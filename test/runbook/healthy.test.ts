@@ -1,7 +1,7 @@
 import { ListCommandsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, test } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { leakedSecrets, runbook, snapshot, stepReadsAs, workspace } from './runbook-runs.ts';
 import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 /** The comments of the SSM commands sent so far (the runbook names each command by what it asks). */
@@ -29,5 +29,30 @@ describe('runbook on healthy', () => {
     expect(ws.journals()).toEqual([]);
     expect(snapshot(twin)).toEqual(before);
     expect(leakedSecrets(twin, gate.output + fix.output + ws.artifacts())).toEqual([]);
+  });
+
+  test('a step file that does not load is a red step that names its error, not a partial run', async () => {
+    const broken = await runbook(started(), 'gate', ws, stepReadsAs(ws, '03-nodes-healthy', 'const x = ;\n'));
+    expect(broken.code).toBe(1);
+    expect(broken.output).toContain('Runbook gate: RED');
+    expect(broken.output).toMatch(
+      /✗ 03-nodes-healthy {2}the step runs \(its file loads, its hooks pass\)\n +SyntaxError: /,
+    );
+    expect(broken.output).toMatch(/03-nodes-healthy +0 passed, 1 failed/);
+    expect(broken.output).not.toContain('Partial run');
+  });
+
+  test('an error thrown outside any claim turns the run red, and the report prints it', async () => {
+    const step03 = [
+      "import { test } from 'vitest';",
+      "setTimeout(() => Promise.reject(new Error('thrown outside any claim')), 0);",
+      "test('waits a moment', () => new Promise((ok) => setTimeout(ok, 200)));",
+    ].join('\n');
+    const r = await runbook(started(), 'gate', ws, stepReadsAs(ws, '03-nodes-healthy', step03));
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('Runbook gate: RED');
+    expect(r.output).toMatch(
+      /Errors outside any step \(the run is red for them\):\n +Error: thrown outside any claim \(at /,
+    );
   });
 });

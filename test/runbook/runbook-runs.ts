@@ -1,6 +1,6 @@
 /** Running the runbook as an operator would (a child process with ordinary configuration) against a twin. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
@@ -50,6 +50,27 @@ export function workspace() {
         .map((f) => readFileSync(f, 'utf8'))
         .join('\n'),
   };
+}
+
+/**
+ * The environment for a run whose step file `step` (e.g. 03-nodes-healthy) reads as `source` when Node loads
+ * it: a module hook (`--import`) in the workspace, so a broken step is tried without touching specs/.
+ */
+export function stepReadsAs(ws: ReturnType<typeof workspace>, step: string, source: string): Record<string, string> {
+  const hook = join(ws.dir, `${step}-reads-as.mjs`);
+  writeFileSync(
+    hook,
+    [
+      "import { registerHooks } from 'node:module';",
+      'registerHooks({',
+      '  load: (url, context, next) =>',
+      `    url.includes(${JSON.stringify(`/specs/${step}.spec.ts`)})`,
+      `      ? { format: 'module', source: ${JSON.stringify(source)}, shortCircuit: true }`,
+      '      : next(url, context),',
+      '});',
+    ].join('\n'),
+  );
+  return { NODE_OPTIONS: `--import ${hook}` };
 }
 
 /** Start a script as its own process group (so a test can kill it, and every worker it started, at once). */
