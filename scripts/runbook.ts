@@ -40,7 +40,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     })();
   });
 }
-await vitest.start(filters);
+try {
+  await vitest.start(filters);
+} catch (e) {
+  if (interrupted) await new Promise(() => undefined); // the signal handler reports and exits
+  // The set-up threw before any step ran (the report above says so): its error in one redacted line.
+  const { redactor } = await import('../helpers/redact.ts');
+  process.stdout.write(redactor.redact(`Set-up error: ${(e as Error).message.split('\n')[0]}\n`));
+  await vitest.close().catch(() => undefined);
+  process.exit(1);
+}
 if (!interrupted) {
   await vitest.close();
   process.exit(process.exitCode ?? (vitest.state.getCountOfFailedTests() ? 1 : 0));

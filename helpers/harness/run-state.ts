@@ -16,7 +16,8 @@ declare module 'vitest' {
     /** The fix lock: 'refused: …' (this fix run could not take it), 'held: …' (a gate or plan saw
      * another run's), or '' (this fix run holds it; or nobody does). */
     fixLock: string;
-    /** Why this run may not write against its target ('' when it may, or does not write). */
+    /** Why this run cannot go on against its target ('' when it can): a writing run whose target was not
+     * chosen explicitly, or a twin that did not start. */
     targetRefusal: string;
   }
 }
@@ -65,7 +66,7 @@ export const fixLockState = (): string =>
     () => '',
   );
 
-/** Why this run may not write against its target, if it may not. */
+/** Why this run cannot go on against its target, if it cannot (nothing is checked or written then). */
 export const targetRefusal = (): string =>
   injected(
     () => inject('targetRefusal'),

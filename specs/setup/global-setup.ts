@@ -63,9 +63,15 @@ export default async function setup(project: TestProject) {
   project.provide('runId', runId);
   project.provide('runSteps', (globalThis as RunStepsHolder)[RUN_STEPS] ?? '');
   process.stdout.write(`\nmpc-runbook ${currentMode()} — target: ${targetOf(process.env).says}\n`);
-  const refusal = writes() ? writeRefusal(process.env, 'fix') : undefined;
+  let refusal = writes() ? writeRefusal(process.env, 'fix') : undefined;
+  // A twin that cannot start (a misspelt RUNBOOK_SCENARIO) leaves nothing to check: 00-preflight says why.
+  const twin = refusal
+    ? { env: {} }
+    : await startChosenTwin().catch((e: Error) => {
+        refusal = `the embedded twin did not start: ${e.message.split('\n')[0]}`;
+        return { env: {} };
+      });
   project.provide('targetRefusal', refusal ?? '');
-  const twin = refusal ? { env: {} } : await startChosenTwin();
   project.provide('runbookEnv', twin.env);
   const env = { ...process.env, ...twin.env };
   let lock: FixLock | undefined;

@@ -9,7 +9,7 @@
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestAnnotation, UserConsoleLog } from 'vitest';
-import type { Reporter, SerializedError, TestCase, TestModule, TestSpecification } from 'vitest/node';
+import type { Reporter, SerializedError, TestCase, TestModule, TestRunEndReason, TestSpecification } from 'vitest/node';
 import { CATALOGUE_DOC, catalogueLine, knownFailures } from '../../helpers/catalogue.ts';
 import { currentMode, nextCommand } from '../../helpers/harness/mode.ts';
 import { RUN_STEPS, type RunStepsHolder } from '../../helpers/harness/run-state.ts';
@@ -155,11 +155,21 @@ export default class RunbookReporter implements Reporter {
     out(log.content);
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError> = []) {
+  onTestRunEnd(
+    modules: ReadonlyArray<TestModule>,
+    unhandled: ReadonlyArray<SerializedError> = [],
+    reason: TestRunEndReason = 'passed',
+  ) {
     const covered = ALL_STEPS.filter((s) => this.lines.some((l) => l.step === s));
     const partial = covered.length < ALL_STEPS.length;
     const outside = unhandled.map(errorText);
-    const failed = this.lines.some((l) => l.state === 'failed') || modules.some((m) => !m.ok()) || outside.length > 0;
+    // Vitest says 'failed' also when the run stopped before any step (its set-up threw): never GREEN then.
+    const stoppedEarly = reason === 'failed' && !this.lines.length && !outside.length;
+    const failed =
+      stoppedEarly ||
+      this.lines.some((l) => l.state === 'failed') ||
+      modules.some((m) => !m.ok()) ||
+      outside.length > 0;
     const skipped = this.lines.some((l) => l.state === 'skipped');
     const green = !failed && !skipped;
     const verdict = failed ? 'RED' : skipped ? 'INCOMPLETE' : partial ? 'GREEN (partial)' : 'GREEN';
@@ -175,8 +185,9 @@ export default class RunbookReporter implements Reporter {
       );
     if (outside.length)
       report.push(`Errors outside any step (the run is red for them):`, ...outside.map((e) => `  ${e}`));
-    report.push(...catalogueLines(this.lines, green));
-    if (partial) {
+    if (stoppedEarly) report.push('No step ran: the run stopped in its set-up (its error follows this report).');
+    else report.push(...catalogueLines(this.lines, green));
+    if (partial && !stoppedEarly) {
       report.push(
         `Partial run: ${covered.length} of ${ALL_STEPS.length} steps (${covered.join(', ') || 'none'}); ` +
           'this is not a verdict on the Layer 3.',
@@ -186,7 +197,9 @@ export default class RunbookReporter implements Reporter {
     const journal = journalOfThisRun();
     if (journal) report.push(`Wrote: every write is in ${journal}; undo exactly with: npm run rollback -- ${journal}`);
     const preflightRed = this.lines.some((l) => l.step === '00-preflight' && l.state === 'failed');
-    const next = nextCommand({ green, preflightRed, partial });
+    const next = stoppedEarly
+      ? 'mend the set-up error below, then run again'
+      : nextCommand({ green, preflightRed, partial });
     report.push(`Next: ${next}`, '');
     out(`${report.join('\n')}\n`);
     if (!green && process.exitCode === undefined) process.exitCode = 1;

@@ -1,7 +1,7 @@
 import { ListCommandsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, test } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, stepReadsAs, workspace } from './runbook-runs.ts';
+import { leakedSecrets, runbook, snapshot, specFileReadsAs, workspace } from './runbook-runs.ts';
 import { twinAwsConfig, useTwin } from '../twin-fixture.ts';
 
 /** The comments of the SSM commands sent so far (the runbook names each command by what it asks). */
@@ -32,7 +32,12 @@ describe('runbook on healthy', () => {
   });
 
   test('a step file that does not load is a red step that names its error, not a partial run', async () => {
-    const broken = await runbook(started(), 'gate', ws, stepReadsAs(ws, '03-nodes-healthy', 'const x = ;\n'));
+    const broken = await runbook(
+      started(),
+      'gate',
+      ws,
+      specFileReadsAs(ws, '03-nodes-healthy.spec.ts', 'const x = ;\n'),
+    );
     expect(broken.code).toBe(1);
     expect(broken.output).toContain('Runbook gate: RED');
     expect(broken.output).toMatch(
@@ -48,11 +53,21 @@ describe('runbook on healthy', () => {
       "setTimeout(() => Promise.reject(new Error('thrown outside any claim')), 0);",
       "test('waits a moment', () => new Promise((ok) => setTimeout(ok, 200)));",
     ].join('\n');
-    const r = await runbook(started(), 'gate', ws, stepReadsAs(ws, '03-nodes-healthy', step03));
+    const r = await runbook(started(), 'gate', ws, specFileReadsAs(ws, '03-nodes-healthy.spec.ts', step03));
     expect(r.code).toBe(1);
     expect(r.output).toContain('Runbook gate: RED');
     expect(r.output).toMatch(
       /Errors outside any step \(the run is red for them\):\n +Error: thrown outside any claim \(at /,
     );
+  });
+
+  test('a set-up that throws before any step is RED with its error, never GREEN', async () => {
+    const setup = "export default async function () { throw new Error('the set-up broke'); }\n";
+    const r = await runbook(started(), 'gate', ws, specFileReadsAs(ws, 'setup/global-setup.ts', setup));
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('Runbook gate: RED');
+    expect(r.output).toContain('No step ran: the run stopped in its set-up (its error follows this report).');
+    expect(r.output).toContain('Set-up error: the set-up broke');
+    expect(r.output).not.toContain('GREEN');
   });
 });

@@ -53,18 +53,23 @@ export function workspace() {
 }
 
 /**
- * The environment for a run whose step file `step` (e.g. 03-nodes-healthy) reads as `source` when Node loads
- * it: a module hook (`--import`) in the workspace, so a broken step is tried without touching specs/.
+ * The environment for a run in which `file` under specs/ (`03-nodes-healthy.spec.ts`, `setup/global-setup.ts`)
+ * reads as `source` when Node loads it: a module hook (`--import`) in the workspace, so a broken step or set-up
+ * is tried without touching specs/ (other tests run from the same tree).
  */
-export function stepReadsAs(ws: ReturnType<typeof workspace>, step: string, source: string): Record<string, string> {
-  const hook = join(ws.dir, `${step}-reads-as.mjs`);
+export function specFileReadsAs(
+  ws: ReturnType<typeof workspace>,
+  file: string,
+  source: string,
+): Record<string, string> {
+  const hook = join(ws.dir, `${file.replace(/\W/g, '-')}-reads-as.mjs`);
   writeFileSync(
     hook,
     [
       "import { registerHooks } from 'node:module';",
       'registerHooks({',
       '  load: (url, context, next) =>',
-      `    url.includes(${JSON.stringify(`/specs/${step}.spec.ts`)})`,
+      `    url.includes(${JSON.stringify(`/specs/${file}`)})`,
       `      ? { format: 'module', source: ${JSON.stringify(source)}, shortCircuit: true }`,
       '      : next(url, context),',
       '});',
