@@ -1,11 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { tempDir } from '../temp-dir.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
@@ -80,17 +81,13 @@ describe('CI workflows', () => {
     });
 
     const chooseMode = (env: Record<string, string>) => {
-      const dir = mkdtempSync(join(tmpdir(), 'wf-'));
+      const dir = tempDir('wf-');
       const out = join(dir, 'out');
-      try {
-        execFileSync('bash', ['-c', modeStep.run!], {
-          env: { PATH: process.env.PATH!, GITHUB_OUTPUT: out, ...env },
-          stdio: ['ignore', 'ignore', 'ignore'],
-        });
-        return readFileSync(out, 'utf8').trim();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      execFileSync('bash', ['-c', modeStep.run!], {
+        env: { PATH: process.env.PATH!, GITHUB_OUTPUT: out, ...env },
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
+      return readFileSync(out, 'utf8').trim();
     };
 
     test.for([
@@ -160,7 +157,7 @@ describe('CI workflows', () => {
     });
 
     test('the wait step fails with the reason (and the forward log) when nothing answers', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'wf-'));
+      const dir = tempDir('wf-');
       writeFileSync(
         join(dir, 'port-forward.log'),
         'An error occurred (TargetNotConnected) when calling StartSession\n',
@@ -178,7 +175,7 @@ describe('CI workflows', () => {
 
     test('the NEAR base step reads nearinstanceid, and fails clearly when the stack has none', async () => {
       const fakeAws = (answer: string) => {
-        const bin = mkdtempSync(join(tmpdir(), 'wf-bin-'));
+        const bin = tempDir('wf-bin-');
         writeFileSync(join(bin, 'aws'), `#!/bin/sh\necho "$*" > "${bin}/argv"\necho ${answer}\n`);
         chmodSync(join(bin, 'aws'), 0o755);
         return bin;
@@ -208,10 +205,10 @@ describe('CI workflows', () => {
     });
 
     test('the close step ends the whole port-forward process group', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'wf-'));
+      const dir = tempDir('wf-');
       const log = join(dir, 'port-forward.log');
       writeFileSync(log, '\nStarting session with SessionId: runner-0123456789abcdef\nPort 3030 opened\n');
-      const bin = mkdtempSync(join(tmpdir(), 'wf-bin-'));
+      const bin = tempDir('wf-bin-');
       writeFileSync(join(bin, 'aws'), `#!/bin/sh\necho "$*" > "${bin}/terminated"\n`);
       chmodSync(join(bin, 'aws'), 0o755);
       // A stand-in for `aws ssm start-session` and its session-manager-plugin child, in their own group.
@@ -256,7 +253,7 @@ describe('CI workflows', () => {
     });
 
     const manifestStep = async (step: Step, env: Record<string, string>) => {
-      const dir = mkdtempSync(join(tmpdir(), 'wf-'));
+      const dir = tempDir('wf-');
       const files = { GITHUB_ENV: join(dir, 'env'), GITHUB_OUTPUT: join(dir, 'out'), RUNNER_TEMP: dir };
       const r = await runStep(step, { ...files, ...env });
       const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');

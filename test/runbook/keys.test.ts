@@ -4,17 +4,17 @@
  * history holds both, for the git:<rev>:<path> form. Read-only, no secret in the output.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { scenarioKey } from '../../twin/scenario.ts';
 import { leakedSecrets, runScript } from './runbook-runs.ts';
 import { useTwin } from '../twin-fixture.ts';
+import { tempDir } from '../temp-dir.ts';
 
 describe('npm run keys against the healthy twin', () => {
   const startedTwin = useTwin('healthy');
-  const dir = mkdtempSync(join(tmpdir(), 'keys-script-'));
+  const dir = tempDir('keys-script-');
 
   /** The twin's manifest (its keys are on chain) and a regenerated one (nothing in it is on chain). */
   function manifests() {
@@ -70,7 +70,7 @@ describe('npm run keys against the healthy twin', () => {
 
   test('git revisions of one file: the revision whose keys are on chain is found', async () => {
     const m = manifests();
-    const repo = mkdtempSync(join(tmpdir(), 'keys-git-'));
+    const repo = tempDir('keys-git-');
     const git = (...a: string[]) =>
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...a], {
         cwd: repo,

@@ -5,8 +5,7 @@
  * `docker` and `curl` (config.yaml ports, the log summary with a multi-line TCP bind, /metrics, probes).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { BlockerEvidence, NodeView } from '../../helpers/blocker-evidence.ts';
@@ -27,6 +26,7 @@ import {
 } from '../../helpers/instances/own-reports.ts';
 import type { ContractState } from '../../helpers/near/contract-state.ts';
 import { scenarioKey } from '../../twin/scenario.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const key = (i: number, role: 'account' | 'p2p' = 'account') => scenarioKey('blockers', role, i, 'A').publicKey;
 const CONTRACT = { contractId: 'v1.signer.localnet' };
@@ -345,7 +345,7 @@ describe('a node the NEAR base gets no answer from: two vantage points', () => {
 });
 
 describe('the own-instance scripts under dash, against stub docker and curl', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'own-scripts-'));
+  const dir = tempDir('own-scripts-');
   const bin = join(dir, 'bin');
   const data = join(dir, 'data');
   mkdirSync(bin);

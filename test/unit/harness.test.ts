@@ -3,9 +3,7 @@
  * gate leaves it red, plan shows exactly what describe announced, fix applies the fix-up once for the
  * whole step and checks again, and a write that describe did not announce is refused before it happens.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import type { RunbookContext } from '../../helpers/harness/context.ts';
 import { type Check, claimant } from '../../helpers/harness/claim.ts';
@@ -18,6 +16,7 @@ import {
   progressSentence,
   stateName,
 } from '../../helpers/near/contract-state.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const participants = {
   next_id: 2,
@@ -95,7 +94,7 @@ const brokenSecretsOf =
   });
 
 function setting(action: 'observe' | 'describe' | 'apply', box: Box) {
-  const dir = mkdtempSync(join(tmpdir(), 'harness-'));
+  const dir = tempDir('harness-');
   const journal = openJournal(dir, 'run');
   const annotations: [string, string][] = [];
   const ctx = { runId: 'run', config: {}, journal: () => journal } as unknown as RunbookContext;
@@ -175,7 +174,7 @@ describe('a claim in each mode', () => {
 
 describe('the journal across the steps of one run', () => {
   test('refs are unique across steps, so a run killed in 03 leaves exactly 03 intents without an outcome', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'journal-'));
+    const dir = tempDir('journal-');
     const put = (n: number) => ({
       kind: 'put-secret' as const,
       secretName: `mpc-node-${n}-mpc_account_sk`,

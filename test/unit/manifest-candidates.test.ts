@@ -4,7 +4,7 @@
  * are on chain is used. Keys are generated; nothing quotes a secret.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -24,6 +24,7 @@ import {
   secretsMissing,
 } from '../../helpers/manifest.ts';
 import { scenarioKey } from '../../twin/scenario.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const NODES = 3;
 const expectFor = { nodeCount: NODES, accountIdFor: (i: number) => `mpc-node-${i}.localnet` };
@@ -68,7 +69,7 @@ const chainOf = (gen: string, per: Record<number, string> = {}): ChainNodeKeys[]
     signPk: key('p2p', i, per[i] ?? gen).publicKey,
   }));
 
-const dir = mkdtempSync(join(tmpdir(), 'manifest-candidates-'));
+const dir = tempDir('manifest-candidates-');
 const write = (name: string, m: unknown) => {
   const p = join(dir, name);
   writeFileSync(p, JSON.stringify(m));
@@ -212,7 +213,7 @@ describe('choosing, per node, the candidate whose keys are on chain (pure)', () 
 });
 
 describe('loading candidates: files and git revisions', () => {
-  const repo = mkdtempSync(join(tmpdir(), 'keys-repo-'));
+  const repo = tempDir('keys-repo-');
   const git = (...args: string[]) =>
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {
       cwd: repo,
@@ -276,7 +277,7 @@ describe('loading candidates: files and git revisions', () => {
   });
 
   test('outside any git work tree, and without git on PATH', () => {
-    const plain = mkdtempSync(join(tmpdir(), 'not-a-repo-'));
+    const plain = tempDir('not-a-repo-');
     writeFileSync(join(plain, 'k.json'), '{}');
     expect(() => loadCandidates('git:HEAD:./k.json', expectFor, { cwd: plain })).toThrow(
       /candidate git:HEAD:\.\/k\.json: .* is not inside a git work tree/,

@@ -4,8 +4,7 @@
  * and passes the region to `aws` explicitly.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
@@ -18,6 +17,7 @@ import {
 import { nodeStateScript, ownPublicDataScript, p2pProbeScript } from '../../helpers/instances/own-reports.ts';
 import { rematerialiseScript, restoreNodeFileScript } from '../../helpers/repairs/rematerialise-node-secrets.ts';
 import { startContainerScript, stopContainerScript } from '../../helpers/repairs/start-container.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const sha = 'a'.repeat(64);
 const expected = [
@@ -115,14 +115,13 @@ describe('the NEAR base probe joins what curl saw per node', () => {
   ].join('\n');
 
   test('keys from a readable /public_data only; curl exit codes kept; an unreported node has no line', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'probe-'));
+    const dir = tempDir('probe-');
     writeFileSync(join(dir, 'curl'), fakeCurl, { mode: 0o755 });
     const nodes = [...Object.keys(answers), '10.0.0.16'].map((ip, index) => ({ index, ip }));
     const r = spawnSync('dash', ['-c', nodePublicDataScript(nodes).join('\n')], {
       encoding: 'utf8',
       env: { PATH: `${dir}:${process.env.PATH}` },
     });
-    rmSync(dir, { recursive: true });
     expect(r.stderr).toBe('');
     const lines = parsePublicData(r.stdout);
     expect(Object.fromEntries(lines)).toEqual({

@@ -1,7 +1,6 @@
 /** The runbook's pure logic, without servers: keys ' +
   'by the node's rules, the manifest, derivation, diagnosis, redaction. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -13,6 +12,7 @@ import { loadManifest, ManifestError } from '../../helpers/manifest.ts';
 import { normaliseSecretValue, nodeKeyProblem, parseNodeSecretKey } from '../../helpers/keys.ts';
 import { Redactor } from '../../helpers/redact.ts';
 import { manifestFor, resolveScenario, scenarioKey } from '../../twin/scenario.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const key = (i: number, gen = 'A', role: 'account' | 'p2p' = 'account') => scenarioKey('unit', role, i, gen);
@@ -64,7 +64,7 @@ describe('node keys by the MPC node rules', () => {
 });
 
 describe('the keys manifest', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'manifest-'));
+  const dir = tempDir('manifest-');
   const good = manifestFor(resolveScenario('healthy'));
   const write = (m: unknown, name: string) => {
     const p = join(dir, name);
