@@ -8,8 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
+import { ed25519PublicKey } from './ed25519.ts';
 
 export const SCENARIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'scenarios');
 
@@ -187,7 +187,7 @@ export function scenarioKey(seed: string, role: 'account' | 'p2p', index: number
   const privateSeed = createHash('sha256')
     .update(`mpc-runbook twin key|${seed}|${role}|${index}|${generation}`)
     .digest();
-  const pub = ed25519.getPublicKey(privateSeed);
+  const pub = ed25519PublicKey(privateSeed);
   const pair = new Uint8Array(64);
   pair.set(privateSeed, 0);
   pair.set(pub, 32);

@@ -3,7 +3,8 @@
  * the stateless checks (ids, actions), then the checks against the state (signer, access key,
  * nonce, block hash, key permission, balance). Failures are nearcore's InvalidTxError values.
  */
-import { decodeSignedTransaction, encodeTransaction, baseEncode } from 'near-api-js';
+import { decodeSignedTransaction, encodeTransaction, baseEncode, KeyType } from 'near-api-js';
+import { ed25519Verify } from '../ed25519.ts';
 import {
   GAS_PRICE,
   InvalidTx,
@@ -58,7 +59,11 @@ export function txHashOf(bytes: Uint8Array): string | undefined {
 export function verifySignature({ t, hash, hashBytes, sig }: DecodedSignedTx) {
   let verified = false;
   try {
-    verified = sig.data.length > 0 && t.publicKey.verify(hashBytes, sig.data);
+    verified =
+      sig.data.length > 0 &&
+      (t.publicKey.keyType === KeyType.ED25519
+        ? ed25519Verify(t.publicKey.data, hashBytes, sig.data)
+        : t.publicKey.verify(hashBytes, sig.data));
   } catch {
     verified = false;
   }

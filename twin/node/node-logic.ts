@@ -1,6 +1,6 @@
 /** Pure parts of the twin's MPC node: key rules of secrets.json and the /debug/contract text. */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
+import { ed25519PublicKey } from '../ed25519.ts';
 
 type Participant = [string, number, { url: string; sign_pk: string }];
 interface Params {
@@ -41,7 +41,7 @@ export function validateNodeKey(value: unknown): string | { error: string } {
     return { error: 'invalid base58 encoding of key in secrets.json' };
   }
   if (bytes.length !== 64) return { error: 'Key pair bytes must be 64 bytes.' };
-  const pub = ed25519.getPublicKey(bytes.slice(0, 32));
+  const pub = ed25519PublicKey(bytes.slice(0, 32));
   if (base58.encode(pub) !== base58.encode(bytes.slice(32)))
     return { error: 'Key pair is inconsistent: public key does not match the secret key.' };
   return `ed25519:${base58.encode(pub)}`;

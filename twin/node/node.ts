@@ -21,8 +21,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
+import { ed25519PublicKey } from '../ed25519.ts';
 import { createChainClient } from './chain-client.ts';
 import { createCoordinator } from './coordinator.ts';
 import { describeContract, interruptibleSleep, validateNodeKey, type ContractStateJson } from './node-logic.ts';
@@ -69,7 +69,7 @@ interface Home {
 
 function generateKey(): string {
   const seed = randomBytes(32);
-  return `ed25519:${base58.encode(Uint8Array.from([...seed, ...ed25519.getPublicKey(seed)]))}`;
+  return `ed25519:${base58.encode(Uint8Array.from([...seed, ...ed25519PublicKey(seed)]))}`;
 }
 
 /** config.yaml and secrets.json, read at start as the real node reads them (secrets generated when missing). */
