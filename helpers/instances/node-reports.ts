@@ -88,11 +88,11 @@ export function parsePublicData(stdout: string): Map<number, PublicDataLine> {
   return out;
 }
 
-/** On a node instance: the container's state and how many AccessKeyNotFound lines it logged since it started. */
 /** The mpc-node container as one line for `set --`: state, start time, restart count ("missing - 0": none). */
 export const INSPECT_CONTAINER =
   'docker inspect --format "{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}" mpc-node 2>/dev/null ' +
   '|| echo "missing - 0"';
+/** On a node instance: the container's state and how many AccessKeyNotFound lines it logged since it started. */
 export const containerStatusScript = [
   `st=$(${INSPECT_CONTAINER})`,
   'set -- $st',
