@@ -46,7 +46,7 @@ try {
   if (interrupted) await new Promise(() => undefined); // the signal handler reports and exits
   // The set-up threw before any step ran (the report above says so): its error in one redacted line.
   const { redactor } = await import('../helpers/redact.ts');
-  process.stdout.write(redactor.redact(`Set-up error: ${(e as Error).message.split('\n')[0]}\n`));
+  process.stdout.write(`Set-up error: ${redactor.redactError(e).message.split('\n')[0]}\n`);
   await vitest.close().catch(() => undefined);
   process.exit(1);
 }

@@ -1,11 +1,11 @@
 /** Running the runbook as an operator would (a child process with ordinary configuration) against a twin. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
 import { scenarioSecrets } from '../../twin/scenario.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -14,16 +14,12 @@ export interface RunResult {
   output: string;
 }
 
-/** The workspaces this test file made: removed when its tests are done (a failed run's output is in the test's). */
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A workspace per run: its own journal, run state, JUnit file and GitHub step summary. */
+/**
+ * A workspace per run: its own journal, run state, JUnit file and GitHub step summary. Removed when the file's
+ * tests are done (a failed run's output is in the test's).
+ */
 export function workspace() {
-  const dir = mkdtempSync(join(tmpdir(), 'runbook-ws-'));
-  made.push(dir);
+  const dir = tempDir('runbook-ws-');
   const files = (sub: string): string[] => {
     const d = join(dir, sub);
     return existsSync(d)
