@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { runbookReporters } from './specs/setup/reporters.ts';
@@ -44,6 +46,8 @@ export default defineConfig({
           // run hands from step to step is on disk (harness/run-state.ts); each step keeps its own state in
           // closures, so a step still runs alone.
           isolate: false,
+          // Each step loads by its own URL, so Node's compile cache serves it (specs/setup/step-modules.ts).
+          execArgv: ['--import', pathToFileURL(join(import.meta.dirname, 'specs/setup/step-modules.ts')).href],
           experimental: { viteModuleRunner: false, nodeLoader: false },
           testTimeout: 300_000,
           hookTimeout: 300_000,

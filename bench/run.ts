@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { configureAwsFaults, type AwsFaultsInput } from '../twin/aws/server.ts';
 import { startTwin, type Twin } from '../twin/start.ts';
+import { withCompileCache } from '../scripts/compile-cache.ts';
 import {
   breakdown,
   junitTestTimes,
@@ -159,7 +160,7 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
   const aws = await startTraceProxy(twin.awsUrl, calls);
   const dir = join(ws, `run-${run}`);
   mkdirSync(dir, { recursive: true });
-  const env = {
+  const env = withCompileCache({
     ...process.env,
     ...twin.env,
     NEAR_RPC_URL: rpc.url,
@@ -169,7 +170,7 @@ async function gate(twin: Twin, ws: string, run: number): Promise<GateRun> {
     RUNBOOK_JUNIT_FILE: join(dir, 'junit.xml'),
     BENCH_PROBE_FILE: join(dir, 'probe.jsonl'),
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'bench', 'probe.ts')}`.trim(),
-  };
+  });
   const tail: string[] = [];
   const results: ResultLine[] = [];
   const now = () => performance.timeOrigin + performance.now();

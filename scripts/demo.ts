@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startTwin } from '../twin/start.ts';
+import { withCompileCache } from './compile-cache.ts';
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
 const colour = (code: number | null) => (code === 0 ? 'green' : 'red');
@@ -15,7 +16,7 @@ const runbook = (mode: string, env: Record<string, string>) =>
   new Promise<number | null>((ok) => {
     spawn(process.execPath, [join(root, 'scripts', 'runbook.ts'), mode], {
       cwd: root,
-      env: { ...process.env, ...env },
+      env: withCompileCache({ ...process.env, ...env }),
       stdio: 'inherit',
     }).on('exit', ok);
   });

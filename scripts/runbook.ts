@@ -5,12 +5,12 @@
  * write in flight — recorded as interrupted, its outcome unknown).
  */
 import { enableCompileCache } from 'node:module';
-import { join } from 'node:path';
 import { MODES } from '../helpers/harness/mode.ts';
+import { COMPILE_CACHE_DIR } from './compile-cache.ts';
 
 // Start-up: V8's compile cache for this process and its Vitest worker (the AWS SDK, near-api-js and
 // Vitest itself load ~30 % faster from it); so the modules below are imported only once it is on.
-process.env.NODE_COMPILE_CACHE ??= join(import.meta.dirname, '..', 'node_modules', '.cache', 'node-compile-cache');
+process.env.NODE_COMPILE_CACHE ??= COMPILE_CACHE_DIR;
 enableCompileCache(process.env.NODE_COMPILE_CACHE);
 const { createVitest } = await import('vitest/node');
 const { interruptionReport } = await import('../helpers/interruption.ts');

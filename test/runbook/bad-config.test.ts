@@ -4,22 +4,12 @@
  * and no secret appears in the output.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { base58 } from '@scure/base';
 import type { Twin } from '../../twin/start.ts';
-import { leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
+import { closedPort, leakedSecrets, runbook, snapshot, workspace } from './runbook-runs.ts';
 import { useTwin } from '../twin-fixture.ts';
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
-  const { port } = srv.address() as { port: number };
-  await new Promise((ok) => srv.close(ok));
-  return port;
-}
 
 /** No credentials anywhere the SDK looks (env, files, SSO, instance metadata). */
 const noCredentials = {

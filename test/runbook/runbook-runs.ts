@@ -1,9 +1,11 @@
 /** Running the runbook as an operator would (a child process with ordinary configuration) against a twin. */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Twin } from '../../twin/start.ts';
+import { withCompileCache } from '../../scripts/compile-cache.ts';
 import { scenarioSecrets } from '../../twin/scenario.ts';
 import { tempDir } from '../temp-dir.ts';
 
@@ -78,7 +80,7 @@ export function specFileReadsAs(
 export function startScript(script: string, args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], {
     cwd: root,
-    env: { ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' },
+    env: withCompileCache({ ...process.env, ...env, CI: 'true', FORCE_COLOR: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -93,6 +95,15 @@ export function startScript(script: string, args: string[], env: Record<string, 
     /** Ctrl-C to the runbook's own process (not its group), as a terminal would send it. */
     interrupt: () => process.kill(child.pid!, 'SIGINT'),
   };
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address() as { port: number };
+  await new Promise((ok) => srv.close(ok));
+  return port;
 }
 
 export const runScript = (script: string, args: string[], env: Record<string, string>): Promise<RunResult> =>
