@@ -42,7 +42,8 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     before = snapshot(twin);
   });
 
-  const cases: [string, () => Promise<Record<string, string>>, RegExp][] = [
+  /** What bad configuration, what the run must say (every line, when one configuration has several problems). */
+  const cases: [string, () => Promise<Record<string, string>>, RegExp | RegExp[]][] = [
     [
       'the NEAR RPC is unreachable',
       async () => ({ NEAR_RPC_URL: `http://127.0.0.1:${await closedPort()}` }),
@@ -77,14 +78,25 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
       /keys manifest .*mpc-node-keys\.json is not usable:\n\s+- node-1: missing from the manifest/,
     ],
     [
-      'a manifest account key is a 32-byte seed only',
+      'two nodes share a key and a third has three malformed secrets: each problem named by node and field',
       async () => ({
         MPC_KEYS_FILE: manifestWith((m) => {
           const sk = m['node-2']!.MPC_ACCOUNT_SK!;
           m['node-2']!.MPC_ACCOUNT_SK = `ed25519:${base58.encode(base58.decode(sk.slice(8)).slice(0, 32))}`;
+          m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef';
+          m['node-2']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl';
+          Object.assign(m['node-1']!, {
+            MPC_ACCOUNT_SK: m['node-0']!.MPC_ACCOUNT_SK,
+            MPC_ACCOUNT_PK: m['node-0']!.MPC_ACCOUNT_PK,
+          });
         }),
       }),
-      /node-2\.MPC_ACCOUNT_SK: holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form/,
+      [
+        /node-2\.MPC_ACCOUNT_SK: holds only a 32-byte seed; the node needs the 64-byte seed‖public-key form/,
+        /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/,
+        /node-2\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/,
+        /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/,
+      ],
     ],
     [
       'the manifest file is missing',
@@ -101,36 +113,6 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
       /- file is not valid JSON/,
     ],
     [
-      'two nodes share a key',
-      async () => ({
-        MPC_KEYS_FILE: manifestWith((m) =>
-          Object.assign(m['node-1']!, {
-            MPC_ACCOUNT_SK: m['node-0']!.MPC_ACCOUNT_SK,
-            MPC_ACCOUNT_PK: m['node-0']!.MPC_ACCOUNT_PK,
-          }),
-        ),
-      }),
-      /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/,
-    ],
-    [
-      'a p2p key is malformed',
-      async () => ({
-        MPC_KEYS_FILE: manifestWith((m) => {
-          m['node-0']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl';
-        }),
-      }),
-      /node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58 after the ed25519: prefix/,
-    ],
-    [
-      'a secret store key is not 32 hex characters',
-      async () => ({
-        MPC_KEYS_FILE: manifestWith((m) => {
-          m['node-2']!.MPC_SECRET_STORE_KEY = 'not-hex-at-all-0123456789abcdef';
-        }),
-      }),
-      /node-2\.MPC_SECRET_STORE_KEY: must be 32 hex characters/,
-    ],
-    [
       'the MPC stack is not the configured one',
       async () => ({ MPC_STACK_NAME: 'MpcStandaloneStackOld' }),
       /CloudFormation stack MpcStandaloneStackOld does not exist in us-east-1 \(set MPC_STACK_NAME/,
@@ -142,11 +124,11 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     ],
   ];
 
-  test.for(cases)('%s', async ([, env, message]) => {
+  test.for(cases)('%s', async ([, env, says]) => {
     const ws = workspace();
     const r = await runbook(twin, 'fix', ws, await env());
     expect(r.code, r.output.slice(-2000)).toBe(1);
-    expect(r.output).toMatch(message);
+    for (const line of [says].flat()) expect(r.output).toMatch(line);
     expect(r.output).toMatch(/00-preflight +\d+ passed, [1-9]\d* failed/);
     expect(r.output).toContain('Next: make 00-preflight pass first');
     expect(r.output).not.toMatch(/\[fix\]/); // no fix-up ran

@@ -17,9 +17,11 @@ const root = join(import.meta.dirname, '..', '..');
 const createdLocks = (twin: ReturnType<ReturnType<typeof useTwin>>) =>
   twin.aws.stats().secretsmanager?.CreateSecret ?? 0;
 
-describe('the target is never implicit where it matters', () => {
-  const started = useTwin('incident-key-mismatch');
+// One incident twin for the file: every test before the last but one refuses or only reads (each checks that
+// nothing was written), and Ctrl-C's partial fix comes last but one; the last needs only an RPC that is silent.
+const started = useTwin('incident-key-mismatch');
 
+describe('the target is never implicit where it matters', () => {
   test(
     'fix with RUNBOOK_TARGET misspelled in the environment refuses, names the typo, and ' + 'writes nothing',
     async () => {
@@ -66,8 +68,6 @@ describe('the target is never implicit where it matters', () => {
 });
 
 describe('the lock cannot lie', () => {
-  const started = useTwin('incident-key-mismatch');
-
   test('a fix refused for another account never takes the lock', async () => {
     const twin = started();
     const locks = createdLocks(twin);
@@ -101,8 +101,6 @@ describe('the lock cannot lie', () => {
 });
 
 describe('every line of output is true', () => {
-  const started = useTwin('incident-key-mismatch');
-
   test('a filtered run says which steps it covered and is not a verdict on the Layer 3', async () => {
     const twin = started();
     const r = await runScriptWith(twin.env, ['gate', 'specs/00-preflight']);
@@ -156,8 +154,6 @@ describe('every line of output is true', () => {
 });
 
 describe('fail fast, and do not repeat a known failure', () => {
-  const started = useTwin('incident-key-mismatch');
-
   test(
     'an RPC that accepts connections and never answers: one red sentence, then "not checked" ' + 'without asking again',
     async () => {
