@@ -42,7 +42,7 @@ describe('fix with bad configuration stops at 00-preflight, says why, and writes
     before = snapshot(twin);
   });
 
-  /** What bad configuration, what the run must say (every line, when one configuration has several problems). */
+  /** Each case: what is wrong, the configuration that makes it so, what the run must say (every line given). */
   const cases: [string, () => Promise<Record<string, string>>, RegExp | RegExp[]][] = [
     [
       'the NEAR RPC is unreachable',
