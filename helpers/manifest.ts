@@ -141,6 +141,7 @@ export function parseManifest(text: string, path: string, expect: ManifestExpect
       problems.push(`${key}: not a node of this deployment (expected node-0 … node-${expect.nodeCount - 1})`);
   }
   const nodes: PublicManifestNode[] = [];
+  const keysRead: KeysRead[] = [];
   for (let i = 0; i < expect.nodeCount; i++) {
     const nodeKey = `node-${i}`;
     const e = entries[nodeKey];
@@ -148,7 +149,8 @@ export function parseManifest(text: string, path: string, expect: ManifestExpect
       problems.push(`${nodeKey}: missing from the manifest`);
       continue;
     }
-    const node = publicOnly ? publicEntry(nodeKey, e, problems) : fullEntry(nodeKey, e, problems);
+    const { entry: node, keys } = publicOnly ? publicEntry(nodeKey, e, problems) : fullEntry(nodeKey, e, problems);
+    keysRead.push({ nodeKey, ...keys });
     const declared = typeof e.MPC_ACCOUNT_ID === 'string' ? e.MPC_ACCOUNT_ID : undefined;
     const expected = expect.accountIdFor(i);
     if (declared && declared !== expected) {
@@ -159,7 +161,7 @@ export function parseManifest(text: string, path: string, expect: ManifestExpect
     }
     if (node) nodes.push({ ...node, nodeKey, index: i, accountId: expected, declaredAccountId: declared ?? expected });
   }
-  problems.push(...duplicateKeys(nodes, publicOnly));
+  problems.push(...duplicateKeys(keysRead, publicOnly));
   if (problems.length) throw new ManifestError(path, problems);
   return withPublicJson(
     publicOnly
@@ -170,10 +172,23 @@ export function parseManifest(text: string, path: string, expect: ManifestExpect
 
 type EntryKeys = Omit<ManifestNode, 'nodeKey' | 'index' | 'accountId' | 'declaredAccountId'>;
 
+/** The public keys an entry's key fields yield, each read on its own (an entry's other fields may be broken). */
+interface KeysRead {
+  nodeKey: string;
+  accountPublicKey?: string | undefined;
+  p2pPublicKey?: string | undefined;
+}
+
+/** An entry read: the node, when every field is usable, and the keys that could be read either way. */
+interface EntryRead {
+  entry: EntryKeys | undefined;
+  keys: Omit<KeysRead, 'nodeKey'>;
+}
+
 const stringField = (e: Entry, f: Field) => (typeof e[f] === 'string' ? (e[f] as string) : undefined);
 
 /** An entry with its secret keys: each secret must be a valid node key that derives the declared public key. */
-function fullEntry(nodeKey: string, e: Entry, problems: string[]): EntryKeys | undefined {
+function fullEntry(nodeKey: string, e: Entry, problems: string[]): EntryRead {
   for (const f of FIELDS) if (stringField(e, f) === undefined) problems.push(`${nodeKey}.${f}: missing`);
   const check = (field: Field, publicField: Field) => {
     const value = stringField(e, field);
@@ -198,13 +213,15 @@ function fullEntry(nodeKey: string, e: Entry, problems: string[]): EntryKeys | u
     problems.push(`${nodeKey}.MPC_SECRET_STORE_KEY: must be 32 hex characters (16 bytes)`);
   const sk = stringField(e, 'MPC_ACCOUNT_SK');
   const p2p = stringField(e, 'MPC_P2P_PRIVATE_KEY');
+  const keys = { accountPublicKey, p2pPublicKey };
   if (!sk || !p2p || !store || !accountPublicKey || !p2pPublicKey || !stringField(e, 'MPC_ACCOUNT_ID'))
-    return undefined;
-  return { accountSecretKey: sk, accountPublicKey, p2pSecretKey: p2p, p2pPublicKey, secretStoreKey: store };
+    return { entry: undefined, keys };
+  const entry = { accountSecretKey: sk, accountPublicKey, p2pSecretKey: p2p, p2pPublicKey, secretStoreKey: store };
+  return { entry, keys };
 }
 
 /** An entry of a public-only manifest: the account id and the two public keys. */
-function publicEntry(nodeKey: string, e: Entry, problems: string[]): EntryKeys | undefined {
+function publicEntry(nodeKey: string, e: Entry, problems: string[]): EntryRead {
   let ok = true;
   for (const f of PUBLIC_FIELDS) {
     const v = stringField(e, f);
@@ -216,15 +233,20 @@ function publicEntry(nodeKey: string, e: Entry, problems: string[]): EntryKeys |
       ok = false;
     }
   }
-  if (!ok) return undefined;
-  return {
-    accountPublicKey: stringField(e, 'MPC_ACCOUNT_PK')!,
-    p2pPublicKey: stringField(e, 'MPC_P2P_PUBLIC_KEY')!,
-  } as EntryKeys;
+  const publicKey = (f: Field) => {
+    const v = stringField(e, f);
+    return v !== undefined && isPublicKey(v) ? v : undefined;
+  };
+  const keys = { accountPublicKey: publicKey('MPC_ACCOUNT_PK'), p2pPublicKey: publicKey('MPC_P2P_PUBLIC_KEY') };
+  if (!ok) return { entry: undefined, keys };
+  return { entry: keys as EntryKeys, keys };
 }
 
-/** The same key on two nodes (or as both keys of one) is a manifest mistake. */
-function duplicateKeys(nodes: PublicManifestNode[], publicOnly: boolean): string[] {
+/**
+ * The same key on two nodes (or as both keys of one) is a manifest mistake: named for every key that could
+ * be read, also where the entry has another broken field, so one run names every problem.
+ */
+function duplicateKeys(nodes: KeysRead[], publicOnly: boolean): string[] {
   const problems: string[] = [];
   const seen = new Map<string, string>();
   const [account, p2p] = publicOnly
@@ -235,6 +257,7 @@ function duplicateKeys(nodes: PublicManifestNode[], publicOnly: boolean): string
       [account, n.accountPublicKey],
       [p2p, n.p2pPublicKey],
     ] as const) {
+      if (pk === undefined) continue;
       const other = seen.get(pk);
       if (other) problems.push(`${n.nodeKey}.${field}: the same key is also used by ${other}`);
       seen.set(pk, `${n.nodeKey}.${field}`);

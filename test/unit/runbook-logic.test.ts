@@ -105,6 +105,24 @@ describe('the keys manifest', () => {
       /node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0/,
     );
   });
+  test('a shared key is named even where its node has another broken field (one run names every problem)', () => {
+    const m = clone();
+    m['node-0']!.MPC_P2P_PRIVATE_KEY = 'ed25519:0OIl';
+    m['node-1']!.MPC_ACCOUNT_SK = m['node-0']!.MPC_ACCOUNT_SK!;
+    m['node-1']!.MPC_ACCOUNT_PK = m['node-0']!.MPC_ACCOUNT_PK!;
+    const problems = problemsOf(m, 'dup-and-broken.json').join('\n');
+    expect(problems).toMatch(/node-0\.MPC_P2P_PRIVATE_KEY: is not valid base58/);
+    expect(problems).toMatch(/node-1\.MPC_ACCOUNT_SK: the same key is also used by node-0\.MPC_ACCOUNT_SK/);
+    const publicOnly = clone();
+    for (const n of Object.values(publicOnly)) {
+      for (const secret of ['MPC_ACCOUNT_SK', 'MPC_P2P_PRIVATE_KEY', 'MPC_SECRET_STORE_KEY'] as const) delete n[secret];
+    }
+    publicOnly['node-0']!.MPC_P2P_PUBLIC_KEY = 'not-a-key';
+    publicOnly['node-1']!.MPC_ACCOUNT_PK = publicOnly['node-0']!.MPC_ACCOUNT_PK!;
+    expect(problemsOf(publicOnly, 'dup-public.json').join('\n')).toMatch(
+      /node-1\.MPC_ACCOUNT_PK: the same key is also used by node-0\.MPC_ACCOUNT_PK/,
+    );
+  });
   test('an SK that does not derive its PK, a bad p2p key, a bad secret store key; nothing quotes a value', () => {
     const m = clone();
     m['node-0']!.MPC_ACCOUNT_PK = key(9).publicKey;
