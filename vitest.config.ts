@@ -6,10 +6,20 @@ import { runbookReporters } from './specs/setup/reporters.ts';
 
 /**
  * The end-to-end matrices, which `npm run test:matrix` runs (CI runs it after npm test): the redaction
- * matrix (every scenario × gate/plan/fix) and the failure-mode catalogue (each catalogued mode's gate,
- * plan and fix, writes counted). npm test keeps each mode's twin tests and the catalogue's unit tests.
+ * matrix (every scenario × gate/plan/fix); the failure-mode catalogue (each catalogued mode's gate, plan
+ * and fix on its own twin, writes counted: the contract, keys and secrets modes, the Initializing blockers,
+ * the secret shapes); the faults injected into a fix beyond the first (killed, offline, crash loop, SSM
+ * failed, NEAR base lost). npm test keeps the runbook end to end on the repair plan's own scenarios (healthy,
+ * the incident, stale node secrets), a fix interrupted and run again (faults.test.ts), every mode's and
+ * fault's twin tests, and the unit tests.
  */
-const MATRIX = ['test/runbook/redaction-matrix.test.ts', 'test/runbook/catalogue-*.test.ts'];
+const MATRIX = [
+  'test/runbook/redaction-matrix.test.ts',
+  'test/runbook/catalogue-*.test.ts',
+  'test/runbook/blockers-*.test.ts',
+  'test/runbook/secret-shapes.test.ts',
+  'test/runbook/faults-*.test.ts',
+];
 
 /**
  * The test projects' workers each run many files in one module graph (the twin, the AWS SDK, near-api-js
