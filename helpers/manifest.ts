@@ -220,26 +220,20 @@ function fullEntry(nodeKey: string, e: Entry, problems: string[]): EntryRead {
   return { entry, keys };
 }
 
-/** An entry of a public-only manifest: the account id and the two public keys. */
+/** An entry of a public-only manifest: the account id and the two public keys, each field checked once. */
 function publicEntry(nodeKey: string, e: Entry, problems: string[]): EntryRead {
-  let ok = true;
-  for (const f of PUBLIC_FIELDS) {
+  const usable = (f: Field) => {
     const v = stringField(e, f);
-    if (v === undefined) {
-      problems.push(`${nodeKey}.${f}: missing`);
-      ok = false;
-    } else if (f !== 'MPC_ACCOUNT_ID' && !isPublicKey(v)) {
-      problems.push(`${nodeKey}.${f}: is not an ed25519 public key`);
-      ok = false;
-    }
-  }
-  const publicKey = (f: Field) => {
-    const v = stringField(e, f);
-    return v !== undefined && isPublicKey(v) ? v : undefined;
+    if (v === undefined) problems.push(`${nodeKey}.${f}: missing`);
+    else if (f !== 'MPC_ACCOUNT_ID' && !isPublicKey(v)) problems.push(`${nodeKey}.${f}: is not an ed25519 public key`);
+    else return v;
+    return undefined;
   };
-  const keys = { accountPublicKey: publicKey('MPC_ACCOUNT_PK'), p2pPublicKey: publicKey('MPC_P2P_PUBLIC_KEY') };
-  if (!ok) return { entry: undefined, keys };
-  return { entry: keys as EntryKeys, keys };
+  const [accountId, accountPublicKey, p2pPublicKey] = PUBLIC_FIELDS.map(usable);
+  const keys = { accountPublicKey, p2pPublicKey };
+  if (accountId === undefined || accountPublicKey === undefined || p2pPublicKey === undefined)
+    return { entry: undefined, keys };
+  return { entry: { accountPublicKey, p2pPublicKey } as EntryKeys, keys };
 }
 
 /**
